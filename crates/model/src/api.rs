@@ -1,0 +1,335 @@
+//! Request and response bodies of the REST API (`/api/v1`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// A portal user's role in their project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    CustomerAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::CustomerAdmin => "customer_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "customer" => Some(Role::Customer),
+            "customer_admin" => Some(Role::CustomerAdmin),
+            _ => None,
+        }
+    }
+}
+
+/// Whom a token was made for: the person who generated it, or a service user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    #[default]
+    User,
+    Service,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::User => "user",
+            TokenKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        match s {
+            "user" => Some(TokenKind::User),
+            "service" => Some(TokenKind::Service),
+            _ => None,
+        }
+    }
+}
+
+/// `active` until the end date of the token's subscription snapshot has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+}
+
+/// A product of the vendor; it grants pulls of the repositories under `code/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Product {
+    /// The registry namespace, e.g. `wso2am`.
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Project {
+    pub key: String,
+    pub name: String,
+}
+
+/// A project's subscription: what its tokens may pull, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Subscription {
+    /// The last day on which the subscription is valid.
+    pub end_date: NaiveDate,
+    /// The moment tokens stop working: the end of `end_date`, UTC.
+    pub expires_at: DateTime<Utc>,
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UserRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The caller: who they are, their role, project and subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub project: Project,
+    pub subscription: Subscription,
+    /// The registry host that tokens log in to.
+    pub registry_host: String,
+    /// True when the server runs its built-in demo identity provider.
+    pub demo_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    User,
+    ServiceUser,
+}
+
+/// Whom a token was created for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub id: String,
+    pub name: String,
+}
+
+/// A registry token as every later response shows it: never with its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub kind: TokenKind,
+    pub status: TokenStatus,
+    /// The token's products or end date differ from the project's subscription: re-sync.
+    pub out_of_sync: bool,
+    pub products: Vec<Product>,
+    pub subscription_end_date: NaiveDate,
+    pub expires_at: DateTime<Utc>,
+    pub created_for: Principal,
+    pub created_by: UserRef,
+    pub created_at: DateTime<Utc>,
+    /// The username for `docker login`; stable for the token's life.
+    pub registry_username: String,
+    /// The last four characters of the secret, to recognise it.
+    pub secret_last4: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub secret_regenerated_at: Option<DateTime<Utc>>,
+}
+
+/// One page of a list; `next_cursor` fetches the next page and is absent on the last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Generate a token. `kind` defaults to `user`; a `service` token names its service user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// 1–64 characters after trimming, no control characters, unique in the project
+    /// regardless of case.
+    pub name: String,
+    #[serde(default)]
+    pub kind: TokenKind,
+    /// Required for a `service` token, refused for a `user` token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_user_id: Option<String>,
+}
+
+/// Ready-to-run commands that log in to the registry with a new secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginInstructions {
+    pub registry: String,
+    pub username: String,
+    /// `docker login` reading the secret from standard input.
+    pub docker_login: String,
+    /// `kubectl create secret docker-registry` for an `imagePullSecret`.
+    pub kubernetes_pull_secret: String,
+}
+
+/// The one response that carries a secret: it is never shown again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IssuedToken {
+    pub token: Token,
+    /// The secret. Store it now: Tollgate keeps only its digest.
+    pub secret: String,
+    pub login: LoginInstructions,
+}
+
+/// A service account of the project (a CI system, a cluster) with no portal access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ServiceUser {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: UserRef,
+    /// How many tokens were generated for it; it can be deleted only at zero.
+    pub token_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceUser {
+    /// Same rules as a token name; unique in the project regardless of case.
+    pub name: String,
+    /// Up to 256 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ServiceUserList {
+    pub items: Vec<ServiceUser>,
+}
+
+/// What an audit event records was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum AuditAction {
+    #[serde(rename = "token.generate")]
+    TokenGenerate,
+    #[serde(rename = "token.secret.regenerate")]
+    TokenSecretRegenerate,
+    #[serde(rename = "token.products.sync")]
+    TokenProductsSync,
+    #[serde(rename = "token.delete")]
+    TokenDelete,
+    #[serde(rename = "service_user.create")]
+    ServiceUserCreate,
+    #[serde(rename = "service_user.delete")]
+    ServiceUserDelete,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 6] = [
+        AuditAction::TokenGenerate,
+        AuditAction::TokenSecretRegenerate,
+        AuditAction::TokenProductsSync,
+        AuditAction::TokenDelete,
+        AuditAction::ServiceUserCreate,
+        AuditAction::ServiceUserDelete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::TokenGenerate => "token.generate",
+            AuditAction::TokenSecretRegenerate => "token.secret.regenerate",
+            AuditAction::TokenProductsSync => "token.products.sync",
+            AuditAction::TokenDelete => "token.delete",
+            AuditAction::ServiceUserCreate => "service_user.create",
+            AuditAction::ServiceUserDelete => "service_user.delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditTarget {
+    /// `token` or `service_user`.
+    #[serde(rename = "type")]
+    pub target_type: String,
+    pub id: String,
+    pub name: String,
+}
+
+/// A change made in a project: who, what, to which target, when and from where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEvent {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: UserRef,
+    pub action: AuditAction,
+    pub target: AuditTarget,
+    pub request_id: String,
+    pub client_address: Option<String>,
+    /// Facts about the change, e.g. the token kind or the products after a re-sync.
+    pub details: Option<serde_json::Value>,
+}
+
+/// A user of the demo mode's built-in identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DemoUser {
+    /// What to send as `user` to `POST /api/v1/demo/session`.
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub project: Project,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DemoSessionRequest {
+    pub user: String,
+}
+
+/// A bearer token of the demo identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DemoSession {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+    pub user: DemoUser,
+}

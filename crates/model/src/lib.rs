@@ -1,0 +1,19 @@
+//! Types shared by the Tollgate server, its typed client and the SPA.
+//!
+//! Everything here is plain serde data and builds for WASM; the OpenAPI schemas
+//! are derived only with the `openapi` feature, which the server turns on.
+
+mod api;
+mod name;
+mod problem;
+
+pub use api::*;
+pub use name::{Name, NameError, NAME_MAX_CHARS};
+pub use problem::{ErrorCode, Problem};
+
+/// The moment a token whose subscription ends on `end_date` stops working: the end of
+/// that day (UTC). A subscription ending on 2027-12-31 is valid through that whole day.
+pub fn expires_at(end_date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    let next_day = end_date.succ_opt().unwrap_or(chrono::NaiveDate::MAX);
+    next_day.and_time(chrono::NaiveTime::MIN).and_utc()
+}

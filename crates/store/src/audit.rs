@@ -1,0 +1,105 @@
+//! The audit log: every change, written in the same transaction as the change itself.
+
+use crate::schema::audit_events;
+use crate::{cursor, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use diesel::prelude::*;
+use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
+
+/// What a change was done to.
+pub(crate) struct Target<'a> {
+    pub kind: &'static str,
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+pub(crate) fn record(
+    c: &mut DbConn,
+    actor: &Actor,
+    origin: &Origin,
+    action: AuditAction,
+    target: Target<'_>,
+    details: serde_json::Value,
+) -> Result<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(new_id()),
+            audit_events::project_id.eq(&actor.project_id),
+            audit_events::occurred_at.eq(now()),
+            audit_events::actor_id.eq(&actor.user_id),
+            audit_events::actor_name.eq(&actor.name),
+            audit_events::action.eq(action.as_str()),
+            audit_events::target_type.eq(target.kind),
+            audit_events::target_id.eq(target.id),
+            audit_events::target_name.eq(target.name),
+            audit_events::request_id.eq(&origin.request_id),
+            audit_events::client_address.eq(origin.client_address.as_deref()),
+            audit_events::details.eq(Some(details.to_string())),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+struct EventRow {
+    id: String,
+    occurred_at: chrono::NaiveDateTime,
+    actor_id: String,
+    actor_name: String,
+    action: String,
+    target_type: String,
+    target_id: String,
+    target_name: String,
+    request_id: String,
+    client_address: Option<String>,
+    details: Option<String>,
+}
+
+impl Store {
+    /// The project's audit events (customer admins only), newest first.
+    pub fn audit_events(&self, actor: &Actor, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+        if !actor.is_admin() {
+            return Err(StoreError::Forbidden("only customer admins can read the audit log"));
+        }
+        let after = match &query.cursor {
+            Some(c) => Some(cursor::decode(c, 1)?.remove(0)),
+            None => None,
+        };
+        let rows: Vec<EventRow> = self.read(|c| {
+            let mut q = audit_events::table
+                .filter(audit_events::project_id.eq(&actor.project_id))
+                .select(EventRow::as_select())
+                .order(audit_events::id.desc())
+                .limit(query.limit + 1)
+                .into_boxed();
+            if let Some(after) = &after {
+                q = q.filter(audit_events::id.lt(after));
+            }
+            Ok(q.load(c)?)
+        })?;
+        let more = rows.len() as i64 > query.limit;
+        let items: Vec<AuditEvent> = rows.into_iter().take(query.limit as usize).filter_map(to_event).collect();
+        let next_cursor = if more { items.last().map(|e| cursor::encode(&[&e.id])) } else { None };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn to_event(row: EventRow) -> Option<AuditEvent> {
+    Some(AuditEvent {
+        action: AuditAction::parse(&row.action)?,
+        id: row.id,
+        occurred_at: utc(row.occurred_at),
+        actor: UserRef { id: row.actor_id, name: row.actor_name },
+        target: AuditTarget { target_type: row.target_type, id: row.target_id, name: row.target_name },
+        request_id: row.request_id,
+        client_address: row.client_address,
+        details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}

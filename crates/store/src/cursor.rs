@@ -1,0 +1,22 @@
+//! Opaque cursors for keyset pagination: the sort key and id of the last row of a page.
+
+use crate::{Result, StoreError};
+use base64::Engine;
+
+const ENGINE: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub(crate) fn encode(parts: &[&str]) -> String {
+    ENGINE.encode(parts.join("\n"))
+}
+
+/// The `n` parts of a cursor made by `encode`, or an `invalid_parameter` error.
+pub(crate) fn decode(cursor: &str, n: usize) -> Result<Vec<String>> {
+    let invalid = || StoreError::invalid("cursor", "is not a cursor this list returned");
+    let bytes = ENGINE.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let parts: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    if parts.len() != n {
+        return Err(invalid());
+    }
+    Ok(parts)
+}

@@ -1,0 +1,105 @@
+//! Tollgate's storage: one diesel connection type over SQLite and PostgreSQL, migrations,
+//! and every query the server makes. Knows nothing of HTTP.
+
+mod audit;
+mod cursor;
+mod db;
+mod projects;
+pub mod schema;
+pub mod secret;
+mod service_users;
+mod tokens;
+mod users;
+
+pub use audit::AuditQuery;
+pub use db::{Backend, DbConn, Store};
+pub use projects::{ProductSpec, ProjectSummary};
+pub use tokens::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
+pub use users::{Actor, UserClaims};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Where a change came from, for its audit event.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub request_id: String,
+    pub client_address: Option<String>,
+}
+
+/// What the storage layer can answer besides a result.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("another {0} of the project already has this name")]
+    NameTaken(&'static str),
+    #[error("the service user still has {0} token(s); delete them first")]
+    ServiceUserHasTokens(i64),
+    #[error("{0}")]
+    Invalid(InvalidInput),
+    #[error("project `{0}` is not known to Tollgate")]
+    UnknownProject(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// A rejected input, with the field it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl StoreError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid(InvalidInput { field, message: message.into() })
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Now, truncated to microseconds so that both backends store and return the same instant.
+pub(crate) fn now() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    now.with_nanosecond_truncated()
+}
+
+trait TruncateMicros {
+    fn with_nanosecond_truncated(self) -> Self;
+}
+
+impl TruncateMicros for NaiveDateTime {
+    fn with_nanosecond_truncated(self) -> Self {
+        use chrono::Timelike;
+        let micros = self.nanosecond() / 1_000 * 1_000;
+        self.with_nanosecond(micros).unwrap_or(self)
+    }
+}
+
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Whether the error is a unique-constraint violation (a name or key already taken).
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,108 @@
+//! The diesel schema; the same tables in SQLite and PostgreSQL (see `migrations/`).
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        key -> Text,
+        name -> Text,
+        subscription_end_date -> Date,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (code) {
+        code -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    subscription_products (project_id, product_code) {
+        project_id -> Text,
+        product_code -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        email -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_users (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Text,
+        project_id -> Text,
+        kind -> Text,
+        name -> Text,
+        name_key -> Text,
+        user_id -> Nullable<Text>,
+        service_user_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        registry_username -> Text,
+        secret_digest -> Text,
+        secret_last4 -> Text,
+        subscription_end_date -> Date,
+        last_used_at -> Nullable<Timestamp>,
+        secret_regenerated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    token_products (token_id, product_code) {
+        token_id -> Text,
+        product_code -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        project_id -> Text,
+        occurred_at -> Timestamp,
+        actor_id -> Text,
+        actor_name -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        target_name -> Text,
+        request_id -> Text,
+        client_address -> Nullable<Text>,
+        details -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(subscription_products -> products (product_code));
+diesel::joinable!(token_products -> products (product_code));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    projects,
+    products,
+    subscription_products,
+    users,
+    service_users,
+    tokens,
+    token_products,
+    audit_events,
+);

@@ -1,0 +1,131 @@
+//! Service users: a project's service accounts, managed by customer admins.
+
+use crate::audit::{record, Target};
+use crate::schema::{service_users, tokens, users};
+use crate::{is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use tollgate_model::{AuditAction, Name, ServiceUser, UserRef};
+
+const DESCRIPTION_MAX_CHARS: usize = 256;
+
+fn require_admin(actor: &Actor) -> Result<()> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("only customer admins can manage service users"))
+    }
+}
+
+impl Store {
+    pub fn list_service_users(&self, actor: &Actor) -> Result<Vec<ServiceUser>> {
+        require_admin(actor)?;
+        self.read(|c| load(c, &actor.project_id, None))
+    }
+
+    pub fn create_service_user(
+        &self,
+        actor: &Actor,
+        origin: &Origin,
+        raw_name: &str,
+        description: Option<&str>,
+    ) -> Result<ServiceUser> {
+        require_admin(actor)?;
+        let name = Name::parse(raw_name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
+        let description = description.map(str::trim).filter(|d| !d.is_empty());
+        if let Some(d) = description {
+            if d.chars().count() > DESCRIPTION_MAX_CHARS {
+                return Err(StoreError::invalid("description", "must be at most 256 characters"));
+            }
+            if d.chars().any(char::is_control) {
+                return Err(StoreError::invalid("description", "must not contain control characters"));
+            }
+        }
+        let result = self.write(|c| {
+            let taken: Option<String> = service_users::table
+                .filter(service_users::project_id.eq(&actor.project_id))
+                .filter(service_users::name_key.eq(name.key()))
+                .select(service_users::id)
+                .first(c)
+                .optional()?;
+            if taken.is_some() {
+                return Err(StoreError::NameTaken("service user"));
+            }
+            let id = new_id();
+            diesel::insert_into(service_users::table)
+                .values((
+                    service_users::id.eq(&id),
+                    service_users::project_id.eq(&actor.project_id),
+                    service_users::name.eq(name.as_str()),
+                    service_users::name_key.eq(name.key()),
+                    service_users::description.eq(description),
+                    service_users::created_by.eq(&actor.user_id),
+                    service_users::created_at.eq(now()),
+                ))
+                .execute(c)?;
+            let details = serde_json::json!({ "description": description });
+            record(c, actor, origin, AuditAction::ServiceUserCreate, Target { kind: "service_user", id: &id, name: name.as_str() }, details)?;
+            Ok(load(c, &actor.project_id, Some(&id))?.remove(0))
+        });
+        match result {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::NameTaken("service user")),
+            other => other,
+        }
+    }
+
+    /// Deletes a service user that has no tokens left.
+    pub fn delete_service_user(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
+        require_admin(actor)?;
+        self.write(|c| {
+            let found = load(c, &actor.project_id, Some(id))?.pop().ok_or(StoreError::NotFound)?;
+            if found.token_count > 0 {
+                return Err(StoreError::ServiceUserHasTokens(found.token_count));
+            }
+            diesel::delete(service_users::table.find(&found.id)).execute(c)?;
+            record(c, actor, origin, AuditAction::ServiceUserDelete, Target { kind: "service_user", id: &found.id, name: &found.name }, serde_json::json!({}))?;
+            Ok(())
+        })
+    }
+}
+
+type Row = (String, String, Option<String>, String, chrono::NaiveDateTime);
+
+/// The project's service users (or the one with `only` as id), ordered by name.
+fn load(c: &mut DbConn, project_id: &str, only: Option<&str>) -> Result<Vec<ServiceUser>> {
+    let mut q = service_users::table
+        .filter(service_users::project_id.eq(project_id))
+        .order(service_users::name_key)
+        .select((
+            service_users::id,
+            service_users::name,
+            service_users::description,
+            service_users::created_by,
+            service_users::created_at,
+        ))
+        .into_boxed();
+    if let Some(id) = only {
+        q = q.filter(service_users::id.eq(id));
+    }
+    let rows: Vec<Row> = q.load(c)?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let counts: Vec<(Option<String>, i64)> = tokens::table
+        .filter(tokens::service_user_id.eq_any(&ids))
+        .group_by(tokens::service_user_id)
+        .select((tokens::service_user_id, diesel::dsl::count_star()))
+        .load(c)?;
+    let counts: HashMap<String, i64> = counts.into_iter().filter_map(|(id, n)| id.map(|id| (id, n))).collect();
+    let creators: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    let names: HashMap<String, String> =
+        users::table.filter(users::id.eq_any(&creators)).select((users::id, users::name)).load(c)?.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, description, created_by, created_at)| ServiceUser {
+            token_count: counts.get(&id).copied().unwrap_or(0),
+            created_by: UserRef { name: names.get(&created_by).cloned().unwrap_or_default(), id: created_by },
+            id,
+            name,
+            description,
+            created_at: utc(created_at),
+        })
+        .collect())
+}
