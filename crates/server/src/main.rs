@@ -1,1 +1,129 @@
-fn main(){}
+//! `tollgate`: the server, and the operators' commands for projects and subscriptions.
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use tollgate_server::{Config, DbConfig};
+use tollgate_store::{ProductSpec, Store};
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "Registry tokens for a private container registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the single-page app.
+    Serve(Config),
+    /// Manage projects and their subscriptions.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Create a project, or replace its name and subscription.
+    Put {
+        #[command(flatten)]
+        db: DbConfig,
+        /// The project key, e.g. `acme`.
+        #[arg(long)]
+        key: String,
+        /// The display name.
+        #[arg(long)]
+        name: String,
+        /// The last day of the subscription (YYYY-MM-DD).
+        #[arg(long)]
+        end_date: NaiveDate,
+        /// A product of the subscription: `code` or `code=Display Name`; repeat for each.
+        #[arg(long = "product")]
+        products: Vec<String>,
+    },
+    /// List projects with their subscriptions.
+    List {
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("TOLLGATE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let outcome = match cli.command {
+        Command::Serve(config) => serve(config),
+        Command::Project { command } => project(command),
+        Command::Openapi => {
+            print!("{}", tollgate_server::openapi::json());
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tollgate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let running = tollgate_server::start(config).map_err(|e| e.to_string())?;
+        // actix-web stops gracefully on SIGTERM and SIGINT, finishing requests in flight.
+        running.server.await.map_err(|e| e.to_string())
+    })
+}
+
+fn project(command: ProjectCommand) -> Result<(), String> {
+    match command {
+        ProjectCommand::Put { db, key, name, end_date, products } => {
+            let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+            let specs: Vec<ProductSpec> = products
+                .iter()
+                .map(|p| match p.split_once('=') {
+                    Some((code, name)) => ProductSpec { code: code.trim().to_owned(), name: Some(name.to_owned()) },
+                    None => ProductSpec { code: p.trim().to_owned(), name: None },
+                })
+                .collect();
+            let summary = store.put_project(&key, &name, end_date, &specs).map_err(|e| e.to_string())?;
+            print_project(&summary);
+            Ok(())
+        }
+        ProjectCommand::List { db } => {
+            let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+            for summary in store.list_projects().map_err(|e| e.to_string())? {
+                print_project(&summary);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_project(s: &tollgate_store::ProjectSummary) {
+    let products: Vec<String> = s.subscription.products.iter().map(|p| format!("{} ({})", p.code, p.name)).collect();
+    println!(
+        "{}\t{}\tends {}\t{}",
+        s.project.key,
+        s.project.name,
+        s.subscription.end_date,
+        if products.is_empty() { "no products".to_owned() } else { products.join(", ") }
+    );
+}

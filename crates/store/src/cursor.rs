@@ -11,7 +11,7 @@ pub(crate) fn encode(parts: &[&str]) -> String {
 
 /// The `n` parts of a cursor made by `encode`, or an `invalid_parameter` error.
 pub(crate) fn decode(cursor: &str, n: usize) -> Result<Vec<String>> {
-    let invalid = || StoreError::invalid("cursor", "is not a cursor this list returned");
+    let invalid = || StoreError::invalid("cursor", "the cursor is not one this list returned");
     let bytes = ENGINE.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let parts: Vec<String> = text.split('\n').map(str::to_owned).collect();

@@ -47,10 +47,10 @@ impl Store {
         if !valid_key(key) {
             return Err(StoreError::invalid(
                 "key",
-                "must be 1-32 lowercase letters, digits or '-', starting with a letter or digit",
+                "the key must be 1-32 lowercase letters, digits or '-', starting with a letter or digit",
             ));
         }
-        let name = Name::parse(name).map_err(|e| StoreError::invalid("name", e.to_string()))?;
+        let name = Name::parse(name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
         for spec in wanted {
             if !valid_product_code(&spec.code) {
                 return Err(StoreError::invalid(

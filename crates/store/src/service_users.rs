@@ -35,10 +35,10 @@ impl Store {
         let description = description.map(str::trim).filter(|d| !d.is_empty());
         if let Some(d) = description {
             if d.chars().count() > DESCRIPTION_MAX_CHARS {
-                return Err(StoreError::invalid("description", "must be at most 256 characters"));
+                return Err(StoreError::invalid("description", "the description must be at most 256 characters"));
             }
             if d.chars().any(char::is_control) {
-                return Err(StoreError::invalid("description", "must not contain control characters"));
+                return Err(StoreError::invalid("description", "the description must not contain control characters"));
             }
         }
         let result = self.write(|c| {

@@ -98,7 +98,7 @@ fn format_ts(t: NaiveDateTime) -> String {
 
 fn parse_ts(s: &str) -> Result<NaiveDateTime> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.6f")
-        .map_err(|_| StoreError::invalid("cursor", "is not a cursor this list returned"))
+        .map_err(|_| StoreError::invalid("cursor", "the cursor is not one this list returned"))
 }
 
 fn like_pattern(text: &str) -> String {

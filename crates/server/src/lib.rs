@@ -1,0 +1,133 @@
+//! The Tollgate token service: configuration, identity, the REST API and its OpenAPI document.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{middleware::DefaultHeaders, web, App, HttpResponse, HttpServer};
+use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use config::{Config, DbConfig};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] tollgate_store::StoreError),
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+}
+
+/// A started server: where it listens, and the future that runs it until shutdown.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub server: Server,
+}
+
+/// Opens the database, prepares identity (demo mode when no issuer is configured), binds
+/// the listener and builds the server. Await `server` (or spawn it) to serve.
+pub fn start(config: Config) -> Result<Running, StartError> {
+    let store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
+    let listener = TcpListener::bind(&config.listen).map_err(|e| StartError::Listen(config.listen.clone(), e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen(config.listen.clone(), e))?;
+
+    let (verifier, demo) = if config.demo_mode() {
+        let issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
+        demo::seed(&store)?;
+        let mut own = addr;
+        if own.ip().is_unspecified() {
+            own.set_ip(if own.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+        }
+        // The demo issuer's keys are fetched over HTTP like any issuer's: one code path.
+        let jwks_url = format!("http://{own}/api/v1/demo/jwks.json");
+        tracing::warn!(
+            "DEMO MODE: a built-in identity provider signs sessions for the demo users; \
+             set TOLLGATE_ISSUER to use a real one"
+        );
+        (auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url), Some(issuer))
+    } else {
+        let issuer = config.issuer.clone().unwrap_or_default();
+        let jwks_url = config
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+        (auth::Verifier::new(issuer, config.audience.clone(), jwks_url), None)
+    };
+    tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
+
+    let state = web::Data::new(state::AppState { store, verifier, demo, registry_host: config.registry_host.clone() });
+    let web_dir = config.web_dir.clone();
+    let mut server = HttpServer::new(move || {
+        let app = App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .wrap_fn(|req, srv| {
+                let request_id = request_id(&req);
+                let (method, path, started) = (req.method().clone(), req.path().to_owned(), Instant::now());
+                let call = error::REQUEST_ID.scope(request_id.clone(), srv.call(req));
+                async move {
+                    let mut res = call.await?;
+                    let status = res.status().as_u16();
+                    // The path only: no query string, no headers, so no credential reaches the log.
+                    tracing::info!(
+                        request_id = %request_id,
+                        %method,
+                        path = %path,
+                        status,
+                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "request"
+                    );
+                    if let Ok(value) = HeaderValue::from_str(&request_id) {
+                        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(res)
+                }
+            })
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+            .service(web::resource("/docs").to(|| async {
+                HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+            }))
+            .configure(routes::configure);
+        if web_dir.join("index.html").is_file() {
+            app.service(
+                actix_files::Files::new("/", &web_dir).index_file("index.html").default_handler(web::to(routes::not_found)),
+            )
+        } else {
+            app.default_service(web::to(routes::not_found))
+        }
+    })
+    .listen(listener)
+    .map_err(|e| StartError::Listen(config.listen.clone(), e))?
+    .shutdown_timeout(10);
+    if let Some(n) = config.workers {
+        server = server.workers(n);
+    }
+    Ok(Running { addr, server: server.run() })
+}
+
+/// The caller's `X-Request-Id` when it is a sane token, a new UUID otherwise.
+fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}

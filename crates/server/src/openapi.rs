@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document, generated from the handlers and the model types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tollgate",
+        description = "Registry tokens for a private container registry: customers and customer admins \
+            generate, view, re-generate, re-sync and delete the tokens that pull product images.\n\n\
+            Authenticate with `Authorization: Bearer <JWT>` from the configured identity provider \
+            (in demo mode: `POST /api/v1/demo/session`). Every error is `application/problem+json` \
+            with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        crate::routes::account::me,
+        crate::routes::tokens::list,
+        crate::routes::tokens::create,
+        crate::routes::tokens::get,
+        crate::routes::tokens::delete,
+        crate::routes::tokens::regenerate_secret,
+        crate::routes::tokens::sync_products,
+        crate::routes::service_users::list,
+        crate::routes::service_users::create,
+        crate::routes::service_users::delete,
+        crate::routes::account::audit_events,
+        crate::routes::demo::users,
+        crate::routes::demo::session,
+        crate::routes::demo::jwks,
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+    ),
+    components(schemas(tollgate_model::ErrorCode, tollgate_model::Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "account", description = "The signed-in user"),
+        (name = "tokens", description = "Registry tokens"),
+        (name = "service users", description = "Service accounts of a project (customer admins)"),
+        (name = "audit", description = "The project's audit log (customer admins)"),
+        (name = "demo", description = "The demo identity provider; 404 outside demo mode"),
+        (name = "operations", description = "Health checks"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The document as committed at `api-spec/openapi.json`.
+pub fn json() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes");
+    text.push('\n');
+    text
+}

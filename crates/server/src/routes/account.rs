@@ -1,0 +1,60 @@
+//! The caller (`/me`) and the project's audit log.
+
+use super::{db, page_limit};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use actix_web::web;
+use serde::Deserialize;
+use tollgate_model::{AuditEvent, Me, Page, Problem};
+use tollgate_store::AuditQuery;
+
+/// Who the caller is: role, project and the project's subscription.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's project is unknown (`unknown_project`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<Me>, ApiError> {
+    let who = actor.clone();
+    let subscription = db(&state, move |store| store.subscription(&who)).await?;
+    Ok(web::Json(Me {
+        id: actor.user_id,
+        name: actor.name,
+        email: actor.email,
+        role: actor.role,
+        project: actor.project,
+        subscription,
+        registry_host: state.registry_host.clone(),
+        demo_mode: state.demo.is_some(),
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–100 (default 25).
+    limit: Option<i64>,
+}
+
+/// The project's audit log, newest first (customer admins).
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", security(("bearer" = [])), params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events", body = Page<AuditEvent>),
+        (status = 400, description = "Invalid `cursor` or `limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not read the audit log", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit_events(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
+    let query = AuditQuery { cursor: params.cursor, limit: page_limit(params.limit)? };
+    Ok(web::Json(db(&state, move |store| store.audit_events(&actor, &query)).await?))
+}

@@ -1,0 +1,71 @@
+//! `/api/v1/service-users`: a project's service accounts (customer admins).
+
+use super::{db, origin};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use tollgate_model::{CreateServiceUser, Problem, ServiceUser, ServiceUserList};
+
+/// The project's service users, by name.
+#[utoipa::path(get, path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every service user of the project", body = ServiceUserList),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<ServiceUserList>, ApiError> {
+    let items = db(&state, move |store| store.list_service_users(&actor)).await?;
+    Ok(web::Json(ServiceUserList { items }))
+}
+
+/// Creates a service user.
+#[utoipa::path(post, path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+    request_body = CreateServiceUser,
+    responses(
+        (status = 201, description = "Created", body = ServiceUser, headers(("Location" = String, description = "The service user's URL"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<CreateServiceUser>,
+) -> Result<HttpResponse, ApiError> {
+    let origin = origin(&req);
+    let created = db(&state, move |store| {
+        store.create_service_user(&actor, &origin, &body.name, body.description.as_deref())
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/service-users/{}", created.id)))
+        .json(created))
+}
+
+/// Deletes a service user that has no tokens.
+#[utoipa::path(delete, path = "/api/v1/service-users/{id}", tag = "service users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Service user id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such service user in the project", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It still has tokens (`service_user_has_tokens`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, origin) = (id.into_inner(), origin(&req));
+    db(&state, move |store| store.delete_service_user(&actor, &origin, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,239 @@
+//! `/api/v1/tokens`: generate, list, get, re-generate the secret, re-sync products, delete.
+
+use super::{db, origin, page_limit};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use tollgate_model::{CreateToken, ErrorCode, IssuedToken, LoginInstructions, Page, Problem, Token, TokenKind, TokenStatus};
+use tollgate_store::secret::PlainSecret;
+use tollgate_store::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
+
+/// How to sort a token list.
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
+pub enum SortParam {
+    #[serde(rename = "-created_at")]
+    NewestFirst,
+    #[serde(rename = "created_at")]
+    OldestFirst,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDescending,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only `user` or only `service` tokens.
+    kind: Option<TokenKind>,
+    /// Only `active` or only `expired` tokens.
+    status: Option<TokenStatus>,
+    /// Only tokens created for this portal user or service user id.
+    created_for: Option<String>,
+    /// Case-insensitive text searched for in token names (at most 64 characters).
+    q: Option<String>,
+    /// `-created_at` (default, newest first), `created_at`, `name` or `-name`.
+    #[param(value_type = Option<SortParam>)]
+    sort: Option<SortParam>,
+    /// `next_cursor` of the previous page (with the same filters and sort).
+    cursor: Option<String>,
+    /// Page size, 1–100 (default 25).
+    limit: Option<i64>,
+}
+
+/// Tokens the caller may see: their own for a customer, the project's for a customer admin.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(ListParams),
+    responses(
+        (status = 200, description = "A page of tokens", body = Page<Token>),
+        (status = 400, description = "An invalid query parameter, named in `field`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<web::Json<Page<Token>>, ApiError> {
+    if p.q.as_ref().is_some_and(|q| q.chars().count() > 64) {
+        return Err(ApiError::field(ErrorCode::InvalidParameter, "q", "q must be at most 64 characters"));
+    }
+    let query = TokenQuery {
+        filter: TokenFilter { kind: p.kind, status: p.status, created_for: p.created_for, search: p.q },
+        sort: match p.sort.unwrap_or(SortParam::NewestFirst) {
+            SortParam::NewestFirst => TokenSort::NewestFirst,
+            SortParam::OldestFirst => TokenSort::OldestFirst,
+            SortParam::Name => TokenSort::NameAscending,
+            SortParam::NameDescending => TokenSort::NameDescending,
+        },
+        cursor: p.cursor,
+        limit: page_limit(p.limit)?,
+    };
+    Ok(web::Json(db(&state, move |store| store.list_tokens(&actor, &query)).await?))
+}
+
+/// Generates a token and its secret; the secret is in this response and never again.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
+    responses(
+        (status = 201, description = "The token, its secret and login commands", body = IssuedToken,
+            headers(("Location" = String, description = "The token's URL"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not generate service tokens", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
+    let target = match (body.kind, body.service_user_id) {
+        (TokenKind::User, None) => TokenTarget::User,
+        (TokenKind::Service, Some(id)) => TokenTarget::Service(id),
+        (TokenKind::Service, None) => {
+            return Err(ApiError::field(ErrorCode::InvalidField, "service_user_id", "a service token needs service_user_id"))
+        }
+        (TokenKind::User, Some(_)) => {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "service_user_id",
+                "service_user_id is only for service tokens (kind `service`)",
+            ))
+        }
+    };
+    let origin = origin(&req);
+    let (token, secret) = db(&state, move |store| store.create_token(&actor, &origin, &body.name, &target)).await?;
+    tracing::info!(token_id = %token.id, kind = token.kind.as_str(), "token generated");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/tokens/{}", token.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued(&state.registry_host, token, &secret)))
+}
+
+/// One token the caller may see.
+#[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token (never its secret)", body = Token),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(state: web::Data<AppState>, Caller(actor): Caller, id: web::Path<String>) -> Result<web::Json<Token>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(db(&state, move |store| store.get_token(&actor, &id)).await?))
+}
+
+/// Re-generates the secret: the old one stops working when this returns.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/secret", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn regenerate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, origin) = (id.into_inner(), origin(&req));
+    let (token, secret) = db(&state, move |store| store.regenerate_secret(&actor, &origin, &id)).await?;
+    tracing::info!(token_id = %token.id, "token secret re-generated");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued(&state.registry_host, token, &secret)))
+}
+
+/// Re-syncs the token's products and end date with the project's subscription (customer admins).
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/products/sync", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token with the subscription's products", body = Token),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers may not re-sync", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sync_products(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Token>, ApiError> {
+    let (id, origin) = (id.into_inner(), origin(&req));
+    Ok(web::Json(db(&state, move |store| store.sync_products(&actor, &origin, &id)).await?))
+}
+
+/// Deletes the token permanently; its secret stops working at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, origin) = (id.into_inner(), origin(&req));
+    db(&state, move |store| store.delete_token(&actor, &origin, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn issued(registry: &str, token: Token, secret: &PlainSecret) -> IssuedToken {
+    let username = token.registry_username.clone();
+    let secret_name = kubernetes_name(&token.name);
+    let login = LoginInstructions {
+        registry: registry.to_owned(),
+        docker_login: format!(
+            "echo '{}' | docker login {registry} --username '{username}' --password-stdin",
+            secret.expose()
+        ),
+        kubernetes_pull_secret: format!(
+            "kubectl create secret docker-registry {secret_name} --docker-server={registry} \
+             --docker-username='{username}' --docker-password='{}'",
+            secret.expose()
+        ),
+        username,
+    };
+    IssuedToken { token, secret: secret.expose().to_owned(), login }
+}
+
+/// A Kubernetes object name (DNS-1123 label) made from a token name.
+fn kubernetes_name(token_name: &str) -> String {
+    let mut name = String::new();
+    for ch in token_name.to_lowercase().chars() {
+        if ch.is_ascii_alphanumeric() {
+            name.push(ch);
+        } else if !name.ends_with('-') && !name.is_empty() {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    let name: String = name.chars().take(50).collect::<String>().trim_end_matches('-').to_owned();
+    if name.is_empty() {
+        "registry-pull-secret".to_owned()
+    } else {
+        format!("{name}-pull")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kubernetes_names_are_dns_labels() {
+        assert_eq!(super::kubernetes_name("CI Token #1"), "ci-token-1-pull");
+        assert_eq!(super::kubernetes_name("  ---  "), "registry-pull-secret");
+        assert_eq!(super::kubernetes_name("Ünïcode"), "n-code-pull");
+        assert!(super::kubernetes_name(&"a".repeat(64)).len() <= 63);
+    }
+}
