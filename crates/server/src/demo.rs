@@ -72,9 +72,7 @@ impl DemoIssuer {
     /// A session token for a demo user.
     pub fn sign(&self, user: &DemoUser) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        let claims = json!({
+        self.sign_claims(&json!({
             "iss": DEMO_ISSUER,
             "aud": self.audience,
             "sub": user.id,
@@ -84,8 +82,14 @@ impl DemoIssuer {
             "email": user.email,
             "project": user.project.key,
             "role": user.role,
-        });
-        encode(&header, &claims, &self.key)
+        }))
+    }
+
+    /// Signs any claims with the issuer's key and `kid`.
+    pub fn sign_claims(&self, claims: &serde_json::Value) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        encode(&header, claims, &self.key)
     }
 }
 

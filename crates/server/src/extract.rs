@@ -51,19 +51,18 @@ fn too_large() -> ApiError {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_data() {
-            let field = field_name(&path, &inner.to_string());
-            ApiError::field(ErrorCode::InvalidField, field.clone(), format!("{field}: {}", strip_position(&inner.to_string())))
-        } else {
-            ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {}", strip_position(&inner.to_string())))
-        }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {}", strip_position(&e.to_string())))
     })?;
-    de.end().map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the body has content after the JSON value"))?;
-    Ok(value)
+    if !value.is_object() {
+        return Err(ApiError::field(ErrorCode::InvalidField, "body", "the body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = field_name(&path, &message);
+        ApiError::field(ErrorCode::InvalidField, field.clone(), format!("{field}: {}", strip_position(&message)))
+    })
 }
 
 /// The field at fault: the path serde reached, or the one its message names (unknown and
@@ -136,7 +135,7 @@ mod tests {
         assert_eq!(field_of(r#"{}"#), (ErrorCode::InvalidField, Some("name".into())));
         assert_eq!(field_of(r#"{"name":5}"#), (ErrorCode::InvalidField, Some("name".into())));
         assert_eq!(field_of(r#"{"name":"a","count":300}"#), (ErrorCode::InvalidField, Some("count".into())));
-        assert_eq!(field_of(r#"[1]"#), (ErrorCode::InvalidField, Some("body".into())));
+        assert_eq!(field_of(r#""text""#), (ErrorCode::InvalidField, Some("body".into())));
     }
 
     #[test]

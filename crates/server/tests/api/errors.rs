@@ -1,0 +1,100 @@
+//! Bad input: each gets its 4xx problem+json, and none changes anything.
+
+use crate::both_backends;
+use crate::helpers::{answer, Db, TestApp};
+use serde_json::json;
+
+both_backends!(every_bad_token_request_is_refused_and_changes_nothing, bad_list_parameters_are_named);
+
+async fn every_bad_token_request_is_refused_and_changes_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let ci = app.service_user_id(&alice, "ci-pipeline").await;
+    app.create_token(&alice, "Existing").await;
+    let before_tokens = app.all_tokens(&alice, "").await;
+    let before_audit = app.audit(&alice).await;
+
+    let cases = [
+        (json!({ "name": "" }), 422, "invalid_field", "name"),
+        (json!({ "name": "   " }), 422, "invalid_field", "name"),
+        (json!({ "name": "x".repeat(65) }), 422, "invalid_field", "name"),
+        (json!({ "name": "bad\u{0007}bell" }), 422, "invalid_field", "name"),
+        (json!({ "name": "line\nbreak" }), 422, "invalid_field", "name"),
+        (json!({ "name": "existing" }), 409, "name_taken", "name"),
+        (json!({ "name": "  EXISTING " }), 409, "name_taken", "name"),
+        (json!({ "name": "k", "kind": "robot" }), 422, "invalid_field", "kind"),
+        (json!({ "name": "k", "kind": "service" }), 422, "invalid_field", "service_user_id"),
+        (json!({ "name": "k", "kind": "user", "service_user_id": ci }), 422, "invalid_field", "service_user_id"),
+        (json!({ "name": "k", "kind": "service", "service_user_id": "nope" }), 422, "invalid_field", "service_user_id"),
+        (json!({ "name": 42 }), 422, "invalid_field", "name"),
+        (json!({ "nam": "typo" }), 422, "invalid_field", "nam"),
+        (json!({ "name": "k", "admin": true }), 422, "invalid_field", "admin"),
+        (json!({}), 422, "invalid_field", "name"),
+        (json!(["name"]), 422, "invalid_field", "body"),
+        (json!("name"), 422, "invalid_field", "body"),
+    ];
+    for (body, status, code, field) in cases {
+        let answer = app.post(&alice, "/api/v1/tokens", body.clone()).await;
+        let problem = answer.problem(status, code);
+        assert_eq!(problem["field"], field, "{body}");
+        assert!(problem["request_id"].is_string());
+    }
+
+    let raw = |content_type: &'static str, body: Vec<u8>| {
+        let app = &app;
+        let alice = &alice;
+        async move {
+            answer(
+                app.http
+                    .post(format!("{}/api/v1/tokens", app.base))
+                    .bearer_auth(alice)
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    raw("application/json", b"{\"name\": ".to_vec()).await.problem(400, "malformed_json");
+    raw("application/json", b"{\"name\": \"a\"} {}".to_vec()).await.problem(400, "malformed_json");
+    raw("application/json", b"".to_vec()).await.problem(400, "malformed_json");
+    raw("text/plain", b"{\"name\": \"plain\"}".to_vec()).await.problem(415, "unsupported_media_type");
+    raw("application/x-www-form-urlencoded", b"name=form".to_vec()).await.problem(415, "unsupported_media_type");
+    let huge = format!("{{\"name\": \"big\", \"pad\": \"{}\"}}", "x".repeat(70 * 1024));
+    raw("application/json", huge.into_bytes()).await.problem(413, "payload_too_large");
+    let no_type = answer(
+        app.http.post(format!("{}/api/v1/tokens", app.base)).bearer_auth(&alice).body("{\"name\":\"n\"}").send().await.unwrap(),
+    )
+    .await;
+    no_type.problem(415, "unsupported_media_type");
+
+    assert_eq!(app.all_tokens(&alice, "").await, before_tokens, "a refused request changed the tokens");
+    assert_eq!(app.audit(&alice).await, before_audit, "a refused request wrote an audit event");
+}
+
+async fn bad_list_parameters_are_named(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=gone", "status"),
+        ("kind=robot", "kind"),
+        ("sort=size", "sort"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=bm90IGEgY3Vyc29y", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let answer = app.get(&alice, &format!("/api/v1/tokens?{query}")).await;
+        assert_eq!(answer.problem(400, "invalid_parameter")["field"], field, "{query}");
+    }
+    let long = "q".repeat(65);
+    assert_eq!(app.get(&alice, &format!("/api/v1/tokens?q={long}")).await.problem(400, "invalid_parameter")["field"], "q");
+    assert_eq!(app.get(&alice, "/api/v1/audit-events?limit=500").await.problem(400, "invalid_parameter")["field"], "limit");
+    app.get(&alice, "/api/v1/no-such-thing").await.problem(404, "not_found");
+    app.send(reqwest::Method::PUT, "/api/v1/tokens", Some(&alice), Some(json!({}))).await.problem(405, "method_not_allowed");
+    app.send(reqwest::Method::PATCH, "/healthz", None, None).await.problem(405, "method_not_allowed");
+}

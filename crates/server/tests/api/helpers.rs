@@ -1,0 +1,272 @@
+//! `TestApp::spawn`: a real Tollgate on port 0 over a fresh SQLite file or PostgreSQL database.
+
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use tollgate_server::Config;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares a test that runs once per backend: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub db: Db,
+    pub database_url: String,
+    pg_database: Option<String>,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// An answer: status, headers and the JSON body (Null when there is none).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts a problem+json answer with this status and code; returns the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.body);
+        assert_eq!(self.body["type"], format!("urn:tollgate:problem:{code}"));
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = match db {
+            Db::Sqlite => (data_dir.path().join("tollgate.db").to_string_lossy().into_owned(), None),
+            Db::Postgres => {
+                let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(PG_ADMIN_URL).expect("PostgreSQL at 127.0.0.1:5432");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
+                (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
+            }
+        };
+        let mut config = Config::with("127.0.0.1:0", data_dir.path().to_path_buf(), Some(database_url.clone()));
+        config.workers = Some(2);
+        config.db.pool_size = 4;
+        config.registry_host = "registry.test:5000".into();
+        config.web_dir = PathBuf::from("/nonexistent");
+        adjust(&mut config);
+        let running = tollgate_server::start(config).expect("server starts");
+        let server = running.server.handle();
+        tokio::spawn(running.server);
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            data_dir,
+            db,
+            database_url,
+            pg_database,
+            server,
+        }
+    }
+
+    /// A bearer token for a demo user.
+    pub async fn login(&self, user: &str) -> String {
+        let answer = self.send(Method::POST, "/api/v1/demo/session", None, Some(json!({ "user": user }))).await;
+        answer.ok(200)["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, bearer: &str, path: &str) -> Answer {
+        self.send(Method::GET, path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, bearer: &str, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(bearer), Some(body)).await
+    }
+
+    pub async fn post_empty(&self, bearer: &str, path: &str) -> Answer {
+        self.send(Method::POST, path, Some(bearer), None).await
+    }
+
+    pub async fn delete(&self, bearer: &str, path: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(bearer), None).await
+    }
+
+    /// Generates a user token; returns the whole 201 body.
+    pub async fn create_token(&self, bearer: &str, name: &str) -> Value {
+        self.post(bearer, "/api/v1/tokens", json!({ "name": name })).await.ok(201).clone()
+    }
+
+    /// Every token the bearer can see, across pages.
+    pub async fn all_tokens(&self, bearer: &str, query: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/tokens?limit=100{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.get(bearer, &path).await.ok(200).clone();
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    pub async fn service_user_id(&self, bearer: &str, name: &str) -> String {
+        let list = self.get(bearer, "/api/v1/service-users").await.ok(200).clone();
+        list["items"].as_array().unwrap().iter().find(|s| s["name"] == name).expect("service user")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn audit(&self, admin: &str) -> Vec<Value> {
+        self.get(admin, "/api/v1/audit-events?limit=100").await.ok(200)["items"].as_array().unwrap().clone()
+    }
+
+    /// The secret digests the tokens table holds now.
+    pub fn stored_digests(&self) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            secret_digest: String,
+        }
+        let sql = "SELECT secret_digest FROM tokens";
+        let rows: Vec<Row> = match self.db {
+            Db::Sqlite => diesel::sql_query(sql).load(&mut SqliteConnection::establish(&self.database_url).unwrap()),
+            Db::Postgres => diesel::sql_query(sql).load(&mut PgConnection::establish(&self.database_url).unwrap()),
+        }
+        .expect("digests");
+        rows.into_iter().map(|r| r.secret_digest).collect()
+    }
+
+    /// Everything the database holds, as text: the SQLite file and its WAL byte for byte, or
+    /// every row of every table in PostgreSQL.
+    pub fn database_text(&self) -> String {
+        match self.db {
+            Db::Sqlite => {
+                let mut text = String::new();
+                for suffix in ["", "-wal"] {
+                    if let Ok(bytes) = std::fs::read(format!("{}{suffix}", self.database_url)) {
+                        text.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                text
+            }
+            Db::Postgres => {
+                #[derive(diesel::QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    t: String,
+                }
+                let mut conn = PgConnection::establish(&self.database_url).expect("connect");
+                let mut text = String::new();
+                for table in ["projects", "products", "subscription_products", "users", "service_users", "tokens", "token_products", "audit_events"] {
+                    let rows: Vec<Row> =
+                        diesel::sql_query(format!("SELECT r::text AS t FROM {table} r")).load(&mut conn).expect("dump");
+                    for r in rows {
+                        text.push_str(&r.t);
+                        text.push('\n');
+                    }
+                }
+                text
+            }
+        }
+    }
+
+    /// Runs the `tollgate` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .env("TOLLGATE_DATABASE_URL", &self.database_url)
+            .env("TOLLGATE_DATA_DIR", self.data_dir.path())
+            .env("TOLLGATE_LOG", "warn")
+            .output()
+            .expect("tollgate runs")
+    }
+
+    /// Replaces acme's subscription through the operators' command.
+    pub fn put_acme(&self, end_date: &str, products: &[&str]) {
+        let mut args = vec!["project", "put", "--key", "acme", "--name", "Acme Corp", "--end-date", end_date];
+        for p in products {
+            args.push("--product");
+            args.push(p);
+        }
+        let out = self.cli(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+    Answer { status, headers, body }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.server.clone();
+        drop(handle.stop(false));
+        if let Some(name) = self.pg_database.take() {
+            // Best effort: a left-over test database is harmless, a hung test is not.
+            std::thread::spawn(move || {
+                if let Ok(mut admin) = PgConnection::establish(PG_ADMIN_URL) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                }
+            })
+            .join()
+            .ok();
+        }
+    }
+}

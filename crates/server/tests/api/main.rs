@@ -1,0 +1,14 @@
+//! Integration tests: the real server on a free port, against a fresh database, once on
+//! SQLite and once on PostgreSQL. Modules mirror the URL tree.
+
+mod helpers;
+
+mod audit_events;
+mod auth;
+mod cli;
+mod errors;
+mod logs;
+mod me;
+mod openapi;
+mod service_users;
+mod tokens;
