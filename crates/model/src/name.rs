@@ -79,7 +79,10 @@ mod tests {
     fn sixty_four_characters_fit_and_sixty_five_do_not() {
         assert!(Name::parse(&"é".repeat(64)).is_ok(), "64 two-byte characters fit");
         assert_eq!(Name::parse(&"a".repeat(65)), Err(NameError::TooLong));
-        assert!(Name::parse(&format!("  {}  ", "a".repeat(64))).is_ok(), "length counts after trimming");
+        assert!(
+            Name::parse(&format!("  {}  ", "a".repeat(64))).is_ok(),
+            "length counts after trimming"
+        );
     }
 
     #[test]
@@ -91,6 +94,9 @@ mod tests {
 
     #[test]
     fn the_key_ignores_case() {
-        assert_eq!(Name::parse("CI Token").unwrap().key(), Name::parse("ci token").unwrap().key());
+        assert_eq!(
+            Name::parse("CI Token").unwrap().key(),
+            Name::parse("ci token").unwrap().key()
+        );
     }
 }

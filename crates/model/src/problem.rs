@@ -149,7 +149,11 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_their_stable_names() {
-        for code in [ErrorCode::NameTaken, ErrorCode::ServiceUserHasTokens, ErrorCode::Unauthenticated] {
+        for code in [
+            ErrorCode::NameTaken,
+            ErrorCode::ServiceUserHasTokens,
+            ErrorCode::Unauthenticated,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
         }
     }

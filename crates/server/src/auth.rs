@@ -60,7 +60,14 @@ impl Verifier {
             .timeout(Duration::from_secs(5))
             .build()
             .expect("the HTTP client's TLS backend initialises");
-        Verifier { issuer, audience, jwks_url, http, keys: RwLock::new(KeySet::default()), refresh: Default::default() }
+        Verifier {
+            issuer,
+            audience,
+            jwks_url,
+            http,
+            keys: RwLock::new(KeySet::default()),
+            refresh: Default::default(),
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -71,7 +78,9 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<UserClaims, ApiError> {
         let head = decode_header(token).map_err(|_| unauthenticated("the bearer token is not a well-formed JWT"))?;
         if matches!(head.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-            return Err(unauthenticated("the bearer token must be signed with the issuer's public-key algorithm"));
+            return Err(unauthenticated(
+                "the bearer token must be signed with the issuer's public-key algorithm",
+            ));
         }
         let key = self.key_for(head.kid.as_deref()).await?;
         let mut validation = Validation::new(head.alg);
@@ -82,7 +91,9 @@ impl Verifier {
         let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
-                ExpiredSignature => ApiError::new(ErrorCode::SessionExpired, "the bearer token has expired; sign in again"),
+                ExpiredSignature => {
+                    ApiError::new(ErrorCode::SessionExpired, "the bearer token has expired; sign in again")
+                }
                 InvalidIssuer => unauthenticated("the bearer token is from another issuer"),
                 InvalidAudience => unauthenticated("the bearer token is for another audience"),
                 ImmatureSignature => unauthenticated("the bearer token is not valid yet"),
@@ -95,17 +106,25 @@ impl Verifier {
             }
         })?;
         let c = data.claims;
-        let project = c.project.filter(|p| !p.is_empty()).ok_or_else(|| unauthenticated("the bearer token lacks the `project` claim"))?;
-        let role = c
-            .role
-            .as_deref()
-            .and_then(Role::parse)
-            .ok_or_else(|| unauthenticated("the bearer token's `role` claim must be `customer` or `customer_admin`"))?;
+        let project = c
+            .project
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| unauthenticated("the bearer token lacks the `project` claim"))?;
+        let role =
+            c.role.as_deref().and_then(Role::parse).ok_or_else(|| {
+                unauthenticated("the bearer token's `role` claim must be `customer` or `customer_admin`")
+            })?;
         if c.sub.is_empty() || c.sub.len() > 255 {
             return Err(unauthenticated("the bearer token's `sub` claim is empty or too long"));
         }
         let name = c.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
-        Ok(UserClaims { id: c.sub, name, email: c.email.unwrap_or_default(), project_key: project, role })
+        Ok(UserClaims {
+            id: c.sub,
+            name,
+            email: c.email.unwrap_or_default(),
+            project_key: project,
+            role,
+        })
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, ApiError> {
@@ -125,11 +144,16 @@ impl Verifier {
                     if let Some(key) = found {
                         return Ok(key); // keep using a known key while the issuer is unreachable
                     }
-                    return Err(ApiError::new(ErrorCode::Unavailable, "the identity provider's keys cannot be fetched; try again shortly"));
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        "the identity provider's keys cannot be fetched; try again shortly",
+                    ));
                 }
             }
         }
-        self.lookup(kid).0.ok_or_else(|| unauthenticated("the bearer token is signed with a key the issuer does not publish"))
+        self.lookup(kid)
+            .0
+            .ok_or_else(|| unauthenticated("the bearer token is signed with a key the issuer does not publish"))
     }
 
     fn lookup(&self, kid: Option<&str>) -> (Option<DecodingKey>, Option<Duration>) {
@@ -158,7 +182,11 @@ impl Verifier {
             }
         }
         let only = if all.len() == 1 { all.pop() } else { None };
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = KeySet { keys, only, fetched_at: Some(Instant::now()) };
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = KeySet {
+            keys,
+            only,
+            fetched_at: Some(Instant::now()),
+        };
         Ok(())
     }
 }
@@ -181,7 +209,8 @@ impl FromRequest for Caller {
             .map(|(_, token)| token.trim().to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let token = bearer.ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
+            let token = bearer
+                .ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
             let claims = state.verifier.verify(&token).await?;
             let store = state.store.clone();
             let actor = web::block(move || store.sign_in(&claims)).await??;

@@ -63,7 +63,11 @@ impl Config {
     pub fn with(listen: &str, data_dir: PathBuf, database_url: Option<String>) -> Config {
         Config {
             listen: listen.to_owned(),
-            db: DbConfig { data_dir, database_url, pool_size: 8 },
+            db: DbConfig {
+                data_dir,
+                database_url,
+                pool_size: 8,
+            },
             registry_host: "localhost:5000".into(),
             issuer: None,
             jwks_url: None,

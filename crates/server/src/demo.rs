@@ -36,7 +36,10 @@ impl DemoIssuer {
     /// Loads the issuer's ES256 key from the data directory, creating it on first start.
     pub fn load_or_create(data_dir: &Path, audience: &str) -> Result<DemoIssuer, DemoError> {
         let path = data_dir.join(KEY_FILE);
-        let key_error = |message: String| DemoError::Key { path: path.display().to_string(), message };
+        let key_error = |message: String| DemoError::Key {
+            path: path.display().to_string(),
+            message,
+        };
         let signing = if path.exists() {
             let pem = std::fs::read_to_string(&path).map_err(|e| key_error(e.to_string()))?;
             SigningKey::from_pkcs8_pem(&pem).map_err(|e| key_error(e.to_string()))?
@@ -49,20 +52,34 @@ impl DemoIssuer {
                     break key;
                 }
             };
-            let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(|e| key_error(e.to_string()))?;
+            let pem = signing
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| key_error(e.to_string()))?;
             write_private(&path, pem.as_bytes()).map_err(|e| key_error(e.to_string()))?;
             signing
         };
-        let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(|e| key_error(e.to_string()))?;
+        let pem = signing
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| key_error(e.to_string()))?;
         let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| key_error(e.to_string()))?;
         let point = signing.verifying_key().to_encoded_point(false);
         let (x, y) = match (point.x(), point.y()) {
             (Some(x), Some(y)) => (b64(x), b64(y)),
             _ => return Err(key_error("the public key has no coordinates".into())),
         };
-        let kid = Sha256::digest(point.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
-        let public_jwk = json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" });
-        Ok(DemoIssuer { key, kid, public_jwk, audience: audience.to_owned() })
+        let kid = Sha256::digest(point.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let public_jwk =
+            json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" });
+        Ok(DemoIssuer {
+            key,
+            kid,
+            public_jwk,
+            audience: audience.to_owned(),
+        })
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -112,12 +129,36 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// The demo's people, in the order the sign-in picker shows them.
 pub fn users() -> Vec<DemoUser> {
-    let acme = Project { key: "acme".into(), name: "Acme Corp".into() };
-    let globex = Project { key: "globex".into(), name: "Globex Corporation".into() };
+    let acme = Project {
+        key: "acme".into(),
+        name: "Acme Corp".into(),
+    };
+    let globex = Project {
+        key: "globex".into(),
+        name: "Globex Corporation".into(),
+    };
     vec![
-        DemoUser { id: "alice".into(), name: "Alice Admin".into(), email: "alice@acme.example".into(), role: Role::CustomerAdmin, project: acme.clone() },
-        DemoUser { id: "bob".into(), name: "Bob Builder".into(), email: "bob@acme.example".into(), role: Role::Customer, project: acme },
-        DemoUser { id: "carol".into(), name: "Carol Admin".into(), email: "carol@globex.example".into(), role: Role::CustomerAdmin, project: globex },
+        DemoUser {
+            id: "alice".into(),
+            name: "Alice Admin".into(),
+            email: "alice@acme.example".into(),
+            role: Role::CustomerAdmin,
+            project: acme.clone(),
+        },
+        DemoUser {
+            id: "bob".into(),
+            name: "Bob Builder".into(),
+            email: "bob@acme.example".into(),
+            role: Role::Customer,
+            project: acme,
+        },
+        DemoUser {
+            id: "carol".into(),
+            name: "Carol Admin".into(),
+            email: "carol@globex.example".into(),
+            role: Role::CustomerAdmin,
+            project: globex,
+        },
     ]
 }
 
@@ -132,33 +173,52 @@ fn claims(user: &DemoUser) -> UserClaims {
 }
 
 fn product(code: &str, name: &str) -> ProductSpec {
-    ProductSpec { code: code.into(), name: Some(name.into()) }
+    ProductSpec {
+        code: code.into(),
+        name: Some(name.into()),
+    }
 }
 
 /// Creates what the demo story needs and is missing; leaves everything else as it is, so
 /// that the subscription keeps the end date of the first start.
 pub fn seed(store: &Store) -> Result<(), DemoError> {
     let today = Utc::now().date_naive();
-    let in_a_year = today.with_year(today.year() + 1).unwrap_or(today + chrono::Days::new(365));
+    let in_a_year = today
+        .with_year(today.year() + 1)
+        .unwrap_or(today + chrono::Days::new(365));
     if !store.project_exists("acme")? {
         store.put_project(
             "acme",
             "Acme Corp",
             in_a_year,
-            &[product("wso2am", "WSO2 API Manager"), product("wso2is", "WSO2 Identity Server")],
+            &[
+                product("wso2am", "WSO2 API Manager"),
+                product("wso2is", "WSO2 Identity Server"),
+            ],
         )?;
     }
     if !store.project_exists("globex")? {
-        store.put_project("globex", "Globex Corporation", in_a_year, &[product("wso2mi", "WSO2 Micro Integrator")])?;
+        store.put_project(
+            "globex",
+            "Globex Corporation",
+            in_a_year,
+            &[product("wso2mi", "WSO2 Micro Integrator")],
+        )?;
     }
     let people = users();
     for user in &people {
         store.sign_in(&claims(user))?;
     }
     let alice = store.sign_in(&claims(&people[0]))?;
-    let origin = Origin { request_id: "demo-seed".into(), client_address: None };
+    let origin = Origin {
+        request_id: "demo-seed".into(),
+        client_address: None,
+    };
     let existing = store.list_service_users(&alice)?;
-    for (name, description) in [("ci-pipeline", "The CI system that builds on our images"), ("k8s-prod", "The production Kubernetes cluster")] {
+    for (name, description) in [
+        ("ci-pipeline", "The CI system that builds on our images"),
+        ("k8s-prod", "The production Kubernetes cluster"),
+    ] {
         if !existing.iter().any(|s| s.name == name) {
             store.create_service_user(&alice, &origin, name, Some(description))?;
         }

@@ -13,23 +13,33 @@ tokio::task_local! {
 
 #[derive(Debug)]
 pub struct ApiError {
-    problem: Problem,
+    problem: Box<Problem>,
     /// What went wrong underneath, for the log only.
     cause: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> ApiError {
-        ApiError { problem: Problem::new(code, detail), cause: None }
+        ApiError {
+            problem: Problem::new(code, detail).into(),
+            cause: None,
+        }
     }
 
     pub fn field(code: ErrorCode, field: impl Into<String>, detail: impl Into<String>) -> ApiError {
-        ApiError { problem: Problem::new(code, detail).with_field(field), cause: None }
+        ApiError {
+            problem: Problem::new(code, detail).with_field(field).into(),
+            cause: None,
+        }
     }
 
     pub fn internal(cause: impl fmt::Display) -> ApiError {
         ApiError {
-            problem: Problem::new(ErrorCode::Internal, "an unexpected error occurred; the request id identifies it in the server log"),
+            problem: Problem::new(
+                ErrorCode::Internal,
+                "an unexpected error occurred; the request id identifies it in the server log",
+            )
+            .into(),
             cause: Some(cause.to_string()),
         }
     }
@@ -51,7 +61,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut problem = self.problem.clone();
+        let mut problem = (*self.problem).clone();
         problem.request_id = REQUEST_ID.try_with(Clone::clone).ok();
         if let Some(cause) = &self.cause {
             tracing::error!(request_id = problem.request_id.as_deref().unwrap_or("-"), %cause, "request failed");
@@ -77,12 +87,16 @@ impl From<StoreError> for ApiError {
             ),
             e @ StoreError::ServiceUserHasTokens(_) => ApiError::new(ErrorCode::ServiceUserHasTokens, e.to_string()),
             StoreError::Invalid(i) => {
-                let code = if i.field == "cursor" { ErrorCode::InvalidParameter } else { ErrorCode::InvalidField };
+                let code = if i.field == "cursor" {
+                    ErrorCode::InvalidParameter
+                } else {
+                    ErrorCode::InvalidField
+                };
                 ApiError::field(code, i.field, i.message)
             }
             e @ StoreError::UnknownProject(_) => ApiError::new(ErrorCode::UnknownProject, e.to_string()),
             StoreError::Unavailable(cause) => ApiError {
-                problem: Problem::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly"),
+                problem: Problem::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly").into(),
                 cause: Some(cause),
             },
             e @ (StoreError::Database(_) | StoreError::Migration(_)) => ApiError::internal(e),

@@ -22,7 +22,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON)));
+            .is_some_and(|m| {
+                m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+            });
         let declared_too_large = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -32,36 +34,55 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
-                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as application/json",
+                ));
             }
             if declared_too_large {
                 return Err(too_large());
             }
-            let bytes = body.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
-                413 => too_large(),
-                _ => ApiError::new(ErrorCode::MalformedJson, "the request body could not be read"),
-            })?;
+            let bytes = body
+                .await
+                .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                    413 => too_large(),
+                    _ => ApiError::new(ErrorCode::MalformedJson, "the request body could not be read"),
+                })?;
             parse_json(&bytes).map(ApiJson)
         })
     }
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("the body must be at most {} KiB", BODY_LIMIT / 1024))
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body must be at most {} KiB", BODY_LIMIT / 1024),
+    )
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {}", strip_position(&e.to_string())))
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {}", strip_position(&e.to_string())),
+        )
     })?;
     if !value.is_object() {
-        return Err(ApiError::field(ErrorCode::InvalidField, "body", "the body must be a JSON object"));
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "body",
+            "the body must be a JSON object",
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
         let field = field_name(&path, &message);
-        ApiError::field(ErrorCode::InvalidField, field.clone(), format!("{field}: {}", strip_position(&message)))
+        ApiError::field(
+            ErrorCode::InvalidField,
+            field.clone(),
+            format!("{field}: {}", strip_position(&message)),
+        )
     })
 }
 
@@ -72,7 +93,9 @@ fn field_name(path: &str, message: &str) -> String {
     match (path, named) {
         (".", Some(name)) => name.to_owned(),
         (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
-        (p, Some(name)) if message.starts_with("unknown field") || message.starts_with("missing field") => format!("{p}.{name}"),
+        (p, Some(name)) if message.starts_with("unknown field") || message.starts_with("missing field") => {
+            format!("{p}.{name}")
+        }
         (".", None) => "body".to_owned(),
         (p, _) => p.to_owned(),
     }
@@ -95,7 +118,11 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
             let field = field_name(&path, &message);
-            ApiError::field(ErrorCode::InvalidParameter, field.clone(), format!("{field}: {message}"))
+            ApiError::field(
+                ErrorCode::InvalidParameter,
+                field.clone(),
+                format!("{field}: {message}"),
+            )
         }))
     }
 }
@@ -115,8 +142,10 @@ mod tests {
 
     fn field_of(json: &str) -> (ErrorCode, Option<String>) {
         let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
-        let body: serde_json::Value =
-            serde_json::from_slice(&actix_web::body::to_bytes(actix_web::ResponseError::error_response(&e).into_body()).now_or_never_bytes()).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(
+            &actix_web::body::to_bytes(actix_web::ResponseError::error_response(&e).into_body()).now_or_never_bytes(),
+        )
+        .unwrap();
         (e.code(), body["field"].as_str().map(str::to_owned))
     }
 
@@ -125,16 +154,28 @@ mod tests {
     }
     impl<F: std::future::Future<Output = Result<actix_web::web::Bytes, E>>, E> NowOrNever for F {
         fn now_or_never_bytes(self) -> Vec<u8> {
-            futures_util::FutureExt::now_or_never(self).and_then(Result::ok).map(|b| b.to_vec()).unwrap_or_default()
+            futures_util::FutureExt::now_or_never(self)
+                .and_then(Result::ok)
+                .map(|b| b.to_vec())
+                .unwrap_or_default()
         }
     }
 
     #[test]
     fn bad_fields_are_named() {
-        assert_eq!(field_of(r#"{"name":"a","colour":1}"#), (ErrorCode::InvalidField, Some("colour".into())));
+        assert_eq!(
+            field_of(r#"{"name":"a","colour":1}"#),
+            (ErrorCode::InvalidField, Some("colour".into()))
+        );
         assert_eq!(field_of(r#"{}"#), (ErrorCode::InvalidField, Some("name".into())));
-        assert_eq!(field_of(r#"{"name":5}"#), (ErrorCode::InvalidField, Some("name".into())));
-        assert_eq!(field_of(r#"{"name":"a","count":300}"#), (ErrorCode::InvalidField, Some("count".into())));
+        assert_eq!(
+            field_of(r#"{"name":5}"#),
+            (ErrorCode::InvalidField, Some("name".into()))
+        );
+        assert_eq!(
+            field_of(r#"{"name":"a","count":300}"#),
+            (ErrorCode::InvalidField, Some("count".into()))
+        );
         assert_eq!(field_of(r#""text""#), (ErrorCode::InvalidField, Some("body".into())));
     }
 

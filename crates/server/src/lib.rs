@@ -41,14 +41,20 @@ pub struct Running {
 pub fn start(config: Config) -> Result<Running, StartError> {
     let store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
     let listener = TcpListener::bind(&config.listen).map_err(|e| StartError::Listen(config.listen.clone(), e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Listen(config.listen.clone(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen.clone(), e))?;
 
     let (verifier, demo) = if config.demo_mode() {
         let issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
         demo::seed(&store)?;
         let mut own = addr;
         if own.ip().is_unspecified() {
-            own.set_ip(if own.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            own.set_ip(if own.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         // The demo issuer's keys are fetched over HTTP like any issuer's: one code path.
         let jwks_url = format!("http://{own}/api/v1/demo/jwks.json");
@@ -56,7 +62,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             "DEMO MODE: a built-in identity provider signs sessions for the demo users; \
              set TOLLGATE_ISSUER to use a real one"
         );
-        (auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url), Some(issuer))
+        (
+            auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url),
+            Some(issuer),
+        )
     } else {
         let issuer = config.issuer.clone().unwrap_or_default();
         let jwks_url = config
@@ -67,7 +76,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     };
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
-    let state = web::Data::new(state::AppState { store, verifier, demo, registry_host: config.registry_host.clone() });
+    let state = web::Data::new(state::AppState {
+        store,
+        verifier,
+        demo,
+        registry_host: config.registry_host.clone(),
+    });
     let web_dir = config.web_dir.clone();
     let mut server = HttpServer::new(move || {
         let app = App::new()
@@ -95,19 +109,24 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                         "request"
                     );
                     if let Ok(value) = HeaderValue::from_str(&request_id) {
-                        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+                        res.headers_mut()
+                            .insert(header::HeaderName::from_static("x-request-id"), value);
                     }
                     Ok(res)
                 }
             })
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
             .service(web::resource("/docs").to(|| async {
-                HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, "/docs/"))
+                    .finish()
             }))
             .configure(routes::configure);
         if web_dir.join("index.html").is_file() {
             app.service(
-                actix_files::Files::new("/", &web_dir).index_file("index.html").default_handler(web::to(routes::not_found)),
+                actix_files::Files::new("/", &web_dir)
+                    .index_file("index.html")
+                    .default_handler(web::to(routes::not_found)),
             )
         } else {
             app.default_service(web::to(routes::not_found))
@@ -119,7 +138,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     if let Some(n) = config.workers {
         server = server.workers(n);
     }
-    Ok(Running { addr, server: server.run() })
+    Ok(Running {
+        addr,
+        server: server.run(),
+    })
 }
 
 /// The caller's `X-Request-Id` when it is a sane token, a new UUID otherwise.

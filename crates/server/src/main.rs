@@ -7,7 +7,11 @@ use tollgate_server::{Config, DbConfig};
 use tollgate_store::{ProductSpec, Store};
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "Registry tokens for a private container registry")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Registry tokens for a private container registry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,9 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("TOLLGATE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {
@@ -94,16 +100,30 @@ fn serve(config: Config) -> Result<(), String> {
 
 fn project(command: ProjectCommand) -> Result<(), String> {
     match command {
-        ProjectCommand::Put { db, key, name, end_date, products } => {
+        ProjectCommand::Put {
+            db,
+            key,
+            name,
+            end_date,
+            products,
+        } => {
             let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
             let specs: Vec<ProductSpec> = products
                 .iter()
                 .map(|p| match p.split_once('=') {
-                    Some((code, name)) => ProductSpec { code: code.trim().to_owned(), name: Some(name.to_owned()) },
-                    None => ProductSpec { code: p.trim().to_owned(), name: None },
+                    Some((code, name)) => ProductSpec {
+                        code: code.trim().to_owned(),
+                        name: Some(name.to_owned()),
+                    },
+                    None => ProductSpec {
+                        code: p.trim().to_owned(),
+                        name: None,
+                    },
                 })
                 .collect();
-            let summary = store.put_project(&key, &name, end_date, &specs).map_err(|e| e.to_string())?;
+            let summary = store
+                .put_project(&key, &name, end_date, &specs)
+                .map_err(|e| e.to_string())?;
             print_project(&summary);
             Ok(())
         }
@@ -118,12 +138,21 @@ fn project(command: ProjectCommand) -> Result<(), String> {
 }
 
 fn print_project(s: &tollgate_store::ProjectSummary) {
-    let products: Vec<String> = s.subscription.products.iter().map(|p| format!("{} ({})", p.code, p.name)).collect();
+    let products: Vec<String> = s
+        .subscription
+        .products
+        .iter()
+        .map(|p| format!("{} ({})", p.code, p.name))
+        .collect();
     println!(
         "{}\t{}\tends {}\t{}",
         s.project.key,
         s.project.name,
         s.subscription.end_date,
-        if products.is_empty() { "no products".to_owned() } else { products.join(", ") }
+        if products.is_empty() {
+            "no products".to_owned()
+        } else {
+            products.join(", ")
+        }
     );
 }

@@ -85,8 +85,16 @@ impl Store {
             Ok(q.load(c)?)
         })?;
         let more = rows.len() as i64 > query.limit;
-        let items: Vec<AuditEvent> = rows.into_iter().take(query.limit as usize).filter_map(to_event).collect();
-        let next_cursor = if more { items.last().map(|e| cursor::encode(&[&e.id])) } else { None };
+        let items: Vec<AuditEvent> = rows
+            .into_iter()
+            .take(query.limit as usize)
+            .filter_map(to_event)
+            .collect();
+        let next_cursor = if more {
+            items.last().map(|e| cursor::encode(&[&e.id]))
+        } else {
+            None
+        };
         Ok(Page { items, next_cursor })
     }
 }
@@ -96,8 +104,15 @@ fn to_event(row: EventRow) -> Option<AuditEvent> {
         action: AuditAction::parse(&row.action)?,
         id: row.id,
         occurred_at: utc(row.occurred_at),
-        actor: UserRef { id: row.actor_id, name: row.actor_name },
-        target: AuditTarget { target_type: row.target_type, id: row.target_id, name: row.target_name },
+        actor: UserRef {
+            id: row.actor_id,
+            name: row.actor_name,
+        },
+        target: AuditTarget {
+            target_type: row.target_type,
+            id: row.target_id,
+            name: row.target_name,
+        },
         request_id: row.request_id,
         client_address: row.client_address,
         details: row.details.and_then(|d| serde_json::from_str(&d).ok()),

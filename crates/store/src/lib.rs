@@ -64,7 +64,10 @@ impl std::fmt::Display for InvalidInput {
 
 impl StoreError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> StoreError {
-        StoreError::Invalid(InvalidInput { field, message: message.into() })
+        StoreError::Invalid(InvalidInput {
+            field,
+            message: message.into(),
+        })
     }
 }
 

@@ -23,7 +23,8 @@ fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
     (1..=32).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// A registry namespace: lowercase letters and digits, separated by single `.`, `_` or `-`.
@@ -55,7 +56,10 @@ impl Store {
             if !valid_product_code(&spec.code) {
                 return Err(StoreError::invalid(
                     "product",
-                    format!("`{}` is not a product code (lowercase letters and digits, separated by . _ -)", spec.code),
+                    format!(
+                        "`{}` is not a product code (lowercase letters and digits, separated by . _ -)",
+                        spec.code
+                    ),
                 ));
             }
             if let Some(n) = &spec.name {
@@ -65,8 +69,11 @@ impl Store {
         self.write(|c| {
             let at = now();
             for spec in wanted {
-                let existing: Option<String> =
-                    products::table.find(&spec.code).select(products::name).first(c).optional()?;
+                let existing: Option<String> = products::table
+                    .find(&spec.code)
+                    .select(products::name)
+                    .first(c)
+                    .optional()?;
                 let display = spec.name.as_deref().map(|n| n.trim().to_owned());
                 match (existing, display) {
                     (None, display) => {
@@ -78,13 +85,18 @@ impl Store {
                             .execute(c)?;
                     }
                     (Some(old), Some(new)) if old != new => {
-                        diesel::update(products::table.find(&spec.code)).set(products::name.eq(new)).execute(c)?;
+                        diesel::update(products::table.find(&spec.code))
+                            .set(products::name.eq(new))
+                            .execute(c)?;
                     }
                     _ => {}
                 }
             }
-            let project_id: Option<String> =
-                projects::table.filter(projects::key.eq(key)).select(projects::id).first(c).optional()?;
+            let project_id: Option<String> = projects::table
+                .filter(projects::key.eq(key))
+                .select(projects::id)
+                .first(c)
+                .optional()?;
             let project_id = match project_id {
                 Some(id) => {
                     diesel::update(projects::table.find(&id))
@@ -118,7 +130,10 @@ impl Store {
             codes.dedup();
             for code in codes {
                 diesel::insert_into(subscription_products::table)
-                    .values((subscription_products::project_id.eq(&project_id), subscription_products::product_code.eq(code)))
+                    .values((
+                        subscription_products::project_id.eq(&project_id),
+                        subscription_products::product_code.eq(code),
+                    ))
                     .execute(c)?;
             }
             summary(c, &project_id)
@@ -135,23 +150,33 @@ impl Store {
     /// Whether a project with this key exists.
     pub fn project_exists(&self, key: &str) -> Result<bool> {
         self.read(|c| {
-            let found: Option<String> =
-                projects::table.filter(projects::key.eq(key)).select(projects::id).first(c).optional()?;
+            let found: Option<String> = projects::table
+                .filter(projects::key.eq(key))
+                .select(projects::id)
+                .first(c)
+                .optional()?;
             Ok(found.is_some())
         })
     }
 }
 
 pub(crate) fn summary(c: &mut DbConn, project_id: &str) -> Result<ProjectSummary> {
-    let (key, name): (String, String) =
-        projects::table.find(project_id).select((projects::key, projects::name)).first(c)?;
-    Ok(ProjectSummary { project: Project { key, name }, subscription: subscription_of(c, project_id)? })
+    let (key, name): (String, String) = projects::table
+        .find(project_id)
+        .select((projects::key, projects::name))
+        .first(c)?;
+    Ok(ProjectSummary {
+        project: Project { key, name },
+        subscription: subscription_of(c, project_id)?,
+    })
 }
 
 /// The project's current subscription, products ordered by code.
 pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscription> {
-    let end_date: NaiveDate =
-        projects::table.find(project_id).select(projects::subscription_end_date).first(c)?;
+    let end_date: NaiveDate = projects::table
+        .find(project_id)
+        .select(projects::subscription_end_date)
+        .first(c)?;
     let products: Vec<(String, String)> = subscription_products::table
         .inner_join(products::table)
         .filter(subscription_products::project_id.eq(project_id))
@@ -161,7 +186,10 @@ pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscr
     Ok(Subscription {
         end_date,
         expires_at: expires_at(end_date),
-        products: products.into_iter().map(|(code, name)| Product { code, name }).collect(),
+        products: products
+            .into_iter()
+            .map(|(code, name)| Product { code, name })
+            .collect(),
     })
 }
 

@@ -159,16 +159,26 @@ mod tests {
             let mut bytes = secret.clone().into_bytes();
             bytes[position] = if bytes[position] == b'a' { b'b' } else { b'a' };
             let typo = String::from_utf8(bytes).unwrap();
-            assert_eq!(PlainSecret::parse(&typo), Err(SecretFormatError::Checksum), "{position}");
+            assert_eq!(
+                PlainSecret::parse(&typo),
+                Err(SecretFormatError::Checksum),
+                "{position}"
+            );
         }
     }
 
     #[test]
     fn wrong_prefix_length_and_alphabet_are_refused() {
         let secret = PlainSecret::generate().expose().to_owned();
-        assert_eq!(PlainSecret::parse(&secret.replacen("tgr_", "ghp_", 1)), Err(SecretFormatError::Prefix));
+        assert_eq!(
+            PlainSecret::parse(&secret.replacen("tgr_", "ghp_", 1)),
+            Err(SecretFormatError::Prefix)
+        );
         assert_eq!(PlainSecret::parse(&secret[..41]), Err(SecretFormatError::Length));
-        assert_eq!(PlainSecret::parse(&format!("{secret}x")), Err(SecretFormatError::Length));
+        assert_eq!(
+            PlainSecret::parse(&format!("{secret}x")),
+            Err(SecretFormatError::Length)
+        );
         let mut odd = secret.clone();
         odd.replace_range(10..11, "-");
         assert_eq!(PlainSecret::parse(&odd), Err(SecretFormatError::Alphabet));
@@ -185,7 +195,10 @@ mod tests {
 
     #[test]
     fn the_digest_is_hex_sha256_and_last4_is_the_tail() {
-        assert_eq!(digest("abc").0, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            digest("abc").0,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let secret = PlainSecret::generate();
         assert_eq!(secret.last4(), &secret.expose()[38..]);
     }

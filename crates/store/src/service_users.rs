@@ -35,10 +35,16 @@ impl Store {
         let description = description.map(str::trim).filter(|d| !d.is_empty());
         if let Some(d) = description {
             if d.chars().count() > DESCRIPTION_MAX_CHARS {
-                return Err(StoreError::invalid("description", "the description must be at most 256 characters"));
+                return Err(StoreError::invalid(
+                    "description",
+                    "the description must be at most 256 characters",
+                ));
             }
             if d.chars().any(char::is_control) {
-                return Err(StoreError::invalid("description", "the description must not contain control characters"));
+                return Err(StoreError::invalid(
+                    "description",
+                    "the description must not contain control characters",
+                ));
             }
         }
         let result = self.write(|c| {
@@ -64,7 +70,18 @@ impl Store {
                 ))
                 .execute(c)?;
             let details = serde_json::json!({ "description": description });
-            record(c, actor, origin, AuditAction::ServiceUserCreate, Target { kind: "service_user", id: &id, name: name.as_str() }, details)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::ServiceUserCreate,
+                Target {
+                    kind: "service_user",
+                    id: &id,
+                    name: name.as_str(),
+                },
+                details,
+            )?;
             Ok(load(c, &actor.project_id, Some(&id))?.remove(0))
         });
         match result {
@@ -77,12 +94,25 @@ impl Store {
     pub fn delete_service_user(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         require_admin(actor)?;
         self.write(|c| {
-            let found = load(c, &actor.project_id, Some(id))?.pop().ok_or(StoreError::NotFound)?;
+            let found = load(c, &actor.project_id, Some(id))?
+                .pop()
+                .ok_or(StoreError::NotFound)?;
             if found.token_count > 0 {
                 return Err(StoreError::ServiceUserHasTokens(found.token_count));
             }
             diesel::delete(service_users::table.find(&found.id)).execute(c)?;
-            record(c, actor, origin, AuditAction::ServiceUserDelete, Target { kind: "service_user", id: &found.id, name: &found.name }, serde_json::json!({}))?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::ServiceUserDelete,
+                Target {
+                    kind: "service_user",
+                    id: &found.id,
+                    name: &found.name,
+                },
+                serde_json::json!({}),
+            )?;
             Ok(())
         })
     }
@@ -115,13 +145,20 @@ fn load(c: &mut DbConn, project_id: &str, only: Option<&str>) -> Result<Vec<Serv
         .load(c)?;
     let counts: HashMap<String, i64> = counts.into_iter().filter_map(|(id, n)| id.map(|id| (id, n))).collect();
     let creators: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
-    let names: HashMap<String, String> =
-        users::table.filter(users::id.eq_any(&creators)).select((users::id, users::name)).load(c)?.into_iter().collect();
+    let names: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&creators))
+        .select((users::id, users::name))
+        .load(c)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
         .map(|(id, name, description, created_by, created_at)| ServiceUser {
             token_count: counts.get(&id).copied().unwrap_or(0),
-            created_by: UserRef { name: names.get(&created_by).cloned().unwrap_or_default(), id: created_by },
+            created_by: UserRef {
+                name: names.get(&created_by).cloned().unwrap_or_default(),
+                id: created_by,
+            },
             id,
             name,
             description,

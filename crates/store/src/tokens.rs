@@ -75,7 +75,9 @@ struct TokenRow {
 /// The tokens of the actor's project that the actor may see: all of them for a customer
 /// admin, those created for them for a customer.
 fn visible(actor: &Actor) -> tokens::BoxedQuery<'_, Db> {
-    let q = tokens::table.filter(tokens::project_id.eq(&actor.project_id)).into_boxed();
+    let q = tokens::table
+        .filter(tokens::project_id.eq(&actor.project_id))
+        .into_boxed();
     if actor.is_admin() {
         q
     } else {
@@ -124,7 +126,9 @@ impl Store {
     ) -> Result<(Token, PlainSecret)> {
         let name = Name::parse(raw_name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
         if matches!(target, TokenTarget::Service(_)) && !actor.is_admin() {
-            return Err(StoreError::Forbidden("only customer admins can generate service tokens"));
+            return Err(StoreError::Forbidden(
+                "only customer admins can generate service tokens",
+            ));
         }
         let secret = PlainSecret::generate();
         let result = self.write(|c| {
@@ -148,8 +152,16 @@ impl Store {
             }
             let subscription = subscription_of(c, &actor.project_id)?;
             let id = new_id();
-            let kind = if service_user.is_some() { TokenKind::Service } else { TokenKind::User };
-            let registry_username = format!("tg-{}-{}", actor.project.key, random_chars(10, b"abcdefghijkmnpqrstuvwxyz23456789"));
+            let kind = if service_user.is_some() {
+                TokenKind::Service
+            } else {
+                TokenKind::User
+            };
+            let registry_username = format!(
+                "tg-{}-{}",
+                actor.project.key,
+                random_chars(10, b"abcdefghijkmnpqrstuvwxyz23456789")
+            );
             diesel::insert_into(tokens::table)
                 .values((
                     tokens::id.eq(&id),
@@ -174,7 +186,18 @@ impl Store {
                 "products": product_codes(&subscription),
                 "registry_username": registry_username,
             });
-            record(c, actor, origin, AuditAction::TokenGenerate, Target { kind: "token", id: &id, name: name.as_str() }, details)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenGenerate,
+                Target {
+                    kind: "token",
+                    id: &id,
+                    name: name.as_str(),
+                },
+                details,
+            )?;
             let row = find_visible_any(c, &id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         });
@@ -219,17 +242,29 @@ impl Store {
                 q = match query.sort {
                     TokenSort::NewestFirst => {
                         let t = parse_ts(key)?;
-                        q.filter(tokens::created_at.lt(t).or(tokens::created_at.eq(t).and(tokens::id.lt(id))))
+                        q.filter(
+                            tokens::created_at
+                                .lt(t)
+                                .or(tokens::created_at.eq(t).and(tokens::id.lt(id))),
+                        )
                     }
                     TokenSort::OldestFirst => {
                         let t = parse_ts(key)?;
-                        q.filter(tokens::created_at.gt(t).or(tokens::created_at.eq(t).and(tokens::id.gt(id))))
+                        q.filter(
+                            tokens::created_at
+                                .gt(t)
+                                .or(tokens::created_at.eq(t).and(tokens::id.gt(id))),
+                        )
                     }
                     TokenSort::NameAscending => q.filter(
-                        tokens::name_key.gt(key.clone()).or(tokens::name_key.eq(key.clone()).and(tokens::id.gt(id))),
+                        tokens::name_key
+                            .gt(key.clone())
+                            .or(tokens::name_key.eq(key.clone()).and(tokens::id.gt(id))),
                     ),
                     TokenSort::NameDescending => q.filter(
-                        tokens::name_key.lt(key.clone()).or(tokens::name_key.eq(key.clone()).and(tokens::id.lt(id))),
+                        tokens::name_key
+                            .lt(key.clone())
+                            .or(tokens::name_key.eq(key.clone()).and(tokens::id.lt(id))),
                     ),
                 };
             }
@@ -246,7 +281,10 @@ impl Store {
                 _ => None,
             };
             let subscription = subscription_of(c, &actor.project_id)?;
-            Ok(Page { items: hydrate(c, rows, &subscription)?, next_cursor })
+            Ok(Page {
+                items: hydrate(c, rows, &subscription)?,
+                next_cursor,
+            })
         })
     }
 
@@ -271,7 +309,18 @@ impl Store {
                 ))
                 .execute(c)?;
             let details = serde_json::json!({ "registry_username": row.registry_username });
-            record(c, actor, origin, AuditAction::TokenSecretRegenerate, Target { kind: "token", id: &row.id, name: &row.name }, details)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenSecretRegenerate,
+                Target {
+                    kind: "token",
+                    id: &row.id,
+                    name: &row.name,
+                },
+                details,
+            )?;
             let subscription = subscription_of(c, &actor.project_id)?;
             let row = find_visible(c, actor, id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
@@ -284,7 +333,9 @@ impl Store {
         self.write(|c| {
             let row = find_visible(c, actor, id)?;
             if !actor.is_admin() {
-                return Err(StoreError::Forbidden("only customer admins can re-sync a token's products"));
+                return Err(StoreError::Forbidden(
+                    "only customer admins can re-sync a token's products",
+                ));
             }
             let subscription = subscription_of(c, &actor.project_id)?;
             let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
@@ -299,7 +350,18 @@ impl Store {
                 "subscription_end_date_before": before.subscription_end_date,
                 "subscription_end_date": subscription.end_date,
             });
-            record(c, actor, origin, AuditAction::TokenProductsSync, Target { kind: "token", id: &row.id, name: &row.name }, details)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenProductsSync,
+                Target {
+                    kind: "token",
+                    id: &row.id,
+                    name: &row.name,
+                },
+                details,
+            )?;
             let row = find_visible(c, actor, id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
@@ -312,7 +374,18 @@ impl Store {
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
-            record(c, actor, origin, AuditAction::TokenDelete, Target { kind: "token", id: &row.id, name: &row.name }, details)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenDelete,
+                Target {
+                    kind: "token",
+                    id: &row.id,
+                    name: &row.name,
+                },
+                details,
+            )?;
             Ok(())
         })
     }
@@ -339,7 +412,10 @@ fn product_codes(subscription: &Subscription) -> Vec<&str> {
 fn set_products(c: &mut DbConn, token_id: &str, subscription: &Subscription) -> Result<()> {
     for p in &subscription.products {
         diesel::insert_into(token_products::table)
-            .values((token_products::token_id.eq(token_id), token_products::product_code.eq(&p.code)))
+            .values((
+                token_products::token_id.eq(token_id),
+                token_products::product_code.eq(&p.code),
+            ))
             .execute(c)?;
     }
     Ok(())
@@ -348,13 +424,21 @@ fn set_products(c: &mut DbConn, token_id: &str, subscription: &Subscription) -> 
 /// Turns rows into API tokens: names of the people involved, products, status, sync state.
 fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscription) -> Result<Vec<Token>> {
     let token_ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut user_ids: Vec<&str> = rows.iter().flat_map(|r| [Some(r.created_by.as_str()), r.user_id.as_deref()]).flatten().collect();
+    let mut user_ids: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| [Some(r.created_by.as_str()), r.user_id.as_deref()])
+        .flatten()
+        .collect();
     user_ids.sort_unstable();
     user_ids.dedup();
     let service_ids: Vec<&str> = rows.iter().filter_map(|r| r.service_user_id.as_deref()).collect();
 
-    let user_names: HashMap<String, String> =
-        users::table.filter(users::id.eq_any(&user_ids)).select((users::id, users::name)).load(c)?.into_iter().collect();
+    let user_names: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&user_ids))
+        .select((users::id, users::name))
+        .load(c)?
+        .into_iter()
+        .collect();
     let service_names: HashMap<String, String> = service_users::table
         .filter(service_users::id.eq_any(&service_ids))
         .select((service_users::id, service_users::name))
@@ -380,17 +464,32 @@ fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscription) -> 
             let products = products_of.remove(&r.id).unwrap_or_default();
             let expires = expires_at(r.subscription_end_date);
             let created_for = match &r.service_user_id {
-                Some(sid) => Principal { kind: PrincipalKind::ServiceUser, id: sid.clone(), name: name_of(&service_names, sid) },
+                Some(sid) => Principal {
+                    kind: PrincipalKind::ServiceUser,
+                    id: sid.clone(),
+                    name: name_of(&service_names, sid),
+                },
                 None => {
                     let uid = r.user_id.clone().unwrap_or_default();
-                    Principal { kind: PrincipalKind::User, name: name_of(&user_names, &uid), id: uid }
+                    Principal {
+                        kind: PrincipalKind::User,
+                        name: name_of(&user_names, &uid),
+                        id: uid,
+                    }
                 }
             };
             Token {
                 out_of_sync: products != subscription.products || r.subscription_end_date != subscription.end_date,
-                status: if now < expires { TokenStatus::Active } else { TokenStatus::Expired },
+                status: if now < expires {
+                    TokenStatus::Active
+                } else {
+                    TokenStatus::Expired
+                },
                 kind: TokenKind::parse(&r.kind).unwrap_or_default(),
-                created_by: UserRef { name: name_of(&user_names, &r.created_by), id: r.created_by },
+                created_by: UserRef {
+                    name: name_of(&user_names, &r.created_by),
+                    id: r.created_by,
+                },
                 created_for,
                 products,
                 subscription_end_date: r.subscription_end_date,

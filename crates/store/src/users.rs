@@ -52,7 +52,12 @@ impl Store {
                 .optional()?;
             Ok((project_id, project_name, stored))
         })?;
-        let current = (project_id.clone(), claims.name.clone(), claims.email.clone(), claims.role.as_str().to_owned());
+        let current = (
+            project_id.clone(),
+            claims.name.clone(),
+            claims.email.clone(),
+            claims.role.as_str().to_owned(),
+        );
         if stored.as_ref() != Some(&current) {
             self.write(|c| {
                 let at = now();
@@ -92,7 +97,10 @@ impl Store {
             email: claims.email.clone(),
             role: claims.role,
             project_id,
-            project: Project { key: claims.project_key.clone(), name: project_name },
+            project: Project {
+                key: claims.project_key.clone(),
+                name: project_name,
+            },
         })
     }
 

@@ -55,6 +55,11 @@ pub async fn audit_events(
     Caller(actor): Caller,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
-    let query = AuditQuery { cursor: params.cursor, limit: page_limit(params.limit)? };
-    Ok(web::Json(db(&state, move |store| store.audit_events(&actor, &query)).await?))
+    let query = AuditQuery {
+        cursor: params.cursor,
+        limit: page_limit(params.limit)?,
+    };
+    Ok(web::Json(
+        db(&state, move |store| store.audit_events(&actor, &query)).await?,
+    ))
 }

@@ -7,7 +7,10 @@ use actix_web::{http::header, web, HttpResponse};
 use tollgate_model::{DemoSession, DemoSessionRequest, DemoUser, ErrorCode, Problem};
 
 fn demo_only(state: &AppState) -> Result<&crate::demo::DemoIssuer, ApiError> {
-    state.demo.as_ref().ok_or_else(|| ApiError::new(ErrorCode::NotFound, "demo mode is off on this server"))
+    state
+        .demo
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "demo mode is off on this server"))
 }
 
 /// The demo users to sign in as (demo mode only).
@@ -39,12 +42,14 @@ pub async fn session(
         .find(|u| u.id == body.user)
         .ok_or_else(|| ApiError::field(ErrorCode::InvalidField, "user", "user must be one of alice, bob, carol"))?;
     let access_token = issuer.sign(&user).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(DemoSession {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: crate::demo::SESSION_SECONDS,
-        user,
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DemoSession {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: crate::demo::SESSION_SECONDS,
+            user,
+        }))
 }
 
 /// The demo issuer's public keys (JWKS), which Tollgate itself verifies sessions against.

@@ -36,7 +36,10 @@ pub fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorCode::MethodNotAllowed, "this resource does not support the method"))
+    Err(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this resource does not support the method",
+    ))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -48,7 +51,11 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(25),
         Some(n @ 1..=100) => Ok(n),
-        Some(_) => Err(ApiError::field(ErrorCode::InvalidParameter, "limit", "limit must be between 1 and 100")),
+        Some(_) => Err(ApiError::field(
+            ErrorCode::InvalidParameter,
+            "limit",
+            "limit must be between 1 and 100",
+        )),
     }
 }
 
@@ -58,8 +65,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(resource("/me").route(web::get().to(account::me)))
-                .service(resource("/tokens").route(web::get().to(tokens::list)).route(web::post().to(tokens::create)))
-                .service(resource("/tokens/{id}").route(web::get().to(tokens::get)).route(web::delete().to(tokens::delete)))
+                .service(
+                    resource("/tokens")
+                        .route(web::get().to(tokens::list))
+                        .route(web::post().to(tokens::create)),
+                )
+                .service(
+                    resource("/tokens/{id}")
+                        .route(web::get().to(tokens::get))
+                        .route(web::delete().to(tokens::delete)),
+                )
                 .service(resource("/tokens/{id}/secret").route(web::post().to(tokens::regenerate_secret)))
                 .service(resource("/tokens/{id}/products/sync").route(web::post().to(tokens::sync_products)))
                 .service(

@@ -7,7 +7,9 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use tollgate_model::{CreateToken, ErrorCode, IssuedToken, LoginInstructions, Page, Problem, Token, TokenKind, TokenStatus};
+use tollgate_model::{
+    CreateToken, ErrorCode, IssuedToken, LoginInstructions, Page, Problem, Token, TokenKind, TokenStatus,
+};
 use tollgate_store::secret::PlainSecret;
 use tollgate_store::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
 
@@ -58,10 +60,19 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<web::Json<Page<Token>>, ApiError> {
     if p.q.as_ref().is_some_and(|q| q.chars().count() > 64) {
-        return Err(ApiError::field(ErrorCode::InvalidParameter, "q", "q must be at most 64 characters"));
+        return Err(ApiError::field(
+            ErrorCode::InvalidParameter,
+            "q",
+            "q must be at most 64 characters",
+        ));
     }
     let query = TokenQuery {
-        filter: TokenFilter { kind: p.kind, status: p.status, created_for: p.created_for, search: p.q },
+        filter: TokenFilter {
+            kind: p.kind,
+            status: p.status,
+            created_for: p.created_for,
+            search: p.q,
+        },
         sort: match p.sort.unwrap_or(SortParam::NewestFirst) {
             SortParam::NewestFirst => TokenSort::NewestFirst,
             SortParam::OldestFirst => TokenSort::OldestFirst,
@@ -71,7 +82,9 @@ pub async fn list(
         cursor: p.cursor,
         limit: page_limit(p.limit)?,
     };
-    Ok(web::Json(db(&state, move |store| store.list_tokens(&actor, &query)).await?))
+    Ok(web::Json(
+        db(&state, move |store| store.list_tokens(&actor, &query)).await?,
+    ))
 }
 
 /// Generates a token and its secret; the secret is in this response and never again.
@@ -97,7 +110,11 @@ pub async fn create(
         (TokenKind::User, None) => TokenTarget::User,
         (TokenKind::Service, Some(id)) => TokenTarget::Service(id),
         (TokenKind::Service, None) => {
-            return Err(ApiError::field(ErrorCode::InvalidField, "service_user_id", "a service token needs service_user_id"))
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "service_user_id",
+                "a service token needs service_user_id",
+            ))
         }
         (TokenKind::User, Some(_)) => {
             return Err(ApiError::field(
@@ -108,7 +125,10 @@ pub async fn create(
         }
     };
     let origin = origin(&req);
-    let (token, secret) = db(&state, move |store| store.create_token(&actor, &origin, &body.name, &target)).await?;
+    let (token, secret) = db(&state, move |store| {
+        store.create_token(&actor, &origin, &body.name, &target)
+    })
+    .await?;
     tracing::info!(token_id = %token.id, kind = token.kind.as_str(), "token generated");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/tokens/{}", token.id)))
@@ -124,7 +144,11 @@ pub async fn create(
         (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get(state: web::Data<AppState>, Caller(actor): Caller, id: web::Path<String>) -> Result<web::Json<Token>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Token>, ApiError> {
     let id = id.into_inner();
     Ok(web::Json(db(&state, move |store| store.get_token(&actor, &id)).await?))
 }
@@ -167,7 +191,9 @@ pub async fn sync_products(
     id: web::Path<String>,
 ) -> Result<web::Json<Token>, ApiError> {
     let (id, origin) = (id.into_inner(), origin(&req));
-    Ok(web::Json(db(&state, move |store| store.sync_products(&actor, &origin, &id)).await?))
+    Ok(web::Json(
+        db(&state, move |store| store.sync_products(&actor, &origin, &id)).await?,
+    ))
 }
 
 /// Deletes the token permanently; its secret stops working at once.
@@ -205,7 +231,11 @@ fn issued(registry: &str, token: Token, secret: &PlainSecret) -> IssuedToken {
         ),
         username,
     };
-    IssuedToken { token, secret: secret.expose().to_owned(), login }
+    IssuedToken {
+        token,
+        secret: secret.expose().to_owned(),
+        login,
+    }
 }
 
 /// A Kubernetes object name (DNS-1123 label) made from a token name.
@@ -219,7 +249,12 @@ fn kubernetes_name(token_name: &str) -> String {
         }
     }
     let name = name.trim_end_matches('-');
-    let name: String = name.chars().take(50).collect::<String>().trim_end_matches('-').to_owned();
+    let name: String = name
+        .chars()
+        .take(50)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned();
     if name.is_empty() {
         "registry-pull-secret".to_owned()
     } else {

@@ -4,7 +4,10 @@ use crate::both_backends;
 use crate::helpers::{Db, TestApp};
 use serde_json::json;
 
-both_backends!(every_change_writes_an_audit_event, the_audit_log_is_for_admins_of_the_project_and_pages);
+both_backends!(
+    every_change_writes_an_audit_event,
+    the_audit_log_is_for_admins_of_the_project_and_pages
+);
 
 async fn every_change_writes_an_audit_event(db: Db) {
     let app = TestApp::spawn(db).await;
@@ -15,10 +18,20 @@ async fn every_change_writes_an_audit_event(db: Db) {
     let request_id = created.headers["x-request-id"].to_str().unwrap().to_owned();
     let id = created.ok(201)["token"]["id"].as_str().unwrap().to_owned();
     let secret = created.body["secret"].as_str().unwrap().to_owned();
-    app.post_empty(&bob, &format!("/api/v1/tokens/{id}/secret")).await.ok(200);
-    app.post_empty(&alice, &format!("/api/v1/tokens/{id}/products/sync")).await.ok(200);
+    app.post_empty(&bob, &format!("/api/v1/tokens/{id}/secret"))
+        .await
+        .ok(200);
+    app.post_empty(&alice, &format!("/api/v1/tokens/{id}/products/sync"))
+        .await
+        .ok(200);
     app.delete(&bob, &format!("/api/v1/tokens/{id}")).await;
-    let su = app.post(&alice, "/api/v1/service-users", json!({ "name": "bot" })).await.ok(201)["id"].as_str().unwrap().to_owned();
+    let su = app
+        .post(&alice, "/api/v1/service-users", json!({ "name": "bot" }))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.delete(&alice, &format!("/api/v1/service-users/{su}")).await;
 
     let events = app.audit(&alice).await;
@@ -26,11 +39,21 @@ async fn every_change_writes_an_audit_event(db: Db) {
     let actions: Vec<&str> = events.iter().take(6).map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["service_user.delete", "service_user.create", "token.delete", "token.products.sync", "token.secret.regenerate", "token.generate"]
+        [
+            "service_user.delete",
+            "service_user.create",
+            "token.delete",
+            "token.products.sync",
+            "token.secret.regenerate",
+            "token.generate"
+        ]
     );
     let generate = &events[5];
     assert_eq!(generate["actor"], json!({ "id": "bob", "name": "Bob Builder" }));
-    assert_eq!(generate["target"], json!({ "type": "token", "id": id, "name": "laptop" }));
+    assert_eq!(
+        generate["target"],
+        json!({ "type": "token", "id": id, "name": "laptop" })
+    );
     assert_eq!(generate["request_id"], request_id.as_str());
     assert_eq!(generate["client_address"], "127.0.0.1");
     assert_eq!(generate["details"]["kind"], "user");
@@ -41,7 +64,11 @@ async fn every_change_writes_an_audit_event(db: Db) {
 
 async fn the_audit_log_is_for_admins_of_the_project_and_pages(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (app.login("alice").await, app.login("bob").await, app.login("carol").await);
+    let (alice, bob, carol) = (
+        app.login("alice").await,
+        app.login("bob").await,
+        app.login("carol").await,
+    );
     for n in 0..5 {
         app.create_token(&alice, &format!("t{n}")).await;
     }

@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use tollgate_server::demo::{DemoIssuer, DEMO_ISSUER};
 
-both_backends!(bad_expired_and_forged_bearer_tokens_are_refused, a_configured_issuer_replaces_demo_mode);
+both_backends!(
+    bad_expired_and_forged_bearer_tokens_are_refused,
+    a_configured_issuer_replaces_demo_mode
+);
 
 fn claims(sub: &str, project: &str, role: &str) -> Value {
     let now = Utc::now().timestamp();
@@ -26,7 +29,10 @@ async fn bad_expired_and_forged_bearer_tokens_are_refused(db: Db) {
     };
 
     // The server's own key works, through the JWKS it serves.
-    assert_eq!(me(signed(claims("dave", "acme", "customer"))).await.ok(200)["name"], "Someone");
+    assert_eq!(
+        me(signed(claims("dave", "acme", "customer"))).await.ok(200)["name"],
+        "Someone"
+    );
 
     let missing = app.send(reqwest::Method::GET, "/api/v1/me", None, None).await;
     missing.problem(401, "unauthenticated");
@@ -48,20 +54,38 @@ async fn bad_expired_and_forged_bearer_tokens_are_refused(db: Db) {
     let mut no_project = claims("dave", "acme", "customer");
     no_project.as_object_mut().unwrap().remove("project");
     me(signed(no_project)).await.problem(401, "unauthenticated");
-    me(signed(claims("dave", "acme", "superuser"))).await.problem(401, "unauthenticated");
-    me(signed(claims("dave", "initech", "customer"))).await.problem(403, "unknown_project");
+    me(signed(claims("dave", "acme", "superuser")))
+        .await
+        .problem(401, "unauthenticated");
+    me(signed(claims("dave", "initech", "customer")))
+        .await
+        .problem(403, "unknown_project");
 
     // Another key, even one claiming the server's kid, does not verify.
     let stranger_dir = tempfile::tempdir().unwrap();
     let stranger = DemoIssuer::load_or_create(stranger_dir.path(), "tollgate").unwrap();
-    me(stranger.sign_claims(&claims("alice", "acme", "customer_admin")).unwrap()).await.problem(401, "unauthenticated");
+    me(stranger
+        .sign_claims(&claims("alice", "acme", "customer_admin"))
+        .unwrap())
+    .await
+    .problem(401, "unauthenticated");
     let genuine = signed(claims("alice", "acme", "customer_admin"));
-    let forged = stranger.sign_claims(&claims("alice", "acme", "customer_admin")).unwrap();
-    let spliced = format!("{}.{}", genuine.rsplit_once('.').unwrap().0, forged.rsplit_once('.').unwrap().1);
+    let forged = stranger
+        .sign_claims(&claims("alice", "acme", "customer_admin"))
+        .unwrap();
+    let spliced = format!(
+        "{}.{}",
+        genuine.rsplit_once('.').unwrap().0,
+        forged.rsplit_once('.').unwrap().1
+    );
     me(spliced).await.problem(401, "unauthenticated");
 
     // A symmetric token signed with the public key as secret (algorithm confusion) is refused.
-    let jwks = app.send(reqwest::Method::GET, "/api/v1/demo/jwks.json", None, None).await.ok(200).clone();
+    let jwks = app
+        .send(reqwest::Method::GET, "/api/v1/demo/jwks.json", None, None)
+        .await
+        .ok(200)
+        .clone();
     let hs = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims("alice", "acme", "customer_admin"),
@@ -103,16 +127,29 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
 
     let app = TestApp::spawn_with(db, |c| c.issuer = Some(issuer_url.clone())).await;
     // Demo mode is off: no demo endpoints, no seeded project.
-    app.send(reqwest::Method::GET, "/api/v1/demo/users", None, None).await.problem(404, "not_found");
-    app.send(reqwest::Method::POST, "/api/v1/demo/session", None, Some(json!({ "user": "alice" })))
+    app.send(reqwest::Method::GET, "/api/v1/demo/users", None, None)
         .await
         .problem(404, "not_found");
+    app.send(
+        reqwest::Method::POST,
+        "/api/v1/demo/session",
+        None,
+        Some(json!({ "user": "alice" })),
+    )
+    .await
+    .problem(404, "not_found");
 
     let mut c = claims("u-1", "acme", "customer_admin");
     c["iss"] = json!(issuer_url);
-    app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me").await.problem(403, "unknown_project");
+    app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me")
+        .await
+        .problem(403, "unknown_project");
     app.put_acme("2030-06-30", &["wso2am=WSO2 API Manager"]);
-    let me = app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200).clone();
+    let me = app
+        .get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me")
+        .await
+        .ok(200)
+        .clone();
     assert_eq!(me["role"], "customer_admin");
     assert_eq!(me["demo_mode"], false);
     assert_eq!(me["subscription"]["end_date"], "2030-06-30");
@@ -120,11 +157,18 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
     // The demo issuer's name is not trusted here.
     let mut demo_claims = c.clone();
     demo_claims["iss"] = json!(DEMO_ISSUER);
-    app.get(&key_a.sign_claims(&demo_claims).unwrap(), "/api/v1/me").await.problem(401, "unauthenticated");
+    app.get(&key_a.sign_claims(&demo_claims).unwrap(), "/api/v1/me")
+        .await
+        .problem(401, "unauthenticated");
 
     // Key rotation: a token with a new kid makes Tollgate refetch the JWKS.
-    app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me").await.problem(401, "unauthenticated");
-    published.lock().unwrap().extend(key_b.jwks()["keys"].as_array().unwrap().iter().cloned());
+    app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me")
+        .await
+        .problem(401, "unauthenticated");
+    published
+        .lock()
+        .unwrap()
+        .extend(key_b.jwks()["keys"].as_array().unwrap().iter().cloned());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
     app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);

@@ -4,7 +4,10 @@ use crate::both_backends;
 use crate::helpers::{answer, Db, TestApp};
 use serde_json::json;
 
-both_backends!(every_bad_token_request_is_refused_and_changes_nothing, bad_list_parameters_are_named);
+both_backends!(
+    every_bad_token_request_is_refused_and_changes_nothing,
+    bad_list_parameters_are_named
+);
 
 async fn every_bad_token_request_is_refused_and_changes_nothing(db: Db) {
     let app = TestApp::spawn(db).await;
@@ -23,9 +26,24 @@ async fn every_bad_token_request_is_refused_and_changes_nothing(db: Db) {
         (json!({ "name": "existing" }), 409, "name_taken", "name"),
         (json!({ "name": "  EXISTING " }), 409, "name_taken", "name"),
         (json!({ "name": "k", "kind": "robot" }), 422, "invalid_field", "kind"),
-        (json!({ "name": "k", "kind": "service" }), 422, "invalid_field", "service_user_id"),
-        (json!({ "name": "k", "kind": "user", "service_user_id": ci }), 422, "invalid_field", "service_user_id"),
-        (json!({ "name": "k", "kind": "service", "service_user_id": "nope" }), 422, "invalid_field", "service_user_id"),
+        (
+            json!({ "name": "k", "kind": "service" }),
+            422,
+            "invalid_field",
+            "service_user_id",
+        ),
+        (
+            json!({ "name": "k", "kind": "user", "service_user_id": ci }),
+            422,
+            "invalid_field",
+            "service_user_id",
+        ),
+        (
+            json!({ "name": "k", "kind": "service", "service_user_id": "nope" }),
+            422,
+            "invalid_field",
+            "service_user_id",
+        ),
         (json!({ "name": 42 }), 422, "invalid_field", "name"),
         (json!({ "nam": "typo" }), 422, "invalid_field", "nam"),
         (json!({ "name": "k", "admin": true }), 422, "invalid_field", "admin"),
@@ -57,21 +75,47 @@ async fn every_bad_token_request_is_refused_and_changes_nothing(db: Db) {
             .await
         }
     };
-    raw("application/json", b"{\"name\": ".to_vec()).await.problem(400, "malformed_json");
-    raw("application/json", b"{\"name\": \"a\"} {}".to_vec()).await.problem(400, "malformed_json");
-    raw("application/json", b"".to_vec()).await.problem(400, "malformed_json");
-    raw("text/plain", b"{\"name\": \"plain\"}".to_vec()).await.problem(415, "unsupported_media_type");
-    raw("application/x-www-form-urlencoded", b"name=form".to_vec()).await.problem(415, "unsupported_media_type");
+    raw("application/json", b"{\"name\": ".to_vec())
+        .await
+        .problem(400, "malformed_json");
+    raw("application/json", b"{\"name\": \"a\"} {}".to_vec())
+        .await
+        .problem(400, "malformed_json");
+    raw("application/json", b"".to_vec())
+        .await
+        .problem(400, "malformed_json");
+    raw("text/plain", b"{\"name\": \"plain\"}".to_vec())
+        .await
+        .problem(415, "unsupported_media_type");
+    raw("application/x-www-form-urlencoded", b"name=form".to_vec())
+        .await
+        .problem(415, "unsupported_media_type");
     let huge = format!("{{\"name\": \"big\", \"pad\": \"{}\"}}", "x".repeat(70 * 1024));
-    raw("application/json", huge.into_bytes()).await.problem(413, "payload_too_large");
+    raw("application/json", huge.into_bytes())
+        .await
+        .problem(413, "payload_too_large");
     let no_type = answer(
-        app.http.post(format!("{}/api/v1/tokens", app.base)).bearer_auth(&alice).body("{\"name\":\"n\"}").send().await.unwrap(),
+        app.http
+            .post(format!("{}/api/v1/tokens", app.base))
+            .bearer_auth(&alice)
+            .body("{\"name\":\"n\"}")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     no_type.problem(415, "unsupported_media_type");
 
-    assert_eq!(app.all_tokens(&alice, "").await, before_tokens, "a refused request changed the tokens");
-    assert_eq!(app.audit(&alice).await, before_audit, "a refused request wrote an audit event");
+    assert_eq!(
+        app.all_tokens(&alice, "").await,
+        before_tokens,
+        "a refused request changed the tokens"
+    );
+    assert_eq!(
+        app.audit(&alice).await,
+        before_audit,
+        "a refused request wrote an audit event"
+    );
 }
 
 async fn bad_list_parameters_are_named(db: Db) {
@@ -92,9 +136,23 @@ async fn bad_list_parameters_are_named(db: Db) {
         assert_eq!(answer.problem(400, "invalid_parameter")["field"], field, "{query}");
     }
     let long = "q".repeat(65);
-    assert_eq!(app.get(&alice, &format!("/api/v1/tokens?q={long}")).await.problem(400, "invalid_parameter")["field"], "q");
-    assert_eq!(app.get(&alice, "/api/v1/audit-events?limit=500").await.problem(400, "invalid_parameter")["field"], "limit");
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/tokens?q={long}"))
+            .await
+            .problem(400, "invalid_parameter")["field"],
+        "q"
+    );
+    assert_eq!(
+        app.get(&alice, "/api/v1/audit-events?limit=500")
+            .await
+            .problem(400, "invalid_parameter")["field"],
+        "limit"
+    );
     app.get(&alice, "/api/v1/no-such-thing").await.problem(404, "not_found");
-    app.send(reqwest::Method::PUT, "/api/v1/tokens", Some(&alice), Some(json!({}))).await.problem(405, "method_not_allowed");
-    app.send(reqwest::Method::PATCH, "/healthz", None, None).await.problem(405, "method_not_allowed");
+    app.send(reqwest::Method::PUT, "/api/v1/tokens", Some(&alice), Some(json!({})))
+        .await
+        .problem(405, "method_not_allowed");
+    app.send(reqwest::Method::PATCH, "/healthz", None, None)
+        .await
+        .problem(405, "method_not_allowed");
 }

@@ -53,11 +53,19 @@ impl Answer {
     #[track_caller]
     pub fn problem(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         assert_eq!(content_type, "application/problem+json");
         assert_eq!(self.body["code"], code, "body: {}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.body);
+        assert!(
+            self.body["title"].is_string() && self.body["detail"].is_string(),
+            "{}",
+            self.body
+        );
         assert_eq!(self.body["type"], format!("urn:tollgate:problem:{code}"));
         &self.body
     }
@@ -81,7 +89,9 @@ impl TestApp {
             Db::Postgres => {
                 let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = PgConnection::establish(PG_ADMIN_URL).expect("PostgreSQL at 127.0.0.1:5432");
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create database");
                 (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
             }
         };
@@ -107,8 +117,18 @@ impl TestApp {
 
     /// A bearer token for a demo user.
     pub async fn login(&self, user: &str) -> String {
-        let answer = self.send(Method::POST, "/api/v1/demo/session", None, Some(json!({ "user": user }))).await;
-        answer.ok(200)["access_token"].as_str().expect("access_token").to_owned()
+        let answer = self
+            .send(
+                Method::POST,
+                "/api/v1/demo/session",
+                None,
+                Some(json!({ "user": user })),
+            )
+            .await;
+        answer.ok(200)["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Answer {
@@ -140,7 +160,10 @@ impl TestApp {
 
     /// Generates a user token; returns the whole 201 body.
     pub async fn create_token(&self, bearer: &str, name: &str) -> Value {
-        self.post(bearer, "/api/v1/tokens", json!({ "name": name })).await.ok(201).clone()
+        self.post(bearer, "/api/v1/tokens", json!({ "name": name }))
+            .await
+            .ok(201)
+            .clone()
     }
 
     /// Every token the bearer can see, across pages.
@@ -163,14 +186,22 @@ impl TestApp {
 
     pub async fn service_user_id(&self, bearer: &str, name: &str) -> String {
         let list = self.get(bearer, "/api/v1/service-users").await.ok(200).clone();
-        list["items"].as_array().unwrap().iter().find(|s| s["name"] == name).expect("service user")["id"]
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .expect("service user")["id"]
             .as_str()
             .unwrap()
             .to_owned()
     }
 
     pub async fn audit(&self, admin: &str) -> Vec<Value> {
-        self.get(admin, "/api/v1/audit-events?limit=100").await.ok(200)["items"].as_array().unwrap().clone()
+        self.get(admin, "/api/v1/audit-events?limit=100").await.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// The secret digests the tokens table holds now.
@@ -210,9 +241,19 @@ impl TestApp {
                 }
                 let mut conn = PgConnection::establish(&self.database_url).expect("connect");
                 let mut text = String::new();
-                for table in ["projects", "products", "subscription_products", "users", "service_users", "tokens", "token_products", "audit_events"] {
-                    let rows: Vec<Row> =
-                        diesel::sql_query(format!("SELECT r::text AS t FROM {table} r")).load(&mut conn).expect("dump");
+                for table in [
+                    "projects",
+                    "products",
+                    "subscription_products",
+                    "users",
+                    "service_users",
+                    "tokens",
+                    "token_products",
+                    "audit_events",
+                ] {
+                    let rows: Vec<Row> = diesel::sql_query(format!("SELECT r::text AS t FROM {table} r"))
+                        .load(&mut conn)
+                        .expect("dump");
                     for r in rows {
                         text.push_str(&r.t);
                         text.push('\n');
@@ -236,7 +277,16 @@ impl TestApp {
 
     /// Replaces acme's subscription through the operators' command.
     pub fn put_acme(&self, end_date: &str, products: &[&str]) {
-        let mut args = vec!["project", "put", "--key", "acme", "--name", "Acme Corp", "--end-date", end_date];
+        let mut args = vec![
+            "project",
+            "put",
+            "--key",
+            "acme",
+            "--name",
+            "Acme Corp",
+            "--end-date",
+            end_date,
+        ];
         for p in products {
             args.push("--product");
             args.push(p);
@@ -250,7 +300,11 @@ pub async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
     Answer { status, headers, body }
 }
 
@@ -262,7 +316,8 @@ impl Drop for TestApp {
             // Best effort: a left-over test database is harmless, a hung test is not.
             std::thread::spawn(move || {
                 if let Ok(mut admin) = PgConnection::establish(PG_ADMIN_URL) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
                 }
             })
             .join()

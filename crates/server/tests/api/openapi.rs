@@ -19,7 +19,11 @@ fn the_committed_document_matches_the_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_served_document_is_the_committed_one_and_names_every_route_and_its_errors() {
     let app = TestApp::spawn(Db::Sqlite).await;
-    let served = app.send(Method::GET, "/api/v1/openapi.json", None, None).await.ok(200).clone();
+    let served = app
+        .send(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .ok(200)
+        .clone();
     let committed: serde_json::Value = serde_json::from_str(&committed()).unwrap();
     assert_eq!(served, committed);
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -39,12 +43,19 @@ async fn the_served_document_is_the_committed_one_and_names_every_route_and_its_
     ] {
         for method in methods {
             let op = &paths[path][method];
-            let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} is not documented"));
-            let has_error = responses.keys().any(|status| status.starts_with('4') || status.starts_with('5'));
+            let responses = op["responses"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path} is not documented"));
+            let has_error = responses
+                .keys()
+                .any(|status| status.starts_with('4') || status.starts_with('5'));
             assert!(has_error, "{method} {path} documents no error response");
         }
     }
     let docs = app.http.get(format!("{}/docs/", app.base)).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"), "/docs serves Swagger UI");
+    assert!(
+        docs.text().await.unwrap().contains("swagger"),
+        "/docs serves Swagger UI"
+    );
 }

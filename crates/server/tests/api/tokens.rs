@@ -32,10 +32,18 @@ async fn a_customer_generates_a_token_and_sees_its_secret_once(db: Db) {
     assert_eq!(token["kind"], "user");
     assert_eq!(token["status"], "active");
     assert_eq!(token["out_of_sync"], false);
-    assert_eq!(token["created_for"], json!({ "kind": "user", "id": "bob", "name": "Bob Builder" }));
+    assert_eq!(
+        token["created_for"],
+        json!({ "kind": "user", "id": "bob", "name": "Bob Builder" })
+    );
     assert_eq!(token["created_by"]["id"], "bob");
     assert_eq!(token["secret_last4"], &secret[secret.len() - 4..]);
-    let codes: Vec<&str> = token["products"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = token["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["wso2am", "wso2is"]);
     let username = token["registry_username"].as_str().unwrap();
     assert!(username.starts_with("tg-acme-"), "{username}");
@@ -43,10 +51,16 @@ async fn a_customer_generates_a_token_and_sees_its_secret_once(db: Db) {
     assert_eq!(login["registry"], "registry.test:5000");
     assert_eq!(login["username"], username);
     let docker = login["docker_login"].as_str().unwrap();
-    assert!(docker.contains("docker login registry.test:5000") && docker.contains("--password-stdin"), "{docker}");
+    assert!(
+        docker.contains("docker login registry.test:5000") && docker.contains("--password-stdin"),
+        "{docker}"
+    );
     assert!(docker.contains(secret) && docker.contains(username), "{docker}");
     let kubectl = login["kubernetes_pull_secret"].as_str().unwrap();
-    assert!(kubectl.starts_with("kubectl create secret docker-registry laptop-pull --docker-server=registry.test:5000"), "{kubectl}");
+    assert!(
+        kubectl.starts_with("kubectl create secret docker-registry laptop-pull --docker-server=registry.test:5000"),
+        "{kubectl}"
+    );
     let location = created.headers["location"].to_str().unwrap();
     assert_eq!(location, format!("/api/v1/tokens/{}", token["id"].as_str().unwrap()));
     assert_eq!(created.headers["cache-control"], "no-store");
@@ -69,39 +83,69 @@ async fn an_admin_generates_a_service_token_for_a_service_user(db: Db) {
     let alice = app.login("alice").await;
     let ci = app.service_user_id(&alice, "ci-pipeline").await;
     let body = app
-        .post(&alice, "/api/v1/tokens", json!({ "name": "ci pulls", "kind": "service", "service_user_id": ci }))
+        .post(
+            &alice,
+            "/api/v1/tokens",
+            json!({ "name": "ci pulls", "kind": "service", "service_user_id": ci }),
+        )
         .await
         .ok(201)
         .clone();
     assert_eq!(body["token"]["kind"], "service");
-    assert_eq!(body["token"]["created_for"], json!({ "kind": "service_user", "id": ci, "name": "ci-pipeline" }));
-    assert_eq!(body["token"]["created_by"], json!({ "id": "alice", "name": "Alice Admin" }));
+    assert_eq!(
+        body["token"]["created_for"],
+        json!({ "kind": "service_user", "id": ci, "name": "ci-pipeline" })
+    );
+    assert_eq!(
+        body["token"]["created_by"],
+        json!({ "id": "alice", "name": "Alice Admin" })
+    );
     let services = app.get(&alice, "/api/v1/service-users").await.ok(200).clone();
-    let ci_row = services["items"].as_array().unwrap().iter().find(|s| s["id"] == ci.as_str()).unwrap().clone();
+    let ci_row = services["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == ci.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(ci_row["token_count"], 1);
     let bob = app.login("bob").await;
-    assert!(app.all_tokens(&bob, "").await.is_empty(), "a customer does not see service tokens");
+    assert!(
+        app.all_tokens(&bob, "").await.is_empty(),
+        "a customer does not see service tokens"
+    );
 }
 
 async fn a_customer_cannot_generate_a_service_token(db: Db) {
     let app = TestApp::spawn(db).await;
     let (alice, bob) = (app.login("alice").await, app.login("bob").await);
     let ci = app.service_user_id(&alice, "ci-pipeline").await;
-    app.post(&bob, "/api/v1/tokens", json!({ "name": "sneaky", "kind": "service", "service_user_id": ci }))
-        .await
-        .problem(403, "forbidden");
+    app.post(
+        &bob,
+        "/api/v1/tokens",
+        json!({ "name": "sneaky", "kind": "service", "service_user_id": ci }),
+    )
+    .await
+    .problem(403, "forbidden");
     assert!(app.all_tokens(&alice, "").await.is_empty());
 }
 
 async fn a_service_user_of_another_project_is_refused(db: Db) {
     let app = TestApp::spawn(db).await;
     let (alice, carol) = (app.login("alice").await, app.login("carol").await);
-    let globex_bot = app.post(&carol, "/api/v1/service-users", json!({ "name": "globex-bot" })).await.ok(201)["id"]
+    let globex_bot = app
+        .post(&carol, "/api/v1/service-users", json!({ "name": "globex-bot" }))
+        .await
+        .ok(201)["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let answer = app
-        .post(&alice, "/api/v1/tokens", json!({ "name": "x", "kind": "service", "service_user_id": globex_bot }))
+        .post(
+            &alice,
+            "/api/v1/tokens",
+            json!({ "name": "x", "kind": "service", "service_user_id": globex_bot }),
+        )
         .await;
     assert_eq!(answer.problem(422, "invalid_field")["field"], "service_user_id");
     assert!(app.all_tokens(&alice, "").await.is_empty());
@@ -110,10 +154,23 @@ async fn a_service_user_of_another_project_is_refused(db: Db) {
 
 async fn customers_see_their_own_tokens_and_admins_the_projects(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (app.login("alice").await, app.login("bob").await, app.login("carol").await);
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"].as_str().unwrap().to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"].as_str().unwrap().to_owned();
-    let carols = app.create_token(&carol, "carol's").await["token"]["id"].as_str().unwrap().to_owned();
+    let (alice, bob, carol) = (
+        app.login("alice").await,
+        app.login("bob").await,
+        app.login("carol").await,
+    );
+    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let carols = app.create_token(&carol, "carol's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let names = |tokens: Vec<serde_json::Value>| -> Vec<String> {
         let mut n: Vec<String> = tokens.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
@@ -124,11 +181,22 @@ async fn customers_see_their_own_tokens_and_admins_the_projects(db: Db) {
     assert_eq!(names(app.all_tokens(&alice, "").await), ["alice's", "bob's"]);
     assert_eq!(names(app.all_tokens(&carol, "").await), ["carol's"]);
 
-    app.get(&bob, &format!("/api/v1/tokens/{alices}")).await.problem(404, "not_found");
-    app.get(&carol, &format!("/api/v1/tokens/{bobs}")).await.problem(404, "not_found");
-    app.get(&alice, &format!("/api/v1/tokens/{carols}")).await.problem(404, "not_found");
-    assert_eq!(app.get(&alice, &format!("/api/v1/tokens/{bobs}")).await.ok(200)["name"], "bob's");
-    app.get(&alice, "/api/v1/tokens/not-a-token-id").await.problem(404, "not_found");
+    app.get(&bob, &format!("/api/v1/tokens/{alices}"))
+        .await
+        .problem(404, "not_found");
+    app.get(&carol, &format!("/api/v1/tokens/{bobs}"))
+        .await
+        .problem(404, "not_found");
+    app.get(&alice, &format!("/api/v1/tokens/{carols}"))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/tokens/{bobs}")).await.ok(200)["name"],
+        "bob's"
+    );
+    app.get(&alice, "/api/v1/tokens/not-a-token-id")
+        .await
+        .problem(404, "not_found");
 }
 
 async fn a_regenerated_secret_differs_and_the_old_digest_is_gone(db: Db) {
@@ -144,7 +212,10 @@ async fn a_regenerated_secret_differs_and_the_old_digest_is_gone(db: Db) {
     assert!(PlainSecret::parse(new).is_ok());
     assert_ne!(new, old);
     assert_eq!(body["token"]["id"], id);
-    assert_eq!(body["token"]["registry_username"], first["token"]["registry_username"], "the username is stable");
+    assert_eq!(
+        body["token"]["registry_username"], first["token"]["registry_username"],
+        "the username is stable"
+    );
     assert_eq!(body["token"]["secret_last4"], &new[new.len() - 4..]);
     assert!(body["token"]["secret_regenerated_at"].is_string());
     assert!(body["login"]["docker_login"].as_str().unwrap().contains(new));
@@ -158,22 +229,55 @@ async fn a_regenerated_secret_differs_and_the_old_digest_is_gone(db: Db) {
 
 async fn who_may_regenerate_whose_secret(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (app.login("alice").await, app.login("bob").await, app.login("carol").await);
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"].as_str().unwrap().to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"].as_str().unwrap().to_owned();
-    app.post_empty(&bob, &format!("/api/v1/tokens/{alices}/secret")).await.problem(404, "not_found");
-    app.post_empty(&carol, &format!("/api/v1/tokens/{bobs}/secret")).await.problem(404, "not_found");
-    app.post_empty(&alice, &format!("/api/v1/tokens/{bobs}/secret")).await.ok(200);
-    app.post_empty(&bob, &format!("/api/v1/tokens/{bobs}/secret")).await.ok(200);
-    let regenerations = app.audit(&alice).await.into_iter().filter(|e| e["action"] == "token.secret.regenerate").count();
+    let (alice, bob, carol) = (
+        app.login("alice").await,
+        app.login("bob").await,
+        app.login("carol").await,
+    );
+    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_empty(&bob, &format!("/api/v1/tokens/{alices}/secret"))
+        .await
+        .problem(404, "not_found");
+    app.post_empty(&carol, &format!("/api/v1/tokens/{bobs}/secret"))
+        .await
+        .problem(404, "not_found");
+    app.post_empty(&alice, &format!("/api/v1/tokens/{bobs}/secret"))
+        .await
+        .ok(200);
+    app.post_empty(&bob, &format!("/api/v1/tokens/{bobs}/secret"))
+        .await
+        .ok(200);
+    let regenerations = app
+        .audit(&alice)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "token.secret.regenerate")
+        .count();
     assert_eq!(regenerations, 2, "the refused attempts left no trace");
 }
 
 async fn resync_takes_the_new_subscription_and_only_admins_may(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (app.login("alice").await, app.login("bob").await, app.login("carol").await);
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"].as_str().unwrap().to_owned();
-    let end = app.get(&bob, "/api/v1/me").await.ok(200)["subscription"]["end_date"].as_str().unwrap().to_owned();
+    let (alice, bob, carol) = (
+        app.login("alice").await,
+        app.login("bob").await,
+        app.login("carol").await,
+    );
+    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let end = app.get(&bob, "/api/v1/me").await.ok(200)["subscription"]["end_date"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     app.put_acme(&end, &["wso2am", "wso2is", "wso2mi=WSO2 Micro Integrator"]);
     let token = app.get(&bob, &format!("/api/v1/tokens/{bobs}")).await.ok(200).clone();
@@ -185,16 +289,27 @@ async fn resync_takes_the_new_subscription_and_only_admins_may(db: Db) {
     app.post_empty(&carol, &path).await.problem(404, "not_found");
     let synced = app.post_empty(&alice, &path).await.ok(200).clone();
     assert_eq!(synced["out_of_sync"], false);
-    let codes: Vec<&str> = synced["products"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = synced["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["wso2am", "wso2is", "wso2mi"]);
     assert_eq!(synced["products"][2]["name"], "WSO2 Micro Integrator");
 
     let events = app.audit(&alice).await;
-    let sync = events.iter().find(|e| e["action"] == "token.products.sync").expect("a sync event");
+    let sync = events
+        .iter()
+        .find(|e| e["action"] == "token.products.sync")
+        .expect("a sync event");
     assert_eq!(sync["target"]["id"], bobs.as_str());
     assert_eq!(sync["details"]["products"], json!(["wso2am", "wso2is", "wso2mi"]));
     assert_eq!(sync["details"]["products_before"], json!(["wso2am", "wso2is"]));
-    assert_eq!(events.iter().filter(|e| e["action"] == "token.products.sync").count(), 1);
+    assert_eq!(
+        events.iter().filter(|e| e["action"] == "token.products.sync").count(),
+        1
+    );
 }
 
 async fn delete_is_permanent_and_audited(db: Db) {
@@ -205,14 +320,27 @@ async fn delete_is_permanent_and_audited(db: Db) {
     let secret = created["secret"].as_str().unwrap();
     let answer = app.delete(&bob, &format!("/api/v1/tokens/{id}")).await;
     assert_eq!(answer.status.as_u16(), 204);
-    app.get(&bob, &format!("/api/v1/tokens/{id}")).await.problem(404, "not_found");
-    app.delete(&bob, &format!("/api/v1/tokens/{id}")).await.problem(404, "not_found");
+    app.get(&bob, &format!("/api/v1/tokens/{id}"))
+        .await
+        .problem(404, "not_found");
+    app.delete(&bob, &format!("/api/v1/tokens/{id}"))
+        .await
+        .problem(404, "not_found");
     assert!(app.all_tokens(&alice, "").await.is_empty());
-    assert!(!app.stored_digests().contains(&digest(secret).0), "the digest outlived the token");
+    assert!(
+        !app.stored_digests().contains(&digest(secret).0),
+        "the digest outlived the token"
+    );
 
     let events = app.audit(&alice).await;
-    let deleted = events.iter().find(|e| e["action"] == "token.delete").expect("a delete event");
-    assert_eq!(deleted["target"], json!({ "type": "token", "id": id, "name": "old laptop" }));
+    let deleted = events
+        .iter()
+        .find(|e| e["action"] == "token.delete")
+        .expect("a delete event");
+    assert_eq!(
+        deleted["target"],
+        json!({ "type": "token", "id": id, "name": "old laptop" })
+    );
     assert_eq!(deleted["actor"], json!({ "id": "bob", "name": "Bob Builder" }));
     assert!(!serde_json::to_string(&events).unwrap().contains(&secret[4..]));
 
@@ -222,13 +350,37 @@ async fn delete_is_permanent_and_audited(db: Db) {
 
 async fn who_may_delete_whose_token(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (app.login("alice").await, app.login("bob").await, app.login("carol").await);
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"].as_str().unwrap().to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"].as_str().unwrap().to_owned();
-    app.delete(&bob, &format!("/api/v1/tokens/{alices}")).await.problem(404, "not_found");
-    app.delete(&carol, &format!("/api/v1/tokens/{bobs}")).await.problem(404, "not_found");
-    assert_eq!(app.all_tokens(&alice, "").await.len(), 2, "refused deletes deleted nothing");
-    assert_eq!(app.delete(&alice, &format!("/api/v1/tokens/{bobs}")).await.status.as_u16(), 204);
+    let (alice, bob, carol) = (
+        app.login("alice").await,
+        app.login("bob").await,
+        app.login("carol").await,
+    );
+    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.delete(&bob, &format!("/api/v1/tokens/{alices}"))
+        .await
+        .problem(404, "not_found");
+    app.delete(&carol, &format!("/api/v1/tokens/{bobs}"))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(
+        app.all_tokens(&alice, "").await.len(),
+        2,
+        "refused deletes deleted nothing"
+    );
+    assert_eq!(
+        app.delete(&alice, &format!("/api/v1/tokens/{bobs}"))
+            .await
+            .status
+            .as_u16(),
+        204
+    );
     assert!(app.all_tokens(&bob, "").await.is_empty());
 }
 
@@ -240,9 +392,13 @@ async fn lists_filter_sort_and_page_without_gaps(db: Db) {
         app.create_token(&alice, name).await;
     }
     app.create_token(&bob, "bob laptop").await;
-    app.post(&alice, "/api/v1/tokens", json!({ "name": "CI 100%_done", "kind": "service", "service_user_id": ci }))
-        .await
-        .ok(201);
+    app.post(
+        &alice,
+        "/api/v1/tokens",
+        json!({ "name": "CI 100%_done", "kind": "service", "service_user_id": ci }),
+    )
+    .await
+    .ok(201);
 
     // Pages of 3 cover every token exactly once, newest first.
     let mut seen = Vec::new();
@@ -250,22 +406,60 @@ async fn lists_filter_sort_and_page_without_gaps(db: Db) {
     loop {
         let page = app.get(&alice, &path).await.ok(200).clone();
         assert!(page["items"].as_array().unwrap().len() <= 3);
-        seen.extend(page["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/tokens?limit=3&cursor={c}"),
             None => break,
         }
     }
-    assert_eq!(seen, ["CI 100%_done", "bob laptop", "Bravo", "echo", "Charlie", "alpha", "Delta"]);
+    assert_eq!(
+        seen,
+        [
+            "CI 100%_done",
+            "bob laptop",
+            "Bravo",
+            "echo",
+            "Charlie",
+            "alpha",
+            "Delta"
+        ]
+    );
 
-    let by_name: Vec<String> =
-        app.all_tokens(&alice, "&sort=name").await.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(by_name, ["alpha", "bob laptop", "Bravo", "Charlie", "CI 100%_done", "Delta", "echo"]);
+    let by_name: Vec<String> = app
+        .all_tokens(&alice, "&sort=name")
+        .await
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        by_name,
+        [
+            "alpha",
+            "bob laptop",
+            "Bravo",
+            "Charlie",
+            "CI 100%_done",
+            "Delta",
+            "echo"
+        ]
+    );
     let mut paged = Vec::new();
     let mut path = "/api/v1/tokens?limit=2&sort=-name".to_owned();
     loop {
         let page = app.get(&alice, &path).await.ok(200).clone();
-        paged.extend(page["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        paged.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/tokens?limit=2&sort=-name&cursor={c}"),
             None => break,
@@ -274,17 +468,31 @@ async fn lists_filter_sort_and_page_without_gaps(db: Db) {
     let mut reversed = by_name.clone();
     reversed.reverse();
     assert_eq!(paged, reversed);
-    let oldest: Vec<String> =
-        app.all_tokens(&alice, "&sort=created_at").await.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
+    let oldest: Vec<String> = app
+        .all_tokens(&alice, "&sort=created_at")
+        .await
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(oldest.first().map(String::as_str), Some("Delta"));
 
     let found = |q: &'static str| {
         let app = &app;
         let alice = &alice;
-        async move { app.all_tokens(alice, q).await.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>() }
+        async move {
+            app.all_tokens(alice, q)
+                .await
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
     };
     assert_eq!(found("&q=ALPHA").await, ["alpha"]);
-    assert_eq!(found("&q=%25_").await, ["CI 100%_done"], "% and _ are searched literally");
+    assert_eq!(
+        found("&q=%25_").await,
+        ["CI 100%_done"],
+        "% and _ are searched literally"
+    );
     assert_eq!(found("&kind=service").await, ["CI 100%_done"]);
     assert_eq!(found("&kind=user&q=bo").await, ["bob laptop"]);
     assert_eq!(app.all_tokens(&alice, &format!("&created_for={ci}")).await.len(), 1);
@@ -296,12 +504,22 @@ async fn lists_filter_sort_and_page_without_gaps(db: Db) {
 async fn an_expired_subscription_makes_tokens_expired(db: Db) {
     let app = TestApp::spawn(db).await;
     let alice = app.login("alice").await;
-    let id = app.create_token(&alice, "soon expired").await["token"]["id"].as_str().unwrap().to_owned();
+    let id = app.create_token(&alice, "soon expired").await["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.put_acme("2020-01-31", &["wso2am", "wso2is"]);
     let stale = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
-    assert_eq!(stale["status"], "active", "the token keeps its snapshot until re-synced");
+    assert_eq!(
+        stale["status"], "active",
+        "the token keeps its snapshot until re-synced"
+    );
     assert_eq!(stale["out_of_sync"], true);
-    let synced = app.post_empty(&alice, &format!("/api/v1/tokens/{id}/products/sync")).await.ok(200).clone();
+    let synced = app
+        .post_empty(&alice, &format!("/api/v1/tokens/{id}/products/sync"))
+        .await
+        .ok(200)
+        .clone();
     assert_eq!(synced["status"], "expired");
     assert_eq!(synced["subscription_end_date"], "2020-01-31");
     assert_eq!(synced["expires_at"], "2020-02-01T00:00:00Z");
