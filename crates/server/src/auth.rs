@@ -117,6 +117,16 @@ impl Verifier {
         if c.sub.is_empty() || c.sub.len() > 255 {
             return Err(unauthenticated("the bearer token's `sub` claim is empty or too long"));
         }
+        let texts = [Some(&c.sub), c.name.as_ref(), c.email.as_ref(), Some(&project)];
+        if texts
+            .into_iter()
+            .flatten()
+            .any(|t| t.len() > 1024 || t.chars().any(char::is_control))
+        {
+            return Err(unauthenticated(
+                "the bearer token's claims contain control characters or are too long",
+            ));
+        }
         let name = c.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
         Ok(UserClaims {
             id: c.sub,

@@ -87,7 +87,7 @@ impl From<StoreError> for ApiError {
             ),
             e @ StoreError::ServiceUserHasTokens(_) => ApiError::new(ErrorCode::ServiceUserHasTokens, e.to_string()),
             StoreError::Invalid(i) => {
-                let code = if i.field == "cursor" {
+                let code = if matches!(i.field, "cursor" | "q" | "created_for") {
                     ErrorCode::InvalidParameter
                 } else {
                     ErrorCode::InvalidField

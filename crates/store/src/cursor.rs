@@ -15,7 +15,11 @@ pub(crate) fn decode(cursor: &str, n: usize) -> Result<Vec<String>> {
     let bytes = ENGINE.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let parts: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    if parts.len() != n {
+    // The last part is always a row id; no part may smuggle control characters into a query.
+    if parts.len() != n
+        || !parts.last().is_some_and(|id| crate::is_id(id))
+        || text.chars().any(|c| c.is_control() && c != '\n')
+    {
         return Err(invalid());
     }
     Ok(parts)

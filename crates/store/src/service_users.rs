@@ -93,6 +93,9 @@ impl Store {
     /// Deletes a service user that has no tokens left.
     pub fn delete_service_user(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         require_admin(actor)?;
+        if !crate::is_id(id) {
+            return Err(StoreError::NotFound);
+        }
         self.write(|c| {
             let found = load(c, &actor.project_id, Some(id))?
                 .pop()

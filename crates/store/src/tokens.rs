@@ -7,7 +7,7 @@ use crate::audit::{record, Target};
 use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
-use crate::{cursor, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -86,6 +86,9 @@ fn visible(actor: &Actor) -> tokens::BoxedQuery<'_, Db> {
 }
 
 fn find_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
+    if !is_id(id) {
+        return Err(StoreError::NotFound);
+    }
     visible(actor)
         .filter(tokens::id.eq(id))
         .select(TokenRow::as_select())
@@ -135,6 +138,12 @@ impl Store {
             let (user_id, service_user) = match target {
                 TokenTarget::User => (Some(actor.user_id.clone()), None),
                 TokenTarget::Service(id) => {
+                    if !is_id(id) {
+                        return Err(StoreError::invalid(
+                            "service_user_id",
+                            "no service user with this id in your project",
+                        ));
+                    }
                     let found: Option<(String, String)> = service_users::table
                         .filter(service_users::id.eq(id))
                         .filter(service_users::project_id.eq(&actor.project_id))
@@ -213,9 +222,21 @@ impl Store {
             Some(c) => Some(cursor::decode(c, 2)?),
             None => None,
         };
+        let f = &query.filter;
+        if f.created_for
+            .as_deref()
+            .is_some_and(|w| w.len() > 255 || w.chars().any(char::is_control))
+        {
+            return Err(StoreError::invalid(
+                "created_for",
+                "created_for must be a user or service user id",
+            ));
+        }
+        if f.search.as_deref().is_some_and(|q| q.chars().any(char::is_control)) {
+            return Err(StoreError::invalid("q", "q must not contain control characters"));
+        }
         self.read(|c| {
             let mut q = visible(actor).select(TokenRow::as_select());
-            let f = &query.filter;
             if let Some(kind) = f.kind {
                 q = q.filter(tokens::kind.eq(kind.as_str()));
             }

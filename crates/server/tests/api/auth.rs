@@ -60,6 +60,12 @@ async fn bad_expired_and_forged_bearer_tokens_are_refused(db: Db) {
     me(signed(claims("dave", "initech", "customer")))
         .await
         .problem(403, "unknown_project");
+    me(signed(claims("nul\u{0}sub", "acme", "customer")))
+        .await
+        .problem(401, "unauthenticated");
+    let mut nul_name = claims("dave", "acme", "customer");
+    nul_name["name"] = json!("Dave\u{0}");
+    me(signed(nul_name)).await.problem(401, "unauthenticated");
 
     // Another key, even one claiming the server's kid, does not verify.
     let stranger_dir = tempfile::tempdir().unwrap();

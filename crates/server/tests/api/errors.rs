@@ -131,6 +131,9 @@ async fn bad_list_parameters_are_named(db: Db) {
         ("cursor=%%%", "cursor"),
         ("cursor=bm90IGEgY3Vyc29y", "cursor"),
         ("colour=red", "colour"),
+        ("q=nul%00byte", "q"),
+        ("created_for=%00", "created_for"),
+        ("cursor=MjAyNi0xMS0yOFQxNTo0NzoyMS41Mzk5OTkKAA", "cursor"),
     ] {
         let answer = app.get(&alice, &format!("/api/v1/tokens?{query}")).await;
         assert_eq!(answer.problem(400, "invalid_parameter")["field"], field, "{query}");
@@ -149,6 +152,28 @@ async fn bad_list_parameters_are_named(db: Db) {
         "limit"
     );
     app.get(&alice, "/api/v1/no-such-thing").await.problem(404, "not_found");
+    for path in [
+        "/api/v1/tokens/%00",
+        "/api/v1/tokens/%F0%9F%92%A9",
+        "/api/v1/tokens/01a222d6-eeea-731e-a169-9ea52ae086b%00",
+    ] {
+        app.get(&alice, path).await.problem(404, "not_found");
+        app.delete(&alice, path).await.problem(404, "not_found");
+        app.post_empty(&alice, &format!("{path}/secret"))
+            .await
+            .problem(404, "not_found");
+    }
+    app.delete(&alice, "/api/v1/service-users/%00")
+        .await
+        .problem(404, "not_found");
+    let nul_service = app
+        .post(
+            &alice,
+            "/api/v1/tokens",
+            json!({ "name": "n", "kind": "service", "service_user_id": "a\u{0}b" }),
+        )
+        .await;
+    assert_eq!(nul_service.problem(422, "invalid_field")["field"], "service_user_id");
     app.send(reqwest::Method::PUT, "/api/v1/tokens", Some(&alice), Some(json!({})))
         .await
         .problem(405, "method_not_allowed");
