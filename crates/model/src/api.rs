@@ -333,3 +333,50 @@ pub struct DemoSession {
     pub expires_in: u64,
     pub user: DemoUser,
 }
+
+/// An RFC 7662 introspection answer. An inactive secret answers `{"active": false}` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Introspection {
+    pub active: bool,
+    /// The registry username of the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `repository:<product>/*:pull` for each product, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// When the subscription ends (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// When the current secret was issued (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Always `registry_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// The project key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The product codes the token may pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_kind: Option<TokenKind>,
+}
+
+/// A Docker registry bearer token (the Distribution token authentication answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegistryToken {
+    /// A signed JWT whose `access` claim grants `pull` on the token's products only.
+    pub token: String,
+    /// The same JWT, for OAuth 2 clients.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// RFC 3339.
+    pub issued_at: DateTime<Utc>,
+}

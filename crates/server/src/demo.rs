@@ -1,10 +1,9 @@
 //! Demo mode: a built-in identity provider with its own key and JWKS, and a seeded story
 //! (projects `acme` and `globex`, their users and service users) that everyone can try.
 
+use crate::keys::{EcKey, KeyError};
 use chrono::{Datelike, Utc};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use p256::ecdsa::SigningKey;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -12,6 +11,9 @@ use tollgate_model::{DemoUser, Project, Role};
 use tollgate_store::{Origin, ProductSpec, Store, StoreError, UserClaims};
 
 pub const DEMO_ISSUER: &str = "tollgate-demo";
+/// The introspection client of demo mode, documented in the README.
+pub const GATEWAY_CLIENT_ID: &str = "registry-gateway";
+pub const GATEWAY_CLIENT_SECRET: &str = "demo-gateway-secret";
 /// How long a demo session lasts.
 pub const SESSION_SECONDS: u64 = 8 * 3600;
 const KEY_FILE: &str = "demo-issuer-key.pem";
@@ -26,8 +28,8 @@ pub struct DemoIssuer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("demo issuer key {path}: {message}")]
-    Key { path: String, message: String },
+    #[error("demo issuer {0}")]
+    Key(#[from] KeyError),
     #[error("seeding the demo data failed: {0}")]
     Seed(#[from] StoreError),
 }
@@ -35,47 +37,15 @@ pub enum DemoError {
 impl DemoIssuer {
     /// Loads the issuer's ES256 key from the data directory, creating it on first start.
     pub fn load_or_create(data_dir: &Path, audience: &str) -> Result<DemoIssuer, DemoError> {
-        let path = data_dir.join(KEY_FILE);
-        let key_error = |message: String| DemoError::Key {
-            path: path.display().to_string(),
-            message,
-        };
-        let signing = if path.exists() {
-            let pem = std::fs::read_to_string(&path).map_err(|e| key_error(e.to_string()))?;
-            SigningKey::from_pkcs8_pem(&pem).map_err(|e| key_error(e.to_string()))?
-        } else {
-            std::fs::create_dir_all(data_dir).map_err(|e| key_error(e.to_string()))?;
-            let signing = loop {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|e| key_error(e.to_string()))?;
-                if let Ok(key) = SigningKey::from_slice(&bytes) {
-                    break key;
-                }
-            };
-            let pem = signing
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| key_error(e.to_string()))?;
-            write_private(&path, pem.as_bytes()).map_err(|e| key_error(e.to_string()))?;
-            signing
-        };
-        let pem = signing
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| key_error(e.to_string()))?;
-        let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| key_error(e.to_string()))?;
-        let point = signing.verifying_key().to_encoded_point(false);
-        let (x, y) = match (point.x(), point.y()) {
-            (Some(x), Some(y)) => (b64(x), b64(y)),
-            _ => return Err(key_error("the public key has no coordinates".into())),
-        };
-        let kid = Sha256::digest(point.as_bytes())
+        let key = EcKey::load_or_create(&data_dir.join(KEY_FILE))?;
+        let kid: String = Sha256::digest(key.public_der())
             .iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
-            .collect::<String>();
-        let public_jwk =
-            json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" });
+            .collect();
+        let public_jwk = key.public_jwk(&kid);
         Ok(DemoIssuer {
-            key,
+            key: key.encoding,
             kid,
             public_jwk,
             audience: audience.to_owned(),
@@ -108,23 +78,6 @@ impl DemoIssuer {
         header.kid = Some(self.kid.clone());
         encode(&header, claims, &self.key)
     }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
 }
 
 /// The demo's people, in the order the sign-in picker shows them.

@@ -5,6 +5,9 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod gateway;
+pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -28,12 +31,22 @@ pub enum StartError {
     Store(#[from] tollgate_store::StoreError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
 }
 
-/// A started server: where it listens, and the future that runs it until shutdown.
+/// A started server: where it listens, the future that runs it until shutdown, and its state.
 pub struct Running {
     pub addr: SocketAddr,
     pub server: Server,
+    pub state: web::Data<state::AppState>,
+}
+
+impl Running {
+    /// What must be written before the process exits (the last uses of tokens).
+    pub fn flush(state: &state::AppState) {
+        state.gateway.usage.flush(&state.store);
+    }
 }
 
 /// Opens the database, prepares identity (demo mode when no issuer is configured), binds
@@ -76,14 +89,19 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     };
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
+    let gateway = build_gateway(&config, &store, demo.is_some())?;
+    let metrics = gateway.metrics.clone();
     let state = web::Data::new(state::AppState {
         store,
         verifier,
         demo,
         registry_host: config.registry_host.clone(),
+        gateway,
     });
+    let shared = state.clone();
     let web_dir = config.web_dir.clone();
     let mut server = HttpServer::new(move || {
+        let metrics = metrics.clone();
         let app = App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
@@ -92,13 +110,20 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "no-referrer")),
             )
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 let request_id = request_id(&req);
                 let (method, path, started) = (req.method().clone(), req.path().to_owned(), Instant::now());
                 let call = error::REQUEST_ID.scope(request_id.clone(), srv.call(req));
+                let metrics = metrics.clone();
                 async move {
                     let mut res = call.await?;
                     let status = res.status().as_u16();
+                    let endpoint = res.request().match_pattern();
+                    metrics.request(
+                        endpoint.as_deref().unwrap_or("unmatched"),
+                        status,
+                        started.elapsed().as_secs_f64(),
+                    );
                     // The path only: no query string, no headers, so no credential reaches the log.
                     tracing::info!(
                         request_id = %request_id,
@@ -141,6 +166,49 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running {
         addr,
         server: server.run(),
+        state: shared,
+    })
+}
+
+/// The gateway's parts: cache (told of every token change), limiters, clients, signer.
+fn build_gateway(config: &Config, store: &tollgate_store::Store, demo: bool) -> Result<gateway::Gateway, StartError> {
+    let g = &config.gateway;
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    let cache = std::sync::Arc::new(gateway::cache::TokenCache::new(metrics.clone()));
+    store.set_change_listener(cache.clone());
+    let usage = std::sync::Arc::new(gateway::usage::Usage::default());
+    usage.spawn_flusher(
+        store.clone(),
+        std::time::Duration::from_millis(g.last_used_flush_ms.max(10)),
+    );
+    let mut clients = g.clients.clone();
+    if demo {
+        clients.push(gateway::GatewayClient::new(
+            demo::GATEWAY_CLIENT_ID,
+            demo::GATEWAY_CLIENT_SECRET,
+        ));
+    }
+    if clients.is_empty() {
+        tracing::warn!(
+            "no gateway clients are configured (TOLLGATE_GATEWAY_CLIENTS): introspection refuses every caller"
+        );
+    }
+    let signer = gateway::registry::RegistrySigner::load_or_create(
+        &config.db.data_dir,
+        g.token_key_file.clone(),
+        g.token_cert_file.clone(),
+        g.token_issuer.clone(),
+        g.token_ttl,
+    )?;
+    Ok(gateway::Gateway {
+        cache,
+        usage,
+        introspect_limiter: gateway::limiter::FailureLimiter::new(g.introspect_failures_per_minute),
+        token_limiter: gateway::limiter::FailureLimiter::new(g.token_failures_per_minute),
+        clients,
+        signer,
+        service: g.registry_service.clone(),
+        metrics,
     })
 }
 

@@ -94,7 +94,9 @@ fn serve(config: Config) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let running = tollgate_server::start(config).map_err(|e| e.to_string())?;
         // actix-web stops gracefully on SIGTERM and SIGINT, finishing requests in flight.
-        running.server.await.map_err(|e| e.to_string())
+        let served = running.server.await.map_err(|e| e.to_string());
+        tollgate_server::Running::flush(&running.state);
+        served
     })
 }
 

@@ -10,4 +10,5 @@ pub struct AppState {
     /// Present in demo mode only.
     pub demo: Option<DemoIssuer>,
     pub registry_host: String,
+    pub gateway: crate::gateway::Gateway,
 }

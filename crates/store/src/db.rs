@@ -1,10 +1,12 @@
 //! The connection pool over SQLite or PostgreSQL, chosen by the database URL.
 
+use crate::gateway::ChangeListener;
 use crate::{Result, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -79,6 +81,9 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
+    /// The database URL, for the PostgreSQL notification connection.
+    pub(crate) url: Option<String>,
+    pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
 }
 
 impl Store {
@@ -105,7 +110,12 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            url: Some(url.to_owned()),
+            listener: Arc::default(),
+        };
         store.migrate()?;
         Ok(store)
     }

@@ -4,6 +4,7 @@
 mod audit;
 mod cursor;
 mod db;
+mod gateway;
 mod projects;
 pub mod schema;
 pub mod secret;
@@ -13,6 +14,7 @@ mod users;
 
 pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
+pub use gateway::{Change, ChangeListener, GatewayToken};
 pub use projects::{ProductSpec, ProjectSummary};
 pub use tokens::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
 pub use users::{Actor, UserClaims};

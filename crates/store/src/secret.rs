@@ -83,13 +83,37 @@ impl fmt::Debug for PlainSecret {
 
 /// The hex SHA-256 of any presented string.
 pub fn digest(secret: &str) -> SecretDigest {
-    let hash = Sha256::digest(secret.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in hash {
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
+    SecretDigest::from_bytes(&digest_bytes(secret))
+}
+
+/// The raw SHA-256 of a presented string: what in-memory caches key on.
+pub fn digest_bytes(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl SecretDigest {
+    pub fn from_bytes(hash: &[u8; 32]) -> SecretDigest {
+        let mut hex = String::with_capacity(64);
+        for &byte in hash {
+            hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+            hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
+        }
+        SecretDigest(hex)
     }
-    SecretDigest(hex)
+
+    /// The raw bytes of a hex digest, if it is one.
+    pub fn to_bytes(&self) -> Option<[u8; 32]> {
+        let hex = self.0.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let text = std::str::from_utf8(pair).ok()?;
+            out[i] = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(out)
+    }
 }
 
 fn checksum(text: &str) -> String {
@@ -191,6 +215,13 @@ mod tests {
         let secret = PlainSecret::generate();
         let shown = format!("{secret:?}");
         assert!(!shown.contains(&secret.expose()[4..]), "{shown}");
+    }
+
+    #[test]
+    fn hex_digests_round_trip_to_bytes() {
+        let d = digest("abc");
+        assert_eq!(d.to_bytes(), Some(digest_bytes("abc")));
+        assert_eq!(SecretDigest("zz".into()).to_bytes(), None);
     }
 
     #[test]

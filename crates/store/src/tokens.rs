@@ -4,6 +4,7 @@
 //! here, once: a token the actor may not see does not exist for them.
 
 use crate::audit::{record, Target};
+use crate::gateway::{publish, Change};
 use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
@@ -189,6 +190,7 @@ impl Store {
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;
+            publish(c, &Change::Digest(secret.digest().0))?;
             let details = serde_json::json!({
                 "kind": kind,
                 "created_for": service_user.as_ref().map_or(actor.name.as_str(), |s| s.1.as_str()),
@@ -212,7 +214,11 @@ impl Store {
         });
         match result {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::NameTaken("token")),
-            other => other.map(|token| (token, secret)),
+            Err(e) => Err(e),
+            Ok(token) => {
+                self.announce(&[Change::Digest(secret.digest().0)]);
+                Ok((token, secret))
+            }
         }
     }
 
@@ -346,6 +352,7 @@ impl Store {
             let row = find_visible(c, actor, id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })?;
+        self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest().0)]);
         Ok((token, secret))
     }
 
@@ -365,6 +372,7 @@ impl Store {
                 .execute(c)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             set_products(c, &row.id, &subscription)?;
+            publish(c, &Change::Token(row.id.clone()))?;
             let details = serde_json::json!({
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
@@ -386,6 +394,7 @@ impl Store {
             let row = find_visible(c, actor, id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
+        .inspect(|token| self.announce(&[Change::Token(token.id.clone())]))
     }
 
     /// Deletes the token for good; the audit log keeps that it existed.
@@ -394,6 +403,7 @@ impl Store {
             let row = find_visible(c, actor, id)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
+            publish(c, &Change::Token(row.id.clone()))?;
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
             record(
                 c,
@@ -407,8 +417,9 @@ impl Store {
                 },
                 details,
             )?;
-            Ok(())
+            Ok(row.id)
         })
+        .map(|deleted| self.announce(&[Change::Token(deleted)]))
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod demo;
+pub mod gateway;
 pub mod health;
 pub mod service_users;
 pub mod tokens;
@@ -62,6 +63,11 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(gateway::metrics)))
+        .service(resource("/oauth2/introspect").route(web::post().to(gateway::introspect)))
+        .service(resource("/auth/token").route(web::get().to(gateway::token)))
+        .service(resource("/auth/certificate.pem").route(web::get().to(gateway::certificate)))
+        .service(resource("/auth/jwks.json").route(web::get().to(gateway::jwks)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/me").route(web::get().to(account::me)))

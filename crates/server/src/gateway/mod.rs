@@ -1,0 +1,152 @@
+//! The registry gateway's side of Tollgate: secret checks through an invalidated cache, the
+//! gateway clients, rate limiting of failures, `last_used_at`, and registry token signing.
+
+pub mod cache;
+pub mod limiter;
+pub mod registry;
+pub mod usage;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use base64::Engine;
+use cache::{Lookup, TokenCache};
+use limiter::FailureLimiter;
+use registry::RegistrySigner;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tollgate_store::secret::{digest_bytes, PlainSecret, SecretDigest};
+use tollgate_store::{GatewayToken, Store};
+use usage::Usage;
+
+/// A client allowed to call the introspection endpoint. Only the secret's digest is kept.
+#[derive(Clone)]
+pub struct GatewayClient {
+    pub id: String,
+    secret_digest: [u8; 32],
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GatewayClient({})", self.id)
+    }
+}
+
+impl GatewayClient {
+    pub fn new(id: &str, secret: &str) -> GatewayClient {
+        GatewayClient {
+            id: id.to_owned(),
+            secret_digest: Sha256::digest(secret.as_bytes()).into(),
+        }
+    }
+
+    /// Parses `id:secret`, as in `TOLLGATE_GATEWAY_CLIENTS`.
+    pub fn parse(text: &str) -> Result<GatewayClient, String> {
+        match text.split_once(':') {
+            Some((id, secret)) if !id.is_empty() && secret.len() >= 16 => Ok(GatewayClient::new(id, secret)),
+            _ => Err("a gateway client is `id:secret`, with a secret of at least 16 characters".into()),
+        }
+    }
+}
+
+/// The result of checking a presented secret.
+pub enum Check {
+    Active(Arc<GatewayToken>),
+    Inactive,
+}
+
+pub struct Gateway {
+    pub cache: Arc<TokenCache>,
+    pub usage: Arc<Usage>,
+    pub introspect_limiter: FailureLimiter,
+    pub token_limiter: FailureLimiter,
+    pub clients: Vec<GatewayClient>,
+    pub signer: RegistrySigner,
+    /// The registry's `service` name that registry tokens are for.
+    pub service: String,
+    pub metrics: Arc<Metrics>,
+}
+
+/// `(user, password)` of an `Authorization: Basic` header.
+pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
+    let (scheme, encoded) = header?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+impl Gateway {
+    /// Whether the header carries the credential of a configured gateway client.
+    pub fn client_authenticated(&self, header: Option<&str>) -> bool {
+        let Some((id, secret)) = basic_credentials(header) else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        self.clients
+            .iter()
+            .any(|c| c.id == id && constant_time_eq(&c.secret_digest, &presented))
+    }
+
+    /// Whether `presented` is the current secret of a token that has not expired. Malformed
+    /// secrets are refused before any lookup; known answers come from the cache.
+    pub async fn check(&self, store: &Store, presented: &str) -> Result<Check, ApiError> {
+        if PlainSecret::parse(presented).is_err() {
+            return Ok(Check::Inactive);
+        }
+        let digest = digest_bytes(presented);
+        let lookup = match self.cache.get(&digest) {
+            Some(found) => found,
+            None => {
+                let epoch = self.cache.epoch();
+                let store = store.clone();
+                let hex = SecretDigest::from_bytes(&digest);
+                let found = actix_web::web::block(move || store.token_by_digest(&hex)).await??;
+                let lookup = match found {
+                    Some(token) => Lookup::Known(Arc::new(token)),
+                    None => Lookup::Unknown,
+                };
+                self.cache.insert(epoch, digest, lookup.clone());
+                lookup
+            }
+        };
+        Ok(match lookup {
+            Lookup::Known(token) if chrono::Utc::now() < token.expires_at => Check::Active(token),
+            _ => Check::Inactive,
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("gw:s3cret:with:colons")
+        );
+        assert_eq!(
+            basic_credentials(Some(&header)),
+            Some(("gw".into(), "s3cret:with:colons".into()))
+        );
+        assert_eq!(basic_credentials(Some("Bearer abc")), None);
+        assert_eq!(basic_credentials(Some("Basic !!!")), None);
+        assert_eq!(basic_credentials(None), None);
+    }
+
+    #[test]
+    fn gateway_clients_need_a_real_secret() {
+        assert!(GatewayClient::parse("gw:short").is_err());
+        assert!(GatewayClient::parse(":0123456789abcdef").is_err());
+        let c = GatewayClient::parse("gw:0123456789abcdef").unwrap();
+        assert_eq!(format!("{c:?}"), "GatewayClient(gw)");
+    }
+}

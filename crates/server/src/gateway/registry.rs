@@ -1,0 +1,209 @@
+//! Docker registry tokens (the CNCF Distribution `token` auth): the ES256 signing key and its
+//! certificate, scope parsing, and the signed JWT that grants `pull` on the token's products.
+
+use crate::keys::{EcKey, KeyError};
+use chrono::{Datelike, Utc};
+use jsonwebtoken::{encode, Algorithm, Header};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// One entry of the `access` claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+pub struct RegistrySigner {
+    key: EcKey,
+    kid: String,
+    certificate_pem: String,
+    jwks: serde_json::Value,
+    issuer: String,
+    pub ttl_seconds: u64,
+}
+
+impl RegistrySigner {
+    /// Loads the signing key and certificate from the given files, or from (and on first
+    /// start, into) the data directory.
+    pub fn load_or_create(
+        data_dir: &Path,
+        key_file: Option<PathBuf>,
+        cert_file: Option<PathBuf>,
+        issuer: String,
+        ttl_seconds: u64,
+    ) -> Result<RegistrySigner, KeyError> {
+        let key_path = key_file.unwrap_or_else(|| data_dir.join("registry-token-key.pem"));
+        let cert_path = cert_file.unwrap_or_else(|| data_dir.join("registry-token-cert.pem"));
+        let key = EcKey::load_or_create(&key_path)?;
+        let error = |message: String| KeyError {
+            path: cert_path.display().to_string(),
+            message,
+        };
+        let certificate_pem = if cert_path.exists() {
+            std::fs::read_to_string(&cert_path).map_err(|e| error(e.to_string()))?
+        } else {
+            let pem = self_signed_certificate(&key).map_err(|e| error(e.to_string()))?;
+            std::fs::write(&cert_path, &pem).map_err(|e| error(e.to_string()))?;
+            pem
+        };
+        let kid = libtrust_key_id(&key.public_der());
+        let jwks = serde_json::json!({ "keys": [key.public_jwk(&kid)] });
+        Ok(RegistrySigner {
+            key,
+            kid,
+            certificate_pem,
+            jwks,
+            issuer,
+            ttl_seconds,
+        })
+    }
+
+    pub fn certificate_pem(&self) -> &str {
+        &self.certificate_pem
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A registry JWT for `subject` at `service` with exactly `access`.
+    pub fn sign(
+        &self,
+        subject: &str,
+        service: &str,
+        access: &[Access],
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": service,
+            "exp": now + self.ttl_seconds as i64,
+            "nbf": now - 5,
+            "iat": now,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "access": access,
+        });
+        Ok((encode(&header, &claims, &self.key.encoding)?, now))
+    }
+}
+
+fn self_signed_certificate(key: &EcKey) -> Result<String, rcgen::Error> {
+    let key_pair = rcgen::KeyPair::from_pem(&key.pem)?;
+    let mut params = rcgen::CertificateParams::new(vec!["tollgate".to_owned()])?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Tollgate registry token signer");
+    let year = Utc::now().year();
+    params.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year + 20, 1, 1);
+    Ok(params.self_signed(&key_pair)?.pem())
+}
+
+/// The key id Distribution (libtrust) computes for a public key: the SHA-256 of its DER,
+/// truncated to 240 bits, base32, in groups of four separated by `:`.
+pub fn libtrust_key_id(public_der: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let hash = Sha256::digest(public_der);
+    let mut bits = String::new();
+    let (mut buffer, mut count) = (0u32, 0u32);
+    for &byte in &hash[..30] {
+        buffer = (buffer << 8) | u32::from(byte);
+        count += 8;
+        while count >= 5 {
+            count -= 5;
+            bits.push(char::from(ALPHABET[((buffer >> count) & 31) as usize]));
+        }
+    }
+    let groups: Vec<&str> = (0..bits.len()).step_by(4).map(|i| &bits[i..i + 4]).collect();
+    groups.join(":")
+}
+
+/// What the requested scopes may have: `pull` on repositories under one of `products`
+/// (`<product>/…`), nothing else. Scopes outside that are left out, as the protocol asks.
+pub fn grant(scopes: &[String], products: &[String]) -> Vec<Access> {
+    let mut granted: Vec<Access> = Vec::new();
+    for scope in scopes.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+        let mut parts = scope.split(':');
+        let (Some(kind), Some(actions)) = (parts.next(), scope.rsplit(':').next()) else {
+            continue;
+        };
+        let name = scope
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|rest| rest.strip_suffix(actions))
+            .and_then(|rest| rest.strip_suffix(':'));
+        let Some(name) = name else { continue };
+        let under_a_product = name
+            .split_once('/')
+            .is_some_and(|(namespace, rest)| !rest.is_empty() && products.iter().any(|p| p == namespace));
+        if kind == "repository" && under_a_product && actions.split(',').any(|a| a == "pull") && name.len() <= 255 {
+            if !granted.iter().any(|a| a.name == name) {
+                granted.push(Access {
+                    resource_type: "repository".into(),
+                    name: name.into(),
+                    actions: vec!["pull".into()],
+                });
+            }
+        }
+    }
+    granted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(scopes: &[&str]) -> Vec<String> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        grant(&scopes, &["wso2am".into(), "wso2is".into()])
+            .into_iter()
+            .map(|a| a.name)
+            .collect()
+    }
+
+    #[test]
+    fn pull_is_granted_only_under_the_products() {
+        assert_eq!(names(&["repository:wso2am/gateway:pull"]), ["wso2am/gateway"]);
+        assert_eq!(
+            names(&["repository:wso2am/a/b:pull,push"]),
+            ["wso2am/a/b"],
+            "pull of pull,push; never push"
+        );
+        assert!(names(&["repository:wso2mi/x:pull"]).is_empty());
+        assert!(
+            names(&["repository:wso2am:pull"]).is_empty(),
+            "the namespace itself is not under it"
+        );
+        assert!(names(&["repository:wso2amx/y:pull"]).is_empty());
+        assert!(names(&["repository:wso2am/x:push"]).is_empty());
+        assert!(names(&["registry:catalog:*"]).is_empty());
+        assert_eq!(
+            names(&[
+                "repository:wso2am/x:pull repository:wso2is/y:pull",
+                "repository:wso2mi/z:pull"
+            ]),
+            ["wso2am/x", "wso2is/y"]
+        );
+    }
+
+    #[test]
+    fn key_ids_look_like_libtrust_ones() {
+        let id = libtrust_key_id(b"anything");
+        assert_eq!(id.len(), 59);
+        assert_eq!(id.split(':').count(), 12);
+        assert!(id
+            .split(':')
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))));
+    }
+}

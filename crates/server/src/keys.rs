@@ -1,0 +1,93 @@
+//! ES256 (P-256) signing keys kept in files: created once with the OS CSPRNG, then reused.
+
+use jsonwebtoken::EncodingKey;
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use serde_json::json;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing key {path}: {message}")]
+pub struct KeyError {
+    pub path: String,
+    pub message: String,
+}
+
+/// A signing key, as p256 and as jsonwebtoken need it.
+pub struct EcKey {
+    pub signing: SigningKey,
+    pub encoding: EncodingKey,
+    /// The PKCS#8 PEM of the private key.
+    pub pem: String,
+}
+
+impl EcKey {
+    /// Reads the key at `path`, or creates it there (mode 0600) when there is none.
+    pub fn load_or_create(path: &Path) -> Result<EcKey, KeyError> {
+        let error = |message: String| KeyError {
+            path: path.display().to_string(),
+            message,
+        };
+        let signing = if path.exists() {
+            let pem = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+            SigningKey::from_pkcs8_pem(&pem).map_err(|e| error(e.to_string()))?
+        } else {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+            }
+            let signing = loop {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| error(e.to_string()))?;
+                if let Ok(key) = SigningKey::from_slice(&bytes) {
+                    break key;
+                }
+            };
+            let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(|e| error(e.to_string()))?;
+            write_private(path, pem.as_bytes()).map_err(|e| error(e.to_string()))?;
+            signing
+        };
+        let pem = signing
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| error(e.to_string()))?
+            .to_string();
+        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| error(e.to_string()))?;
+        Ok(EcKey { signing, encoding, pem })
+    }
+
+    /// The public key as a JWK with this `kid`.
+    pub fn public_jwk(&self, kid: &str) -> serde_json::Value {
+        let point = self.signing.verifying_key().to_encoded_point(false);
+        let coordinate = |c: Option<&p256::FieldBytes>| c.map(|b| b64(b)).unwrap_or_default();
+        json!({
+            "kty": "EC", "crv": "P-256", "x": coordinate(point.x()), "y": coordinate(point.y()),
+            "kid": kid, "alg": "ES256", "use": "sig",
+        })
+    }
+
+    /// The DER (SubjectPublicKeyInfo) of the public key.
+    pub fn public_der(&self) -> Vec<u8> {
+        use p256::pkcs8::EncodePublicKey;
+        self.signing
+            .verifying_key()
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .unwrap_or_default()
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}

@@ -1,0 +1,237 @@
+//! What the registry gateway's hot path needs from storage: a token by its secret digest,
+//! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
+
+use crate::schema::{projects, token_products, tokens};
+use crate::secret::SecretDigest;
+use crate::{utc, DbConn, Result, Store};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use tollgate_model::{expires_at, TokenKind};
+
+/// A token as the gateway sees it: who it is, what it may pull, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayToken {
+    pub id: String,
+    pub registry_username: String,
+    pub project_key: String,
+    pub kind: TokenKind,
+    /// Product codes, sorted: the registry namespaces the token may pull from.
+    pub products: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    /// When the current secret was issued.
+    pub issued_at: DateTime<Utc>,
+}
+
+/// A change to tokens that caches must hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The token's secret, products or existence changed: forget what is cached for it.
+    Token(String),
+    /// A digest now belongs to a token: forget that it was unknown.
+    Digest(String),
+}
+
+impl Change {
+    fn payload(&self) -> String {
+        match self {
+            Change::Token(id) => format!("token:{id}"),
+            Change::Digest(d) => format!("digest:{d}"),
+        }
+    }
+
+    fn parse(payload: &str) -> Option<Change> {
+        match payload.split_once(':')? {
+            ("token", id) => Some(Change::Token(id.to_owned())),
+            ("digest", d) => Some(Change::Digest(d.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// Receives changes, from this node's writes and (PostgreSQL) from every other node's.
+pub trait ChangeListener: Send + Sync {
+    fn changed(&self, change: &Change);
+    /// Notifications may have been missed (the listening connection dropped): drop everything.
+    fn missed_changes(&self);
+    /// Whether other nodes' changes reach this node now.
+    fn set_connected(&self, connected: bool);
+}
+
+const CHANNEL: &str = "tollgate_token_changes";
+
+/// Tells other nodes about a change, delivered when the transaction commits (PostgreSQL only;
+/// SQLite has a single node).
+pub(crate) fn publish(c: &mut DbConn, change: &Change) -> Result<()> {
+    if let DbConn::Pg(_) = c {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(change.payload())
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The token whose secret has this digest, if any.
+    pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<Option<GatewayToken>> {
+        let mut conn = self.conn()?;
+        let c: &mut DbConn = &mut conn;
+        let row: Option<(
+            String,
+            String,
+            String,
+            String,
+            chrono::NaiveDate,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+        )> = tokens::table
+            .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
+            .filter(tokens::secret_digest.eq(&digest.0))
+            .select((
+                tokens::id,
+                tokens::registry_username,
+                projects::key,
+                tokens::kind,
+                tokens::subscription_end_date,
+                tokens::created_at,
+                tokens::secret_regenerated_at,
+            ))
+            .first(c)
+            .optional()?;
+        let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
+            return Ok(None);
+        };
+        let products: Vec<String> = token_products::table
+            .filter(token_products::token_id.eq(&id))
+            .order(token_products::product_code)
+            .select(token_products::product_code)
+            .load(c)?;
+        Ok(Some(GatewayToken {
+            id,
+            registry_username,
+            project_key,
+            kind: TokenKind::parse(&kind).unwrap_or_default(),
+            products,
+            expires_at: expires_at(end_date),
+            issued_at: utc(regenerated_at.unwrap_or(created_at)),
+        }))
+    }
+
+    /// Records when tokens were last used, in one transaction; a token deleted meanwhile is
+    /// skipped. A time never moves backwards.
+    pub fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        self.write(|c| {
+            for (id, at) in uses {
+                let at = at.naive_utc();
+                diesel::update(tokens::table.find(id))
+                    .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
+                    .set(tokens::last_used_at.eq(Some(at)))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Registers the listener of token changes: called after each committed change on this
+    /// node and, with PostgreSQL, for every other node's changes through `LISTEN/NOTIFY`.
+    pub fn set_change_listener(&self, listener: Arc<dyn ChangeListener>) {
+        if self.listener.set(listener.clone()).is_err() {
+            tracing::warn!("a change listener was already registered");
+            return;
+        }
+        match &self.url {
+            Some(url) if self.backend() == crate::Backend::Postgres => {
+                let url = url.clone();
+                let listener = Arc::downgrade(&listener);
+                std::thread::Builder::new()
+                    .name("tollgate-notify".into())
+                    .spawn(move || listen_while_wanted(&url, &listener))
+                    .expect("the notification thread starts");
+            }
+            _ => listener.set_connected(true),
+        }
+    }
+
+    /// Tells the listener of this node about committed changes.
+    pub(crate) fn announce(&self, changes: &[Change]) {
+        if let Some(listener) = self.listener.get() {
+            for change in changes {
+                listener.changed(change);
+            }
+        }
+    }
+}
+
+/// How often the notification connection is read and checked.
+const POLL: Duration = Duration::from_millis(20);
+const HEALTH_CHECK: Duration = Duration::from_secs(2);
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// Listens (and reconnects) for as long as the listener exists.
+fn listen_while_wanted(url: &str, listener: &Weak<dyn ChangeListener>) {
+    while listener.strong_count() > 0 {
+        match PgConnection::establish(url) {
+            Ok(mut conn) => {
+                if conn.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                    let Some(l) = listener.upgrade() else { return };
+                    // Anything may have changed while this node was not listening.
+                    l.missed_changes();
+                    l.set_connected(true);
+                    drop(l);
+                    tracing::info!("listening for token changes of other nodes");
+                    let Some(error) = pump(&mut conn, listener) else { return };
+                    let Some(l) = listener.upgrade() else { return };
+                    l.set_connected(false);
+                    l.missed_changes();
+                    tracing::warn!(%error, "lost the notification connection; the cache is bypassed until it is back");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot open the notification connection"),
+        }
+        std::thread::sleep(RECONNECT_DELAY);
+    }
+}
+
+/// Delivers notifications until the connection fails (`Some(error)`) or the listener is gone.
+fn pump(conn: &mut PgConnection, listener: &Weak<dyn ChangeListener>) -> Option<String> {
+    let mut checked = Instant::now();
+    loop {
+        let listener = listener.upgrade()?;
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(n) => match Change::parse(&n.payload) {
+                    Some(change) => listener.changed(&change),
+                    None => tracing::warn!(payload = %n.payload, "ignoring an unknown change notification"),
+                },
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+        drop(listener);
+        if checked.elapsed() >= HEALTH_CHECK {
+            if let Err(e) = conn.batch_execute("SELECT 1") {
+                return Some(e.to_string());
+            }
+            checked = Instant::now();
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn changes_survive_the_notification_payload() {
+        for change in [Change::Token("01a2-x".into()), Change::Digest("ab12".into())] {
+            assert_eq!(Change::parse(&change.payload()), Some(change));
+        }
+        assert_eq!(Change::parse("nonsense"), None);
+    }
+}
