@@ -84,6 +84,8 @@ pub struct Store {
     /// The database URL, for the PostgreSQL notification connection.
     pub(crate) url: Option<String>,
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
+    /// This process' name in change notifications.
+    pub(crate) node: Arc<str>,
 }
 
 impl Store {
@@ -115,6 +117,7 @@ impl Store {
             backend,
             url: Some(url.to_owned()),
             listener: Arc::default(),
+            node: uuid::Uuid::new_v4().simple().to_string().into(),
         };
         store.migrate()?;
         Ok(store)

@@ -25,6 +25,16 @@ pub struct GatewayToken {
     pub issued_at: DateTime<Utc>,
 }
 
+type DigestRow = (
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDate,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
 /// A change to tokens that caches must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -35,19 +45,22 @@ pub enum Change {
 }
 
 impl Change {
-    fn payload(&self) -> String {
+    /// `<node> <kind>:<value>`: the node that made the change, so that it can skip its own.
+    fn payload(&self, node: &str) -> String {
         match self {
-            Change::Token(id) => format!("token:{id}"),
-            Change::Digest(d) => format!("digest:{d}"),
+            Change::Token(id) => format!("{node} token:{id}"),
+            Change::Digest(d) => format!("{node} digest:{d}"),
         }
     }
 
-    fn parse(payload: &str) -> Option<Change> {
-        match payload.split_once(':')? {
-            ("token", id) => Some(Change::Token(id.to_owned())),
-            ("digest", d) => Some(Change::Digest(d.to_owned())),
-            _ => None,
-        }
+    fn parse(payload: &str) -> Option<(&str, Change)> {
+        let (node, change) = payload.split_once(' ')?;
+        let change = match change.split_once(':')? {
+            ("token", id) => Change::Token(id.to_owned()),
+            ("digest", d) => Change::Digest(d.to_owned()),
+            _ => return None,
+        };
+        Some((node, change))
     }
 }
 
@@ -61,14 +74,16 @@ pub trait ChangeListener: Send + Sync {
 }
 
 const CHANNEL: &str = "tollgate_token_changes";
+/// The `application_name` of each node's notification connection.
+pub const NOTIFY_APPLICATION: &str = "tollgate-notify";
 
 /// Tells other nodes about a change, delivered when the transaction commits (PostgreSQL only;
 /// SQLite has a single node).
-pub(crate) fn publish(c: &mut DbConn, change: &Change) -> Result<()> {
+pub(crate) fn publish(c: &mut DbConn, node: &str, change: &Change) -> Result<()> {
     if let DbConn::Pg(_) = c {
         diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<diesel::sql_types::Text, _>(CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(change.payload())
+            .bind::<diesel::sql_types::Text, _>(change.payload(node))
             .execute(c)?;
     }
     Ok(())
@@ -79,15 +94,7 @@ impl Store {
     pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<Option<GatewayToken>> {
         let mut conn = self.conn()?;
         let c: &mut DbConn = &mut conn;
-        let row: Option<(
-            String,
-            String,
-            String,
-            String,
-            chrono::NaiveDate,
-            NaiveDateTime,
-            Option<NaiveDateTime>,
-        )> = tokens::table
+        let row: Option<DigestRow> = tokens::table
             .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
             .filter(tokens::secret_digest.eq(&digest.0))
             .select((
@@ -147,11 +154,14 @@ impl Store {
         }
         match &self.url {
             Some(url) if self.backend() == crate::Backend::Postgres => {
-                let url = url.clone();
+                // Named, so that operators (and tests) can tell this connection apart.
+                let separator = if url.contains('?') { '&' } else { '?' };
+                let url = format!("{url}{separator}application_name={NOTIFY_APPLICATION}");
                 let listener = Arc::downgrade(&listener);
+                let node = self.node.clone();
                 std::thread::Builder::new()
                     .name("tollgate-notify".into())
-                    .spawn(move || listen_while_wanted(&url, &listener))
+                    .spawn(move || listen_while_wanted(&url, &node, &listener))
                     .expect("the notification thread starts");
             }
             _ => listener.set_connected(true),
@@ -174,7 +184,7 @@ const HEALTH_CHECK: Duration = Duration::from_secs(2);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
 /// Listens (and reconnects) for as long as the listener exists.
-fn listen_while_wanted(url: &str, listener: &Weak<dyn ChangeListener>) {
+fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeListener>) {
     while listener.strong_count() > 0 {
         match PgConnection::establish(url) {
             Ok(mut conn) => {
@@ -185,7 +195,9 @@ fn listen_while_wanted(url: &str, listener: &Weak<dyn ChangeListener>) {
                     l.set_connected(true);
                     drop(l);
                     tracing::info!("listening for token changes of other nodes");
-                    let Some(error) = pump(&mut conn, listener) else { return };
+                    let Some(error) = pump(&mut conn, node, listener) else {
+                        return;
+                    };
                     let Some(l) = listener.upgrade() else { return };
                     l.set_connected(false);
                     l.missed_changes();
@@ -199,14 +211,18 @@ fn listen_while_wanted(url: &str, listener: &Weak<dyn ChangeListener>) {
 }
 
 /// Delivers notifications until the connection fails (`Some(error)`) or the listener is gone.
-fn pump(conn: &mut PgConnection, listener: &Weak<dyn ChangeListener>) -> Option<String> {
+fn pump(conn: &mut PgConnection, node: &str, listener: &Weak<dyn ChangeListener>) -> Option<String> {
     let mut checked = Instant::now();
     loop {
         let listener = listener.upgrade()?;
         for notification in conn.notifications_iter() {
             match notification {
-                Ok(n) => match Change::parse(&n.payload) {
-                    Some(change) => listener.changed(&change),
+                Ok(n) => match Change::parse(&n.payload)
+                    .inspect(|_| tracing::debug!(payload = %n.payload, "change notification"))
+                {
+                    // This node heard its own change when it committed it.
+                    Some((from, _)) if from == node => {}
+                    Some((_, change)) => listener.changed(&change),
                     None => tracing::warn!(payload = %n.payload, "ignoring an unknown change notification"),
                 },
                 Err(e) => return Some(e.to_string()),
@@ -230,7 +246,7 @@ mod tests {
     #[test]
     fn changes_survive_the_notification_payload() {
         for change in [Change::Token("01a2-x".into()), Change::Digest("ab12".into())] {
-            assert_eq!(Change::parse(&change.payload()), Some(change));
+            assert_eq!(Change::parse(&change.payload("n1")), Some(("n1", change)));
         }
         assert_eq!(Change::parse("nonsense"), None);
     }

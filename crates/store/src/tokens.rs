@@ -190,7 +190,7 @@ impl Store {
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;
-            publish(c, &Change::Digest(secret.digest().0))?;
+            publish(c, &self.node, &Change::Digest(secret.digest().0))?;
             let details = serde_json::json!({
                 "kind": kind,
                 "created_for": service_user.as_ref().map_or(actor.name.as_str(), |s| s.1.as_str()),
@@ -335,6 +335,8 @@ impl Store {
                     tokens::secret_regenerated_at.eq(Some(now())),
                 ))
                 .execute(c)?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            publish(c, &self.node, &Change::Digest(secret.digest().0))?;
             let details = serde_json::json!({ "registry_username": row.registry_username });
             record(
                 c,
@@ -372,7 +374,7 @@ impl Store {
                 .execute(c)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             set_products(c, &row.id, &subscription)?;
-            publish(c, &Change::Token(row.id.clone()))?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
             let details = serde_json::json!({
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
@@ -403,7 +405,7 @@ impl Store {
             let row = find_visible(c, actor, id)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
-            publish(c, &Change::Token(row.id.clone()))?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
             record(
                 c,

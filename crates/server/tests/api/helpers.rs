@@ -100,6 +100,7 @@ impl TestApp {
         config.db.pool_size = 4;
         config.registry_host = "registry.test:5000".into();
         config.web_dir = PathBuf::from("/nonexistent");
+        config.gateway.last_used_flush_ms = 100;
         adjust(&mut config);
         let running = tollgate_server::start(config).expect("server starts");
         let server = running.server.handle();
@@ -324,4 +325,120 @@ impl Drop for TestApp {
             .ok();
         }
     }
+}
+
+/// A `tollgate serve` process of its own: real HTTP between processes.
+pub struct ServerProcess {
+    pub base: String,
+    pub child: std::process::Child,
+    /// Kept for the process' life; removed when it ends.
+    _data_dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Starts the binary in demo mode with these extra environment variables and waits until
+    /// it is ready. Its log (stderr) goes to `log` when given.
+    pub async fn start(env: &[(&str, &str)], log: Option<std::process::Stdio>) -> ServerProcess {
+        let data_dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command
+            .arg("serve")
+            .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TOLLGATE_DATA_DIR", data_dir.path())
+            .env("TOLLGATE_WORKERS", "2")
+            .env("TOLLGATE_WEB_DIR", "/nonexistent")
+            .env_remove("TOLLGATE_DATABASE_URL")
+            .env_remove("TOLLGATE_ISSUER")
+            .stdout(std::process::Stdio::null())
+            .stderr(log.unwrap_or_else(std::process::Stdio::null));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("tollgate serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..150 {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+            {
+                return ServerProcess {
+                    base,
+                    child,
+                    _data_dir: data_dir,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("tollgate serve did not become ready at {base}");
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        for _ in 0..150 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("tollgate did not stop on SIGTERM");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo gateway client's introspection of `secret` at `base`.
+pub async fn introspect(http: &reqwest::Client, base: &str, secret: &str) -> Answer {
+    answer(
+        http.post(format!("{base}/oauth2/introspect"))
+            .basic_auth("registry-gateway", Some("demo-gateway-secret"))
+            .form(&[("token", secret)])
+            .send()
+            .await
+            .expect("introspection sent"),
+    )
+    .await
+}
+
+impl TestApp {
+    pub async fn introspect(&self, secret: &str) -> Answer {
+        introspect(&self.http, &self.base, secret).await
+    }
+
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric(&self.http, &self.base, series).await
+    }
+}
+
+/// The value of a Prometheus series at `base`, 0 when absent.
+pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> f64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
 }

@@ -1,49 +1,16 @@
 //! The `tollgate serve` process: real HTTP between processes, and logs without credentials.
 
-use reqwest::StatusCode;
+use crate::helpers::ServerProcess;
 use serde_json::json;
 use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_names_each_request_and_never_a_secret_or_bearer_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("serve")
-        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TOLLGATE_DATA_DIR", dir.path())
-        .env("TOLLGATE_WORKERS", "2")
-        .env("TOLLGATE_LOG", "debug")
-        .env("TOLLGATE_LOG_FORMAT", "json")
-        .env_remove("TOLLGATE_DATABASE_URL")
-        .env_remove("TOLLGATE_ISSUER")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let env = [("TOLLGATE_LOG", "debug"), ("TOLLGATE_LOG_FORMAT", "json")];
+    let mut server = ServerProcess::start(&env, Some(Stdio::piped())).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "tollgate serve did not become ready");
-
     let session: serde_json::Value = http
         .post(format!("{base}/api/v1/demo/session"))
         .json(&json!({ "user": "bob" }))
@@ -74,6 +41,19 @@ async fn the_log_names_each_request_and_never_a_secret_or_bearer_token() {
         .json()
         .await
         .unwrap();
+    let secret = renewed["secret"].as_str().unwrap();
+    let user = renewed["token"]["registry_username"].as_str().unwrap();
+    let login = http
+        .get(format!(
+            "{base}/auth/token?service=tollgate-registry&scope=repository:wso2am/x:pull"
+        ))
+        .basic_auth(user, Some(secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let introspected = crate::helpers::introspect(&http, &base, secret).await;
+    assert_eq!(introspected.ok(200)["active"], true);
     let bad = http
         .get(format!("{base}/api/v1/tokens"))
         .bearer_auth("not.a.jwt")
@@ -82,24 +62,11 @@ async fn the_log_names_each_request_and_never_a_secret_or_bearer_token() {
         .unwrap();
     assert_eq!(bad.status(), 401);
 
-    // SIGTERM: a graceful stop.
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let mut stopped = false;
-    for _ in 0..150 {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "tollgate exited with {status}");
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(stopped, "tollgate did not stop on SIGTERM");
+    // SIGTERM: a graceful stop, which also writes the last uses of tokens.
+    let status = server.stop().await;
+    assert!(status.success(), "tollgate exited with {status}");
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    server.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
 
     assert!(log.contains("DEMO MODE"), "demo mode is not announced");
     assert!(
@@ -112,6 +79,10 @@ async fn the_log_names_each_request_and_never_a_secret_or_bearer_token() {
             "a secret reached the log"
         );
     }
+    assert!(
+        !log.contains("demo-gateway-secret"),
+        "the gateway client secret reached the log"
+    );
     let signature = bearer.rsplit('.').next().unwrap();
     assert!(!log.contains(signature), "a bearer token reached the log");
     assert!(

@@ -7,6 +7,7 @@ mod audit_events;
 mod auth;
 mod cli;
 mod errors;
+mod gateway;
 mod logs;
 mod me;
 mod openapi;
