@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API and the single-page app.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Manage projects and their subscriptions.
     Project {
         #[command(subcommand)]
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let outcome = match cli.command {
-        Command::Serve(config) => serve(config),
+        Command::Serve(config) => serve(*config),
         Command::Project { command } => project(command),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());

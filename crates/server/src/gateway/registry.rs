@@ -147,14 +147,13 @@ pub fn grant(scopes: &[String], products: &[String]) -> Vec<Access> {
         let under_a_product = name
             .split_once('/')
             .is_some_and(|(namespace, rest)| !rest.is_empty() && products.iter().any(|p| p == namespace));
-        if kind == "repository" && under_a_product && actions.split(',').any(|a| a == "pull") && name.len() <= 255 {
-            if !granted.iter().any(|a| a.name == name) {
-                granted.push(Access {
-                    resource_type: "repository".into(),
-                    name: name.into(),
-                    actions: vec!["pull".into()],
-                });
-            }
+        let wanted = kind == "repository" && under_a_product && actions.split(',').any(|a| a == "pull");
+        if wanted && name.len() <= 255 && !granted.iter().any(|a| a.name == name) {
+            granted.push(Access {
+                resource_type: "repository".into(),
+                name: name.into(),
+                actions: vec!["pull".into()],
+            });
         }
     }
     granted

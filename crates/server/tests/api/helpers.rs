@@ -338,6 +338,10 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary in demo mode with these extra environment variables and waits until
     /// it is ready. Its log (stderr) goes to `log` when given.
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child is killed and waited for when ServerProcess drops"
+    )]
     pub async fn start(env: &[(&str, &str)], log: Option<std::process::Stdio>) -> ServerProcess {
         let data_dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
