@@ -11,5 +11,6 @@ mod gateway;
 mod logs;
 mod me;
 mod openapi;
+mod registry;
 mod service_users;
 mod tokens;

@@ -1,0 +1,221 @@
+//! End to end with a real registry: CNCF Distribution (`docker-registry`) configured with
+//! `auth: token` trusting Tollgate's certificate, and `skopeo` as the client.
+
+use crate::helpers::{Db, TestApp};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+struct Registry {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[allow(
+    clippy::zombie_processes,
+    reason = "Registry kills and waits for the child when it drops"
+)]
+async fn start_registry(dir: &Path, storage: &Path, auth: &str) -> Registry {
+    let port = free_port();
+    let config = dir.join(format!("registry-{port}.yml"));
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: false\n\
+             http:\n  addr: 127.0.0.1:{port}\n{auth}",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry is installed (apt-get install docker-registry; .ci/run does it)");
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Registry { child, addr };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("docker-registry did not start");
+}
+
+fn skopeo(args: &[&str]) -> Output {
+    Command::new("skopeo")
+        .arg("--insecure-policy")
+        .args(args)
+        .output()
+        .expect("skopeo is installed (apt-get install skopeo; .ci/run does it)")
+}
+
+fn write_blob(layout: &Path, bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+    format!("sha256:{hex}")
+}
+
+/// A minimal OCI image layout (one empty layer) tagged `1.0`.
+fn image_layout(layout: &Path) {
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let layer = vec![0u8; 1024]; // an empty tar archive
+    let layer_digest = write_blob(layout, &layer);
+    let config = json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+    })
+    .to_string();
+    let config_digest = write_blob(layout, config.as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len() }],
+    })
+    .to_string();
+    let manifest_digest = write_blob(layout, manifest.as_bytes());
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(),
+            "annotations": { "org.opencontainers.image.ref.name": "1.0" },
+        }],
+    });
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+}
+
+#[track_caller]
+fn assert_pull(out: &Output, allowed: bool, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.success(), allowed, "{what}: skopeo said {stderr}");
+    if !allowed {
+        let lower = stderr.to_lowercase();
+        assert!(
+            lower.contains("unauthorized") || lower.contains("denied") || lower.contains("401"),
+            "{what}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_token_grants() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let work = tempfile::tempdir().unwrap();
+    let storage = work.path().join("storage");
+    let layout = work.path().join("layout");
+    image_layout(&layout);
+
+    // Seed the registry's storage with two products' images, without auth.
+    {
+        let open = start_registry(work.path(), &storage, "").await;
+        for repo in ["wso2am/gateway", "wso2mi/integrator"] {
+            let out = skopeo(&[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("oci:{}:1.0", layout.display()),
+                &format!("docker://{}/{repo}:1.0", open.addr),
+            ]);
+            assert!(
+                out.status.success(),
+                "pushing {repo}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    let cert = app.data_dir.path().join("registry-token-cert.pem");
+    let auth = format!(
+        "auth:\n  token:\n    realm: {}/auth/token\n    service: tollgate-registry\n    issuer: tollgate\n    rootcertbundle: {}\n",
+        app.base,
+        cert.display()
+    );
+    let registry = start_registry(work.path(), &storage, &auth).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "skopeo").await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let pull = |repo: &str, password: &str, into: &str| {
+        skopeo(&[
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            &format!("{user}:{password}"),
+            &format!("docker://{}/{repo}:1.0", registry.addr),
+            &format!("dir:{}", work.path().join(into).display()),
+        ])
+    };
+
+    let anonymous = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/wso2am/gateway:1.0", registry.addr),
+    ]);
+    assert_pull(&anonymous, false, "an anonymous pull");
+    assert_pull(
+        &pull("wso2am/gateway", &secret, "a"),
+        true,
+        "a pull of a product of the token",
+    );
+    assert!(
+        work.path().join("a/manifest.json").exists(),
+        "skopeo fetched the manifest"
+    );
+    assert_pull(
+        &pull("wso2mi/integrator", &secret, "b"),
+        false,
+        "a pull of another product",
+    );
+
+    let id = created["token"]["id"].as_str().unwrap();
+    let renewed = app
+        .post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
+        .await
+        .ok(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_pull(
+        &pull("wso2am/gateway", &secret, "c"),
+        false,
+        "a pull with the re-generated secret",
+    );
+    assert_pull(
+        &pull("wso2am/gateway", &renewed, "d"),
+        true,
+        "a pull with the new secret",
+    );
+
+    assert_eq!(
+        app.delete(&alice, &format!("/api/v1/tokens/{id}"))
+            .await
+            .status
+            .as_u16(),
+        204
+    );
+    assert_pull(
+        &pull("wso2am/gateway", &renewed, "e"),
+        false,
+        "a pull with a deleted token",
+    );
+}
