@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough spec web clean
+.PHONY: run test check unit walkthrough spec web clean bench
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
@@ -34,3 +34,7 @@ web:
 clean:
 	$(CARGO) clean
 	rm -rf frontend/dist
+
+## The gateway benchmark (release build, wrk): prints requests/s and p50/p99 latency.
+bench:
+	e2e/bench/run.sh

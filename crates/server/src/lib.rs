@@ -212,12 +212,19 @@ fn build_gateway(config: &Config, store: &tollgate_store::Store, demo: bool) -> 
     })
 }
 
-/// The caller's `X-Request-Id` when it is a sane token, a new UUID otherwise.
+/// The caller's `X-Request-Id` when it is a sane token; otherwise this process' random prefix
+/// and a counter, unique without a random draw per request.
 fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
+    static PREFIX: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| {
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{}-{n:010x}", *PREFIX)
+        })
 }

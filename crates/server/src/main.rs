@@ -56,23 +56,27 @@ enum ProjectCommand {
     },
 }
 
-fn init_logging() {
+/// Logs to standard error through a writer thread, so that a request never waits on the
+/// terminal or the disk; the guard flushes what is queued when `main` returns.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("TOLLGATE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     if json {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
     }
+    guard
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let _flush_logs_on_exit = init_logging();
     let outcome = match cli.command {
         Command::Serve(config) => serve(*config),
         Command::Project { command } => project(command),

@@ -1,0 +1,70 @@
+//! Seeds a fresh Tollgate database for `make bench`: the demo story, then N tokens for alice,
+//! some of them re-generated. Writes the secrets the load generator presents:
+//! `valid.txt`, `regenerated.txt` (old secrets), `unknown.txt`, and `logins.txt`
+//! (`Authorization` header values for `/auth/token`).
+
+use base64::Engine;
+use std::io::Write;
+use tollgate_model::Role;
+use tollgate_store::secret::PlainSecret;
+use tollgate_store::{Origin, Store, TokenTarget, UserClaims};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(database), Some(out_dir), Some(count)) = (args.next(), args.next(), args.next()) else {
+        eprintln!("usage: tollgate-bench-seed <database-url> <out-dir> <tokens>");
+        std::process::exit(2);
+    };
+    let count: usize = count.parse().expect("a number of tokens");
+    let out = std::path::PathBuf::from(out_dir);
+    std::fs::create_dir_all(&out).expect("the output folder");
+    let store = Store::open(&database, 2).expect("the database opens");
+    tollgate_server::demo::seed(&store).expect("the demo seed");
+    let alice = store
+        .sign_in(&UserClaims {
+            id: "alice".into(),
+            name: "Alice Admin".into(),
+            email: "alice@acme.example".into(),
+            project_key: "acme".into(),
+            role: Role::CustomerAdmin,
+        })
+        .expect("alice signs in");
+    let origin = Origin {
+        request_id: "bench-seed".into(),
+        client_address: None,
+    };
+    let file = |name: &str| std::io::BufWriter::new(std::fs::File::create(out.join(name)).expect("an output file"));
+    let (mut valid, mut regenerated, mut unknown, mut logins) = (
+        file("valid.txt"),
+        file("regenerated.txt"),
+        file("unknown.txt"),
+        file("logins.txt"),
+    );
+    let started = std::time::Instant::now();
+    for n in 0..count {
+        let (token, mut secret) = store
+            .create_token(&alice, &origin, &format!("bench token {n}"), &TokenTarget::User)
+            .expect("a token");
+        if n % 20 == 0 {
+            writeln!(regenerated, "{}", secret.expose()).unwrap();
+            secret = store
+                .regenerate_secret(&alice, &origin, &token.id)
+                .expect("re-generated")
+                .1;
+        }
+        writeln!(valid, "{}", secret.expose()).unwrap();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            token.registry_username,
+            secret.expose()
+        ));
+        writeln!(logins, "Basic {basic}").unwrap();
+    }
+    for _ in 0..(count / 20).max(1) {
+        writeln!(unknown, "{}", PlainSecret::generate().expose()).unwrap();
+    }
+    for f in [&mut valid, &mut regenerated, &mut unknown, &mut logins] {
+        f.flush().unwrap();
+    }
+    eprintln!("seeded {count} tokens in {:.1} s", started.elapsed().as_secs_f64());
+}

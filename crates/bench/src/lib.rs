@@ -1,0 +1,1 @@
+//! Support for `make bench`: see `src/bin/` and `e2e/bench/`.
