@@ -14,8 +14,14 @@ const MAX_UNKNOWN: usize = 100_000;
 
 #[derive(Clone)]
 pub enum Lookup {
-    Known(Arc<GatewayToken>),
+    Known(Arc<Known>),
     Unknown,
+}
+
+/// A valid token, with its introspection answer serialized once.
+pub struct Known {
+    pub token: GatewayToken,
+    pub introspection: actix_web::web::Bytes,
 }
 
 #[derive(Default)]
@@ -74,8 +80,8 @@ impl TokenCache {
             return;
         }
         match &lookup {
-            Lookup::Known(token) => {
-                e.digest_of_token.insert(token.id.clone(), digest);
+            Lookup::Known(known) => {
+                e.digest_of_token.insert(known.token.id.clone(), digest);
             }
             Lookup::Unknown => {
                 if e.unknown >= MAX_UNKNOWN {
@@ -110,8 +116,8 @@ impl ChangeListener for TokenCache {
         if let Some(digest) = digest {
             match e.by_digest.remove(&digest) {
                 Some(Lookup::Unknown) => e.unknown -= 1,
-                Some(Lookup::Known(token)) => {
-                    e.digest_of_token.remove(&token.id);
+                Some(Lookup::Known(known)) => {
+                    e.digest_of_token.remove(&known.token.id);
                 }
                 None => {}
             }
@@ -134,8 +140,8 @@ mod tests {
     use super::*;
     use chrono::Utc;
 
-    fn token(id: &str) -> Arc<GatewayToken> {
-        Arc::new(GatewayToken {
+    fn token(id: &str) -> Arc<Known> {
+        let token = GatewayToken {
             id: id.into(),
             registry_username: "u".into(),
             project_key: "p".into(),
@@ -143,6 +149,10 @@ mod tests {
             products: vec![],
             expires_at: Utc::now(),
             issued_at: Utc::now(),
+        };
+        Arc::new(Known {
+            token,
+            introspection: Default::default(),
         })
     }
 

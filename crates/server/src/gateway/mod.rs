@@ -9,20 +9,22 @@ pub mod usage;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use base64::Engine;
-use cache::{Lookup, TokenCache};
+use cache::{Known, Lookup, TokenCache};
 use limiter::FailureLimiter;
 use registry::RegistrySigner;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use tollgate_model::Introspection;
 use tollgate_store::secret::{digest_bytes, PlainSecret, SecretDigest};
 use tollgate_store::{GatewayToken, Store};
 use usage::Usage;
 
-/// A client allowed to call the introspection endpoint. Only the secret's digest is kept.
+/// A client allowed to call the introspection endpoint. Only the digest of its
+/// `Authorization` header value is kept.
 #[derive(Clone)]
 pub struct GatewayClient {
     pub id: String,
-    secret_digest: [u8; 32],
+    header_digest: [u8; 32],
 }
 
 impl std::fmt::Debug for GatewayClient {
@@ -33,9 +35,13 @@ impl std::fmt::Debug for GatewayClient {
 
 impl GatewayClient {
     pub fn new(id: &str, secret: &str) -> GatewayClient {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        );
         GatewayClient {
             id: id.to_owned(),
-            secret_digest: Sha256::digest(secret.as_bytes()).into(),
+            header_digest: Sha256::digest(header.as_bytes()).into(),
         }
     }
 
@@ -50,8 +56,30 @@ impl GatewayClient {
 
 /// The result of checking a presented secret.
 pub enum Check {
-    Active(Arc<GatewayToken>),
+    Active(Arc<Known>),
     Inactive,
+}
+
+/// The RFC 7662 answer for an active token.
+pub fn introspection(t: &GatewayToken) -> Introspection {
+    Introspection {
+        active: true,
+        username: Some(t.registry_username.clone()),
+        sub: Some(t.id.clone()),
+        scope: Some(
+            t.products
+                .iter()
+                .map(|p| format!("repository:{p}/*:pull"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        exp: Some(t.expires_at.timestamp()),
+        iat: Some(t.issued_at.timestamp()),
+        token_type: Some("registry_token".into()),
+        project: Some(t.project_key.clone()),
+        products: Some(t.products.clone()),
+        token_kind: Some(t.kind),
+    }
 }
 
 pub struct Gateway {
@@ -81,13 +109,12 @@ pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
 impl Gateway {
     /// Whether the header carries the credential of a configured gateway client.
     pub fn client_authenticated(&self, header: Option<&str>) -> bool {
-        let Some((id, secret)) = basic_credentials(header) else {
-            return false;
-        };
-        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        // The whole header value is compared (as a digest, in constant time): no decoding.
+        let Some(header) = header else { return false };
+        let presented: [u8; 32] = Sha256::digest(header.trim().as_bytes()).into();
         self.clients
             .iter()
-            .any(|c| c.id == id && constant_time_eq(&c.secret_digest, &presented))
+            .any(|c| constant_time_eq(&c.header_digest, &presented))
     }
 
     /// Whether `presented` is the current secret of a token that has not expired. Malformed
@@ -105,7 +132,13 @@ impl Gateway {
                 let hex = SecretDigest::from_bytes(&digest);
                 let found = actix_web::web::block(move || store.token_by_digest(&hex)).await??;
                 let lookup = match found {
-                    Some(token) => Lookup::Known(Arc::new(token)),
+                    Some(token) => {
+                        let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;
+                        Lookup::Known(Arc::new(Known {
+                            token,
+                            introspection: answer.into(),
+                        }))
+                    }
                     None => Lookup::Unknown,
                 };
                 self.cache.insert(epoch, digest, lookup.clone());
@@ -113,7 +146,7 @@ impl Gateway {
             }
         };
         Ok(match lookup {
-            Lookup::Known(token) if chrono::Utc::now() < token.expires_at => Check::Active(token),
+            Lookup::Known(known) if chrono::Utc::now() < known.token.expires_at => Check::Active(known),
             _ => Check::Inactive,
         })
     }

@@ -104,38 +104,22 @@ pub async fn introspect(
             "the `token` parameter is required",
         )
     })?;
-    let answer = match gw.check(&state.store, &token).await? {
-        Check::Active(t) => {
-            gw.usage.used(&t.id);
+    let body = match gw.check(&state.store, &token).await? {
+        Check::Active(known) => {
+            gw.usage.used(&known.token.id);
             gw.metrics.introspection(true);
-            Introspection {
-                active: true,
-                username: Some(t.registry_username.clone()),
-                sub: Some(t.id.clone()),
-                scope: Some(
-                    t.products
-                        .iter()
-                        .map(|p| format!("repository:{p}/*:pull"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-                exp: Some(t.expires_at.timestamp()),
-                iat: Some(t.issued_at.timestamp()),
-                token_type: Some("registry_token".into()),
-                project: Some(t.project_key.clone()),
-                products: Some(t.products.clone()),
-                token_kind: Some(t.kind),
-            }
+            known.introspection.clone()
         }
         Check::Inactive => {
             gw.introspect_limiter.failed(ip);
             gw.metrics.introspection(false);
-            Introspection::default()
+            web::Bytes::from_static(br#"{"active":false}"#)
         }
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(answer))
+        .content_type("application/json")
+        .body(body))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -213,13 +197,14 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         return Ok(refused("`account` does not match the username"));
     }
     let token = match gw.check(&state.store, &secret).await? {
-        Check::Active(t) if t.registry_username == username => t,
+        Check::Active(known) if known.token.registry_username == username => known,
         _ => {
             return Ok(refused(
                 "the registry username or secret is wrong, or the token has expired",
             ))
         }
     };
+    let token = &token.token;
     gw.usage.used(&token.id);
     gw.metrics.registry_token(true);
     let access = registry::grant(&scopes, &token.products);
