@@ -2,21 +2,23 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough spec web clean bench
+.PHONY: run test check unit walkthrough e2e spec web clean bench
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
 	$(CARGO) run --release $(SERVER) -- serve
 
-## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README walk-through.
-test: check unit walkthrough
+## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README
+## walk-through, and the browser tests of the SPA.
+test: check unit walkthrough e2e
 
 check:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p tollgate-frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	$(CARGO) test --workspace
+	$(CARGO) test
 
 walkthrough:
 	$(CARGO) build $(SERVER)
@@ -26,10 +28,14 @@ walkthrough:
 spec:
 	$(CARGO) run -q $(SERVER) -- openapi > api-spec/openapi.json
 
-## The single-page app, served from frontend/dist.
+## The single-page app (WASM), built into frontend/dist.
 web:
-	mkdir -p frontend/dist
-	cp frontend/index.html frontend/dist/index.html
+	frontend/build.sh
+
+## Browser tests: Debian's chromium, driven by playwright-core, against a fresh server.
+e2e: web
+	$(CARGO) build $(SERVER)
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 clean:
 	$(CARGO) clean

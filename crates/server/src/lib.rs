@@ -10,6 +10,7 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod spa;
 pub mod state;
 
 use actix_web::dev::{Server, Service};
@@ -148,11 +149,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             }))
             .configure(routes::configure);
         if web_dir.join("index.html").is_file() {
-            app.service(
-                actix_files::Files::new("/", &web_dir)
-                    .index_file("index.html")
-                    .default_handler(web::to(routes::not_found)),
-            )
+            app.app_data(web::Data::new(spa::WebDir(web_dir.clone())))
+                .default_service(web::to(spa::serve))
         } else {
             app.default_service(web::to(routes::not_found))
         }

@@ -55,9 +55,11 @@ impl ManageConnection for Manager {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL for concurrent readers, FULL so that a commit survives a power cut,
                 // foreign keys enforced, and a writer waits for another instead of failing.
+                // The busy timeout comes first: switching a new database to WAL needs the lock
+                // that the pool's other new connections are asking for at the same moment.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))

@@ -1,0 +1,101 @@
+//! The single-page app: its static files with long-lived caching (content-hashed names), and
+//! `index.html` for every other page path, with a Content-Security-Policy that allows only
+//! what the app needs.
+
+use crate::error::ApiError;
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::path::PathBuf;
+use tollgate_model::ErrorCode;
+
+/// Scripts and the WASM from this origin only (WASM compilation needs 'wasm-unsafe-eval'),
+/// styles from files only, API calls to this origin only, no framing, no plugins.
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// Prefixes that belong to the API: they never fall back to the app.
+const API_PREFIXES: [&str; 6] = ["/api/", "/auth/", "/oauth2/", "/docs", "/metrics", "/healthz"];
+
+/// `name-<16 hex>.ext`: built once, never changed, cacheable for a year.
+fn is_hashed(name: &str) -> bool {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A file directly in the app folder, named safely (no folders, no `..`).
+fn safe_file_name(path: &str) -> Option<&str> {
+    let name = path.strip_prefix('/')?;
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    ok.then_some(name)
+}
+
+pub async fn serve(req: HttpRequest, dir: web::Data<WebDir>) -> Result<HttpResponse, ApiError> {
+    if API_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such resource"));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "the app's pages only answer GET",
+        ));
+    }
+    if let Some(name) = safe_file_name(req.path()).filter(|n| *n != "index.html") {
+        let path = dir.0.join(name);
+        if path.is_file() {
+            let file = actix_files::NamedFile::open_async(&path)
+                .await
+                .map_err(ApiError::internal)?;
+            let mut response = file.use_etag(true).use_last_modified(false).into_response(&req);
+            let cache = if is_hashed(name) {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            };
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
+            return Ok(response);
+        }
+        if name.contains('.') {
+            return Err(ApiError::new(ErrorCode::NotFound, "no such file"));
+        }
+    }
+    let index_path = dir.0.join("index.html");
+    let index = web::block(move || std::fs::read(index_path))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .body(index))
+}
+
+/// Where the built app is.
+pub struct WebDir(pub PathBuf);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_content_hashed_names_are_immutable() {
+        assert!(is_hashed("tollgate-751ae90290fad12d.wasm"));
+        assert!(is_hashed("style-433a97cfad32b9b0.css"));
+        assert!(!is_hashed("index.html"));
+        assert!(!is_hashed("tollgate-latest.js"));
+    }
+
+    #[test]
+    fn file_names_cannot_leave_the_folder() {
+        assert_eq!(safe_file_name("/boot-1.js"), Some("boot-1.js"));
+        for bad in ["/../etc/passwd", "/a/b.js", "/.env", "/", "/%2e%2e"] {
+            assert_eq!(safe_file_name(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+// Browser tests of the portal: Debian's chromium driven by playwright-core against a real
+// `tollgate serve` (fresh SQLite database, demo mode). Screenshots go to e2e/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'tollgate');
+const shots = join(root, 'e2e', 'screenshots');
+const axeSource = readFileSync(join(root, 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+let server, base, browser, data;
+
+const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+});
+
+before(async () => {
+  data = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
+  mkdirSync(shots, { recursive: true });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ['serve'], {
+    env: { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DATABASE_URL: '',
+      TOLLGATE_ISSUER: '', TOLLGATE_WEB_DIR: join(root, 'frontend', 'dist'), TOLLGATE_LOG: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  rmSync(data, { recursive: true, force: true });
+});
+
+async function api(path, user, init = {}) {
+  const session = await (await fetch(`${base}/api/v1/demo/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }),
+  })).json();
+  const res = await fetch(`${base}${path}`, {
+    ...init, headers: { authorization: `Bearer ${session.access_token}`, 'content-type': 'application/json', ...(init.headers || {}) },
+  });
+  return res.status === 204 ? null : res.json();
+}
+
+async function newPage(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await context.newPage();
+  page.cspViolations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) page.cspViolations.push(m.text()); });
+  return page;
+}
+
+/** axe-core on the page as it is: no serious or critical violation; then a screenshot. */
+async function check(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`), [], `accessibility of ${name}`);
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, who) {
+  await page.goto(base);
+  await page.getByRole('button', { name: new RegExp(`^${who}`) }).click();
+  await page.getByRole('heading', { name: 'Registry tokens' }).waitFor();
+}
+
+const headers = async (page) => (await page.locator('thead th').allInnerTexts()).map((t) => t.trim());
+
+test('bob generates, copies, re-generates and deletes a token, and sees only his own', async () => {
+  await api('/api/v1/tokens', 'alice', { method: 'POST', body: JSON.stringify({ name: 'alice private' }) });
+  const page = await newPage();
+  await page.goto(base);
+  await page.getByRole('button', { name: /^Bob Builder/ }).waitFor();
+  assert.match(await page.getByRole('note').innerText(), /Demo mode/);
+  await check(page, 'sign-in');
+
+  await signIn(page, 'Bob Builder');
+  await page.getByText('No tokens yet').waitFor();
+  assert.match(await page.locator('header').innerText(), /Bob Builder/);
+  await check(page, 'tokens-empty');
+
+  await page.getByRole('button', { name: 'Generate token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Generate token' });
+  await dialog.waitFor();
+  await check(page, 'generate-dialog');
+  await dialog.getByLabel('Token name').fill('laptop');
+  await dialog.getByRole('button', { name: 'Generate' }).click();
+
+  const secretDialog = page.getByRole('dialog', { name: 'Your new secret' });
+  await secretDialog.waitFor();
+  const secret = (await page.getByTestId('secret').innerText()).trim();
+  assert.match(secret, /^tgr_[0-9A-Za-z]{38}$/);
+  assert.match(await secretDialog.innerText(), /will not be shown again/);
+  assert.match(await page.getByTestId('docker-login').innerText(), /docker login .* --password-stdin/);
+  assert.match(await page.getByTestId('kubectl').innerText(), /^kubectl create secret docker-registry/);
+  await secretDialog.getByRole('button', { name: /^Copy secret$/ }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await check(page, 'secret-dialog');
+  await secretDialog.getByRole('button', { name: 'Done' }).click();
+
+  const row = page.getByRole('row', { name: /laptop/ });
+  await row.waitFor();
+  assert.deepEqual(await headers(page), ['Token name', 'Subscription end date', 'Products', 'Created on', 'Status', 'Actions']);
+  assert.match(await row.innerText(), /WSO2 API Manager, WSO2 Identity Server/);
+  assert.equal(await page.getByText('alice private').count(), 0, 'bob sees alice\'s token');
+  await check(page, 'tokens-customer');
+
+  // The secret is not shown again anywhere.
+  assert.ok(!(await page.content()).includes(secret.slice(4)));
+
+  // A server error is shown in the dialog: the name is taken.
+  await page.getByRole('button', { name: 'Generate token' }).click();
+  await dialog.getByLabel('Token name').fill('LAPTOP');
+  await dialog.getByRole('button', { name: 'Generate' }).click();
+  await dialog.getByText(/already has this name/).waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+
+  await page.getByRole('button', { name: 'Re-generate the secret of laptop' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Re-generate secret' });
+  assert.match(await confirm.innerText(), /stops working immediately/);
+  await check(page, 'regenerate-dialog');
+  await confirm.getByRole('button', { name: 'Re-generate' }).click();
+  await secretDialog.waitFor();
+  const renewed = (await page.getByTestId('secret').innerText()).trim();
+  assert.match(renewed, /^tgr_/);
+  assert.notEqual(renewed, secret);
+  await secretDialog.getByRole('button', { name: 'Done' }).click();
+
+  await page.getByRole('button', { name: 'Delete laptop' }).click();
+  const del = page.getByRole('dialog', { name: 'Delete token' });
+  assert.match(await del.innerText(), /permanently/);
+  await del.getByRole('button', { name: 'Delete' }).click();
+  await page.getByText('No tokens yet').waitFor();
+  assert.deepEqual(page.cspViolations, []);
+});
+
+test('alice manages service tokens, re-syncs products, and reads the audit log', async () => {
+  const page = await newPage();
+  await signIn(page, 'Alice Admin');
+  await page.getByRole('button', { name: 'Generate token' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Generate token' });
+  await dialog.getByLabel('Token name').fill('ci pulls');
+  await dialog.getByLabel('Service token (for a service user)').check();
+  await dialog.getByLabel('Service user', { exact: true }).selectOption({ label: 'ci-pipeline' });
+  await dialog.getByRole('button', { name: 'Generate' }).click();
+  await page.getByRole('dialog', { name: 'Your new secret' }).getByRole('button', { name: 'Done' }).click();
+  const row = page.getByRole('row', { name: /ci pulls/ });
+  await row.waitFor();
+  assert.deepEqual(await headers(page),
+    ['Token name', 'Type', 'Created for', 'Created by', 'Subscription end date', 'Products', 'Created on', 'Status', 'Actions']);
+  assert.match(await row.innerText(), /Service\s+ci-pipeline \(service user\)\s+Alice Admin/);
+  await check(page, 'tokens-admin');
+
+  // The operator adds a product: the token is out of sync until alice re-syncs it.
+  const me = await api('/api/v1/me', 'alice');
+  execFileSync(bin, ['project', 'put', '--key', 'acme', '--name', 'Acme Corp', '--end-date', me.subscription.end_date,
+    '--product', 'wso2am', '--product', 'wso2is', '--product', 'wso2mi=WSO2 Micro Integrator'],
+  { env: { ...process.env, TOLLGATE_DATA_DIR: data, TOLLGATE_DATABASE_URL: '' } });
+  await page.reload();
+  await row.getByText('Out of sync').waitFor();
+  await row.getByRole('button', { name: 'Re-sync products of ci pulls' }).click();
+  await page.getByText('Products of “ci pulls” re-synced.').waitFor();
+  await row.getByText(/WSO2 Micro Integrator/).waitFor();
+  await row.getByText('Out of sync').waitFor({ state: 'detached' });
+
+  await page.getByRole('button', { name: 'Delete ci pulls' }).click();
+  await page.getByRole('dialog', { name: 'Delete token' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByText('Token “ci pulls” deleted.').waitFor();
+
+  await page.getByRole('button', { name: 'Service users' }).click();
+  await page.getByRole('heading', { name: 'Service users' }).waitFor();
+  await page.getByLabel('New service user').fill('nightly-scan');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('row', { name: /nightly-scan/ }).waitFor();
+  await check(page, 'service-users');
+  await page.getByRole('button', { name: 'Delete service user nightly-scan' }).click();
+  await page.getByText('Service user deleted.').waitFor();
+  assert.equal(await page.getByRole('row', { name: /nightly-scan/ }).count(), 0);
+
+  await page.getByRole('button', { name: 'Audit log' }).click();
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  const log = await page.locator('tbody').innerText();
+  for (const action of ['service_user.delete', 'service_user.create', 'token.delete', 'token.products.sync', 'token.generate']) {
+    assert.match(log, new RegExp(action.replace('.', '\\.')), `the audit log lists ${action}`);
+  }
+  assert.ok(log.indexOf('service_user.delete') < log.indexOf('token.generate'), 'newest first');
+  await check(page, 'audit-log');
+  assert.deepEqual(page.cspViolations, []);
+});
+
+test('the app works at 360 px and client-side routes fall back to the app', async () => {
+  const page = await newPage(360);
+  await page.goto(`${base}/some/client/route`);
+  await page.getByRole('button', { name: /^Carol Admin/ }).click();
+  await page.getByRole('heading', { name: 'Registry tokens' }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
+  await check(page, 'tokens-narrow');
+  const res = await fetch(`${base}/`);
+  assert.match(res.headers.get('content-security-policy'), /script-src 'self' 'wasm-unsafe-eval'/);
+  const api404 = await fetch(`${base}/api/v1/nothing`);
+  assert.equal(api404.status, 404);
+  assert.equal(api404.headers.get('content-type'), 'application/problem+json');
+});

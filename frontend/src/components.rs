@@ -1,0 +1,75 @@
+//! Building blocks: modal dialogs, copy buttons, error messages, dates in the user's locale.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsValue;
+
+/// A modal `<dialog>`: the browser traps focus inside it and closes it on Escape.
+#[component]
+pub fn Modal(#[prop(into)] title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
+    let node: NodeRef<leptos::html::Dialog> = NodeRef::new();
+    Effect::new(move |_| {
+        if let Some(dialog) = node.get() {
+            if !dialog.open() {
+                let _ = dialog.show_modal();
+            }
+        }
+    });
+    let id = format!("dialog-{}", title.to_lowercase().replace(' ', "-"));
+    let labelled_by = id.clone();
+    view! {
+        <dialog node_ref=node aria-labelledby=labelled_by on:close=move |_| on_close.run(())>
+            <h2 id=id>{title}</h2>
+            {children()}
+        </dialog>
+    }
+}
+
+/// A button that copies `text` and says so; its name says what it copies.
+#[component]
+pub fn CopyButton(#[prop(into)] text: String, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="copy"
+            on:click=move |_| {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.navigator().clipboard().write_text(&text);
+                    copied.set(true);
+                }
+            }
+        >
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+            <span class="sr-only">{format!(" {label}")}</span>
+        </button>
+    }
+}
+
+/// The server's message (or the network's), never a blank screen.
+#[component]
+pub fn ErrorMessage(#[prop(into)] message: String) -> impl IntoView {
+    view! { <p class="error" role="alert">{message}</p> }
+}
+
+/// A date (`YYYY-MM-DD` or RFC 3339) in the user's locale.
+pub fn local_date(iso: &str) -> String {
+    let date = js_sys::Date::new(&JsValue::from_str(iso));
+    if date.get_time().is_nan() {
+        return iso.to_owned();
+    }
+    let options = js_sys::Object::new();
+    if iso.len() == 10 {
+        // A calendar date: show that day wherever the user is.
+        let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"UTC".into());
+    }
+    date.to_locale_date_string("default", &options).into()
+}
+
+/// A moment in the user's locale and time zone.
+pub fn local_time(iso: &str) -> String {
+    let date = js_sys::Date::new(&JsValue::from_str(iso));
+    if date.get_time().is_nan() {
+        return iso.to_owned();
+    }
+    date.to_locale_string("default", &JsValue::UNDEFINED).into()
+}
