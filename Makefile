@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough e2e spec web clean bench
+.PHONY: run test check unit walkthrough e2e spec web clean bench bench-web
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
@@ -40,6 +40,11 @@ e2e: web
 clean:
 	$(CARGO) clean
 	rm -rf frontend/dist
+
+## The SPA's budget: bundle size and time to an interactive token table (release build).
+bench-web: web
+	$(CARGO) build --release $(SERVER)
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error && node bench-web.mjs
 
 ## The gateway benchmark (release build, wrk): prints requests/s and p50/p99 latency.
 bench:

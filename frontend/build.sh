@@ -20,9 +20,10 @@ cargo build -q -p tollgate-frontend --target wasm32-unknown-unknown --profile wa
 out=frontend/dist.new
 rm -rf "$out"
 mkdir -p "$out"
-.tools/bin/wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name tollgate \
+.tools/bin/wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir "$out" --out-name tollgate \
   "$target_dir/wasm32-unknown-unknown/wasm-release/tollgate-frontend.wasm"
-frontend/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+frontend/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/tollgate_bg.wasm" -o "$out/tollgate_bg.wasm"
 
