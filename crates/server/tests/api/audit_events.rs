@@ -64,11 +64,7 @@ async fn every_change_writes_an_audit_event(db: Db) {
 
 async fn the_audit_log_is_for_admins_of_the_project_and_pages(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
+    let (alice, bob, carol) = app.everyone().await;
     for n in 0..5 {
         app.create_token(&alice, &format!("t{n}")).await;
     }

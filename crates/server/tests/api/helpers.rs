@@ -159,6 +159,23 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(bearer), None).await
     }
 
+    /// Bearer tokens of alice (acme admin), bob (acme customer) and carol (globex admin).
+    pub async fn everyone(&self) -> (String, String, String) {
+        (
+            self.login("alice").await,
+            self.login("bob").await,
+            self.login("carol").await,
+        )
+    }
+
+    /// Generates a user token; returns its id.
+    pub async fn create_token_id(&self, bearer: &str, name: &str) -> String {
+        self.create_token(bearer, name).await["token"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
+
     /// Generates a user token; returns the whole 201 body.
     pub async fn create_token(&self, bearer: &str, name: &str) -> Value {
         self.post(bearer, "/api/v1/tokens", json!({ "name": name }))

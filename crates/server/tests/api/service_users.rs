@@ -115,11 +115,7 @@ async fn admins_create_list_and_delete_service_users(db: Db) {
 
 async fn customers_and_other_projects_cannot_touch_them(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
+    let (alice, bob, carol) = app.everyone().await;
     let ci = app.service_user_id(&alice, "ci-pipeline").await;
     app.get(&bob, "/api/v1/service-users").await.problem(403, "forbidden");
     app.post(&bob, "/api/v1/service-users", json!({ "name": "mine" }))

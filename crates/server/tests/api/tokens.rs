@@ -154,23 +154,10 @@ async fn a_service_user_of_another_project_is_refused(db: Db) {
 
 async fn customers_see_their_own_tokens_and_admins_the_projects(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let carols = app.create_token(&carol, "carol's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, bob, carol) = app.everyone().await;
+    let bobs = app.create_token_id(&bob, "bob's").await;
+    let alices = app.create_token_id(&alice, "alice's").await;
+    let carols = app.create_token_id(&carol, "carol's").await;
 
     let names = |tokens: Vec<serde_json::Value>| -> Vec<String> {
         let mut n: Vec<String> = tokens.iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
@@ -229,19 +216,9 @@ async fn a_regenerated_secret_differs_and_the_old_digest_is_gone(db: Db) {
 
 async fn who_may_regenerate_whose_secret(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, bob, carol) = app.everyone().await;
+    let bobs = app.create_token_id(&bob, "bob's").await;
+    let alices = app.create_token_id(&alice, "alice's").await;
     app.post_empty(&bob, &format!("/api/v1/tokens/{alices}/secret"))
         .await
         .problem(404, "not_found");
@@ -265,15 +242,8 @@ async fn who_may_regenerate_whose_secret(db: Db) {
 
 async fn resync_takes_the_new_subscription_and_only_admins_may(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, bob, carol) = app.everyone().await;
+    let bobs = app.create_token_id(&bob, "bob's").await;
     let end = app.get(&bob, "/api/v1/me").await.ok(200)["subscription"]["end_date"]
         .as_str()
         .unwrap()
@@ -350,19 +320,9 @@ async fn delete_is_permanent_and_audited(db: Db) {
 
 async fn who_may_delete_whose_token(db: Db) {
     let app = TestApp::spawn(db).await;
-    let (alice, bob, carol) = (
-        app.login("alice").await,
-        app.login("bob").await,
-        app.login("carol").await,
-    );
-    let bobs = app.create_token(&bob, "bob's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let alices = app.create_token(&alice, "alice's").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (alice, bob, carol) = app.everyone().await;
+    let bobs = app.create_token_id(&bob, "bob's").await;
+    let alices = app.create_token_id(&alice, "alice's").await;
     app.delete(&bob, &format!("/api/v1/tokens/{alices}"))
         .await
         .problem(404, "not_found");
@@ -504,10 +464,7 @@ async fn lists_filter_sort_and_page_without_gaps(db: Db) {
 async fn an_expired_subscription_makes_tokens_expired(db: Db) {
     let app = TestApp::spawn(db).await;
     let alice = app.login("alice").await;
-    let id = app.create_token(&alice, "soon expired").await["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.create_token_id(&alice, "soon expired").await;
     app.put_acme("2020-01-31", &["wso2am", "wso2is"]);
     let stale = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
     assert_eq!(
