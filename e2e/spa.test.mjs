@@ -195,6 +195,12 @@ test('alice manages service tokens, re-syncs products, and reads the audit log',
 
   await page.getByRole('button', { name: 'Audit log' }).click();
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/audit');
+  await page.goBack();
+  await page.getByRole('heading', { name: 'Service users' }).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Service users' }).waitFor();
+  await page.goto(`${base}/audit`);
   const log = await page.locator('tbody').innerText();
   for (const action of ['service_user.delete', 'service_user.create', 'token.delete', 'token.products.sync', 'token.generate']) {
     assert.match(log, new RegExp(action.replace('.', '\\.')), `the audit log lists ${action}`);

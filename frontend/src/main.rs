@@ -39,6 +39,28 @@ pub enum Page {
     Audit,
 }
 
+impl Page {
+    pub fn path(self) -> &'static str {
+        match self {
+            Page::Tokens => "/tokens",
+            Page::ServiceUsers => "/service-users",
+            Page::Audit => "/audit",
+        }
+    }
+
+    /// The page of the address bar (the server answers every page path with the app).
+    pub fn current() -> Page {
+        let path = web_sys::window()
+            .and_then(|w| w.location().pathname().ok())
+            .unwrap_or_default();
+        match path.as_str() {
+            "/service-users" => Page::ServiceUsers,
+            "/audit" => Page::Audit,
+            _ => Page::Tokens,
+        }
+    }
+}
+
 #[component]
 fn App() -> impl IntoView {
     let session: RwSignal<Option<Session>> = RwSignal::new(None);

@@ -73,15 +73,27 @@ pub fn SignIn(on_signed_in: Callback<Session>) -> impl IntoView {
 /// The signed-in frame: demo banner, user, navigation and the current page.
 #[component]
 pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
-    let page = RwSignal::new(Page::Tokens);
     let admin = session.is_admin();
+    let page = RwSignal::new(match Page::current() {
+        Page::ServiceUsers | Page::Audit if !admin => Page::Tokens,
+        p => p,
+    });
+    // Each page has its address: links can be shared, and Back and Forward work.
+    let on_popstate = leptos::prelude::window_event_listener(leptos::ev::popstate, move |_| page.set(Page::current()));
+    on_cleanup(move || on_popstate.remove());
+    let go = move |target: Page| {
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(target.path()));
+        }
+        page.set(target);
+    };
     let nav = move |target: Page, label: &'static str| {
         view! {
             <button
                 type="button"
                 class="nav"
                 aria-current=move || if page.get() == target { Some("page") } else { None }
-                on:click=move |_| page.set(target)
+                on:click=move |_| go(target)
             >
                 {label}
             </button>
