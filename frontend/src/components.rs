@@ -51,25 +51,26 @@ pub fn ErrorMessage(#[prop(into)] message: String) -> impl IntoView {
     view! { <p class="error" role="alert">{message}</p> }
 }
 
-/// A date (`YYYY-MM-DD` or RFC 3339) in the user's locale.
-pub fn local_date(iso: &str) -> String {
-    let date = js_sys::Date::new(&JsValue::from_str(iso));
-    if date.get_time().is_nan() {
-        return iso.to_owned();
-    }
+/// A calendar date in the user's locale (the same day wherever they are).
+pub fn local_date(date: chrono::NaiveDate) -> String {
+    let millis = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis();
     let options = js_sys::Object::new();
-    if iso.len() == 10 {
-        // A calendar date: show that day wherever the user is.
-        let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"UTC".into());
-    }
-    date.to_locale_date_string("default", &options).into()
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"UTC".into());
+    js_sys::Date::new(&JsValue::from_f64(millis as f64))
+        .to_locale_date_string("default", &options)
+        .into()
+}
+
+/// The day of a moment, in the user's locale and time zone.
+pub fn local_day(at: chrono::DateTime<chrono::Utc>) -> String {
+    js_sys::Date::new(&JsValue::from_f64(at.timestamp_millis() as f64))
+        .to_locale_date_string("default", &JsValue::UNDEFINED)
+        .into()
 }
 
 /// A moment in the user's locale and time zone.
-pub fn local_time(iso: &str) -> String {
-    let date = js_sys::Date::new(&JsValue::from_str(iso));
-    if date.get_time().is_nan() {
-        return iso.to_owned();
-    }
-    date.to_locale_string("default", &JsValue::UNDEFINED).into()
+pub fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    js_sys::Date::new(&JsValue::from_f64(at.timestamp_millis() as f64))
+        .to_locale_string("default", &JsValue::UNDEFINED)
+        .into()
 }

@@ -1,6 +1,6 @@
 //! The screens: sign-in, the shell with its navigation, tokens, service users, audit log.
 
-use crate::components::{local_date, local_time, CopyButton, ErrorMessage, Modal};
+use crate::components::{local_date, local_day, local_time, CopyButton, ErrorMessage, Modal};
 use crate::{Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -237,12 +237,12 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                     {admin.then(|| view! { <td>{match t.kind { TokenKind::User => "User", TokenKind::Service => "Service" }}</td> })}
                                     {admin.then(|| view! { <td>{t.created_for.name.clone()}{(t.created_for.kind == PrincipalKind::ServiceUser).then_some(" (service user)")}</td> })}
                                     {admin.then(|| view! { <td>{t.created_by.name.clone()}</td> })}
-                                    <td>{local_date(&t.subscription_end_date.to_string())}</td>
+                                    <td>{local_date(t.subscription_end_date)}</td>
                                     <td>
                                         {products}
                                         {t.out_of_sync.then(|| view! { <span class="badge warn">"Out of sync"</span> })}
                                     </td>
-                                    <td>{local_date(&t.created_at.to_rfc3339())}</td>
+                                    <td>{local_day(t.created_at)}</td>
                                     <td>{match t.status { TokenStatus::Active => view! { <span class="badge ok">"Active"</span> }, TokenStatus::Expired => view! { <span class="badge bad">"Expired"</span> } }}</td>
                                     <td class="actions">
                                         {(admin && t.out_of_sync).then(|| {
@@ -547,7 +547,7 @@ pub fn ServiceUsersPage(session: Session) -> impl IntoView {
                                         <tr>
                                             <th scope="row">{s.name.clone()}</th>
                                             <td>{s.token_count}</td>
-                                            <td>{local_date(&s.created_at.to_rfc3339())}</td>
+                                            <td>{local_day(s.created_at)}</td>
                                             <td><button type="button" class="danger" aria-label=format!("Delete service user {}", s.name)
                                                 on:click=move |_| remove(id.clone())>"Delete"</button></td>
                                         </tr>
@@ -585,10 +585,10 @@ pub fn AuditPage(session: Session) -> impl IntoView {
                                 <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th></tr></thead>
                                 <tbody>
                                     {page.items.into_iter().map(|e| {
-                                        let action = serde_json::to_value(e.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                                        let action = e.action.as_str();
                                         view! {
                                             <tr>
-                                                <td>{local_time(&e.occurred_at.to_rfc3339())}</td>
+                                                <td>{local_time(e.occurred_at)}</td>
                                                 <td>{e.actor.name.clone()}</td>
                                                 <td><code>{action}</code></td>
                                                 <td>{e.target.name.clone()}</td>
