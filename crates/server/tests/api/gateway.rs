@@ -482,26 +482,11 @@ async fn node_b_refuses_a_secret_within_a_second_of_node_a_regenerating_it() {
         ServerProcess::start(&env, None).await,
     );
     let http = reqwest::Client::new();
-    let session: Value = http
-        .post(format!("{}/api/v1/demo/session", node_a.base))
-        .json(&json!({ "user": "alice" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = session["access_token"].as_str().unwrap();
-    let created: Value = http
-        .post(format!("{}/api/v1/tokens", node_a.base))
-        .bearer_auth(bearer)
-        .json(&json!({ "name": "shared" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bearer = node_a.session("alice").await;
+    let bearer = bearer.as_str();
+    let created = node_a
+        .post(Some(bearer), "/api/v1/tokens", Some(json!({ "name": "shared" })))
+        .await;
     let (secret, id) = (
         created["secret"].as_str().unwrap(),
         created["token"]["id"].as_str().unwrap(),
@@ -519,15 +504,9 @@ async fn node_b_refuses_a_secret_within_a_second_of_node_a_regenerating_it() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let renewed: Value = http
-        .post(format!("{}/api/v1/tokens/{id}/secret", node_a.base))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let renewed = node_a
+        .post(Some(bearer), &format!("/api/v1/tokens/{id}/secret"), None)
+        .await;
     let regenerated = Instant::now();
     loop {
         if introspect(&http, &node_b.base, secret).await.ok(200)["active"] == false {

@@ -401,6 +401,32 @@ impl ServerProcess {
         panic!("tollgate serve did not become ready at {base}");
     }
 
+    /// A demo user's bearer token from this process.
+    pub async fn session(&self, user: &str) -> String {
+        let body = self
+            .post(None, "/api/v1/demo/session", Some(json!({ "user": user })))
+            .await;
+        body["access_token"].as_str().expect("an access token").to_owned()
+    }
+
+    /// POSTs (JSON when `body` is given) and returns the JSON answer.
+    pub async fn post(&self, bearer: Option<&str>, path: &str, body: Option<Value>) -> Value {
+        let mut request = reqwest::Client::new().post(format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         std::process::Command::new("kill")

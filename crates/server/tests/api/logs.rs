@@ -11,36 +11,14 @@ async fn the_log_names_each_request_and_never_a_secret_or_bearer_token() {
     let mut server = ServerProcess::start(&env, Some(Stdio::piped())).await;
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let session: serde_json::Value = http
-        .post(format!("{base}/api/v1/demo/session"))
-        .json(&json!({ "user": "bob" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = session["access_token"].as_str().unwrap().to_owned();
-    let created: serde_json::Value = http
-        .post(format!("{base}/api/v1/tokens"))
-        .bearer_auth(&bearer)
-        .json(&json!({ "name": "laptop" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bearer = server.session("bob").await;
+    let created = server
+        .post(Some(&bearer), "/api/v1/tokens", Some(json!({ "name": "laptop" })))
+        .await;
     let id = created["token"]["id"].as_str().unwrap();
-    let renewed: serde_json::Value = http
-        .post(format!("{base}/api/v1/tokens/{id}/secret"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let renewed = server
+        .post(Some(&bearer), &format!("/api/v1/tokens/{id}/secret"), None)
+        .await;
     let secret = renewed["secret"].as_str().unwrap();
     let user = renewed["token"]["registry_username"].as_str().unwrap();
     let login = http
