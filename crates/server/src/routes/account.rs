@@ -14,7 +14,7 @@ use tollgate_store::AuditQuery;
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "The caller's project is unknown (`unknown_project`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<Me>, ApiError> {
@@ -47,7 +47,7 @@ pub struct AuditParams {
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>),
         (status = 400, description = "Invalid `cursor` or `limit`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not read the audit log", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn audit_events(

@@ -29,8 +29,7 @@ pub async fn users(state: web::Data<AppState>) -> Result<web::Json<Vec<DemoUser>
     responses(
         (status = 200, description = "A session", body = DemoSession),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such demo user, or a bad field", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::JsonBodyErrors,
     ))]
 pub async fn session(
     state: web::Data<AppState>,

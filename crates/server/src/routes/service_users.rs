@@ -12,7 +12,7 @@ use tollgate_model::{CreateServiceUser, Problem, ServiceUser, ServiceUserList};
 #[utoipa::path(get, path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every service user of the project", body = ServiceUserList),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<ServiceUserList>, ApiError> {
@@ -25,13 +25,10 @@ pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<w
     request_body = CreateServiceUser,
     responses(
         (status = 201, description = "Created", body = ServiceUser, headers(("Location" = String, description = "The service user's URL"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::JsonBodyErrors,
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -54,9 +51,9 @@ pub async fn create(
     params(("id" = String, Path, description = "Service user id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such service user in the project", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
         (status = 409, description = "It still has tokens (`service_user_has_tokens`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(

@@ -52,7 +52,7 @@ pub struct ListParams {
     responses(
         (status = 200, description = "A page of tokens", body = Page<Token>),
         (status = 400, description = "An invalid query parameter, named in `field`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -92,13 +92,10 @@ pub async fn list(
     responses(
         (status = 201, description = "The token, its secret and login commands", body = IssuedToken,
             headers(("Location" = String, description = "The token's URL"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not generate service tokens", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::JsonBodyErrors,
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -141,8 +138,8 @@ pub async fn create(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token (never its secret)", body = Token),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -158,8 +155,8 @@ pub async fn get(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
     ))]
 pub async fn regenerate_secret(
     req: HttpRequest,
@@ -180,9 +177,9 @@ pub async fn regenerate_secret(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token with the subscription's products", body = Token),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
         (status = 403, description = "Customers may not re-sync", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::openapi::NotFound),
     ))]
 pub async fn sync_products(
     req: HttpRequest,
@@ -201,8 +198,8 @@ pub async fn sync_products(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token for the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
     ))]
 pub async fn delete(
     req: HttpRequest,
