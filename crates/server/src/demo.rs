@@ -159,10 +159,11 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
         )?;
     }
     let people = users();
-    for user in &people {
-        store.sign_in(&claims(user))?;
-    }
-    let alice = store.sign_in(&claims(&people[0]))?;
+    let mut actors = people
+        .iter()
+        .map(|user| store.sign_in(&claims(user)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let alice = actors.swap_remove(0);
     let origin = Origin {
         request_id: "demo-seed".into(),
         client_address: None,

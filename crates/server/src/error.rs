@@ -47,6 +47,11 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         self.problem.code
     }
+
+    /// The field or parameter the problem names, if any.
+    pub fn problem_field(&self) -> Option<&str> {
+        self.problem.field.as_deref()
+    }
 }
 
 impl fmt::Display for ApiError {

@@ -142,23 +142,7 @@ mod tests {
 
     fn field_of(json: &str) -> (ErrorCode, Option<String>) {
         let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
-        let body: serde_json::Value = serde_json::from_slice(
-            &actix_web::body::to_bytes(actix_web::ResponseError::error_response(&e).into_body()).now_or_never_bytes(),
-        )
-        .unwrap();
-        (e.code(), body["field"].as_str().map(str::to_owned))
-    }
-
-    trait NowOrNever {
-        fn now_or_never_bytes(self) -> Vec<u8>;
-    }
-    impl<F: std::future::Future<Output = Result<actix_web::web::Bytes, E>>, E> NowOrNever for F {
-        fn now_or_never_bytes(self) -> Vec<u8> {
-            futures_util::FutureExt::now_or_never(self)
-                .and_then(Result::ok)
-                .map(|b| b.to_vec())
-                .unwrap_or_default()
-        }
+        (e.code(), e.problem_field().map(str::to_owned))
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval';
     connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
-/// Prefixes that belong to the API: they never fall back to the app.
-const API_PREFIXES: [&str; 6] = ["/api/", "/auth/", "/oauth2/", "/docs", "/metrics", "/healthz"];
+/// Prefixes that belong to the API: an unknown path under them is a 404 problem, never the app.
+const API_PREFIXES: [&str; 4] = ["/api/", "/auth/", "/oauth2/", "/docs/"];
 
 /// `name-<16 hex>.ext`: built once, never changed, cacheable for a year.
 fn is_hashed(name: &str) -> bool {

@@ -12,6 +12,24 @@ pub(crate) struct Target<'a> {
     pub name: &'a str,
 }
 
+impl<'a> Target<'a> {
+    pub fn token(id: &'a str, name: &'a str) -> Target<'a> {
+        Target {
+            kind: "token",
+            id,
+            name,
+        }
+    }
+
+    pub fn service_user(id: &'a str, name: &'a str) -> Target<'a> {
+        Target {
+            kind: "service_user",
+            id,
+            name,
+        }
+    }
+}
+
 pub(crate) fn record(
     c: &mut DbConn,
     actor: &Actor,

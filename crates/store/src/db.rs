@@ -173,3 +173,39 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+
+    #[test]
+    fn sqlite_connections_are_wal_durable_with_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db").to_string_lossy(), 2).unwrap();
+        let mut conn = store.conn().unwrap();
+        let mut setting = |sql: &str| -> String {
+            let rows: Vec<Setting> = diesel::sql_query(sql).load(&mut *conn).unwrap();
+            rows.into_iter().next().unwrap().v
+        };
+        assert_eq!(setting("SELECT journal_mode AS v FROM pragma_journal_mode"), "wal");
+        assert_eq!(
+            setting("SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous"),
+            "2",
+            "FULL"
+        );
+        assert_eq!(
+            setting("SELECT CAST(foreign_keys AS TEXT) AS v FROM pragma_foreign_keys"),
+            "1"
+        );
+        assert_eq!(
+            setting("SELECT CAST(timeout AS TEXT) AS v FROM pragma_busy_timeout"),
+            "10000"
+        );
+    }
+}

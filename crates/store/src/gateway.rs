@@ -92,39 +92,40 @@ pub(crate) fn publish(c: &mut DbConn, node: &str, change: &Change) -> Result<()>
 impl Store {
     /// The token whose secret has this digest, if any.
     pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<Option<GatewayToken>> {
-        let mut conn = self.conn()?;
-        let c: &mut DbConn = &mut conn;
-        let row: Option<DigestRow> = tokens::table
-            .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
-            .filter(tokens::secret_digest.eq(&digest.0))
-            .select((
-                tokens::id,
-                tokens::registry_username,
-                projects::key,
-                tokens::kind,
-                tokens::subscription_end_date,
-                tokens::created_at,
-                tokens::secret_regenerated_at,
-            ))
-            .first(c)
-            .optional()?;
-        let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
-            return Ok(None);
-        };
-        let products: Vec<String> = token_products::table
-            .filter(token_products::token_id.eq(&id))
-            .order(token_products::product_code)
-            .select(token_products::product_code)
-            .load(c)?;
-        Ok(Some(GatewayToken {
-            id,
-            registry_username,
-            project_key,
-            kind: TokenKind::parse(&kind).unwrap_or_default(),
-            products,
-            expires_at: expires_at(end_date),
-            issued_at: utc(regenerated_at.unwrap_or(created_at)),
-        }))
+        // One read transaction: the token and its products as of the same moment.
+        self.read(|c| {
+            let row: Option<DigestRow> = tokens::table
+                .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
+                .filter(tokens::secret_digest.eq(&digest.0))
+                .select((
+                    tokens::id,
+                    tokens::registry_username,
+                    projects::key,
+                    tokens::kind,
+                    tokens::subscription_end_date,
+                    tokens::created_at,
+                    tokens::secret_regenerated_at,
+                ))
+                .first(c)
+                .optional()?;
+            let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
+                return Ok(None);
+            };
+            let products: Vec<String> = token_products::table
+                .filter(token_products::token_id.eq(&id))
+                .order(token_products::product_code)
+                .select(token_products::product_code)
+                .load(c)?;
+            Ok(Some(GatewayToken {
+                id,
+                registry_username,
+                project_key,
+                kind: TokenKind::parse(&kind).unwrap_or_default(),
+                products,
+                expires_at: expires_at(end_date),
+                issued_at: utc(regenerated_at.unwrap_or(created_at)),
+            }))
+        })
     }
 
     /// Records when tokens were last used, in one transaction; a token deleted meanwhile is

@@ -75,11 +75,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::ServiceUserCreate,
-                Target {
-                    kind: "service_user",
-                    id: &id,
-                    name: name.as_str(),
-                },
+                Target::service_user(&id, name.as_str()),
                 details,
             )?;
             Ok(load(c, &actor.project_id, Some(&id))?.remove(0))
@@ -109,11 +105,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::ServiceUserDelete,
-                Target {
-                    kind: "service_user",
-                    id: &found.id,
-                    name: &found.name,
-                },
+                Target::service_user(&found.id, &found.name),
                 serde_json::json!({}),
             )?;
             Ok(())

@@ -202,11 +202,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::TokenGenerate,
-                Target {
-                    kind: "token",
-                    id: &id,
-                    name: name.as_str(),
-                },
+                Target::token(&id, name.as_str()),
                 details,
             )?;
             let row = find_visible_any(c, &id)?;
@@ -343,11 +339,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::TokenSecretRegenerate,
-                Target {
-                    kind: "token",
-                    id: &row.id,
-                    name: &row.name,
-                },
+                Target::token(&row.id, &row.name),
                 details,
             )?;
             let subscription = subscription_of(c, &actor.project_id)?;
@@ -386,11 +378,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::TokenProductsSync,
-                Target {
-                    kind: "token",
-                    id: &row.id,
-                    name: &row.name,
-                },
+                Target::token(&row.id, &row.name),
                 details,
             )?;
             let row = find_visible(c, actor, id)?;
@@ -412,11 +400,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::TokenDelete,
-                Target {
-                    kind: "token",
-                    id: &row.id,
-                    name: &row.name,
-                },
+                Target::token(&row.id, &row.name),
                 details,
             )?;
             Ok(row.id)

@@ -236,9 +236,8 @@ async fn the_cache_answers_repeats_and_forgets_changed_tokens_at_once(db: Db) {
     app.delete(&alice, &format!("/api/v1/tokens/{id}")).await;
     assert_eq!(app.introspect(&renewed).await.ok(200), &json!({ "active": false }));
 
-    // An unknown secret that becomes valid is not stuck as unknown: mint one, look it up
-    // first, then let it be issued is impossible from outside, so check the bookkeeping the
-    // other way: unknown lookups are cached too.
+    // Unknown digests are cached too (that a new secret's digest leaves the cache is a unit
+    // test of the cache: a secret cannot be chosen from outside).
     let unknown = tollgate_store::secret::PlainSecret::generate();
     app.introspect(unknown.expose()).await;
     let misses = app.metric(r#"tollgate_token_cache_lookups_total{result="miss"}"#).await;
