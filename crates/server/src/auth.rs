@@ -222,8 +222,9 @@ impl FromRequest for Caller {
             let token = bearer
                 .ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
             let claims = state.verifier.verify(&token).await?;
-            let store = state.store.clone();
-            let actor = web::block(move || store.sign_in(&claims)).await??;
+            let actor =
+                crate::blocking::store_call(&state.store, crate::blocking::API_PATIENCE, move |s| s.sign_in(&claims))
+                    .await?;
             Ok(Caller(actor))
         })
     }

@@ -1,6 +1,7 @@
 //! The Tollgate token service: configuration, identity, the REST API and its OpenAPI document.
 
 pub mod auth;
+pub mod blocking;
 pub mod config;
 pub mod demo;
 pub mod error;

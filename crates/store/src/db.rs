@@ -1,6 +1,6 @@
 //! The connection pool over SQLite or PostgreSQL, chosen by the database URL.
 
-use crate::gateway::ChangeListener;
+use crate::notify::ChangeListener;
 use crate::{Result, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -35,6 +35,34 @@ impl Backend {
     }
 }
 
+/// The longest a request waits for a pooled connection before the database counts as
+/// unavailable.
+const POOL_WAIT: Duration = Duration::from_secs(3);
+
+/// The URL with libpq's link timeouts where it sets none: a connection attempt gives up
+/// after 2 s, and a link that stops answering (a host gone without a word) is dropped by the
+/// kernel within about 10 s instead of hanging a pooled connection for ever.
+fn with_link_timeouts(url: &str) -> String {
+    let defaults = [
+        ("connect_timeout", "2"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "5"),
+        ("keepalives_interval", "2"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "10000"),
+    ];
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let mut out = url.to_owned();
+    for (key, value) in defaults {
+        let present = query.split('&').any(|pair| pair.split('=').next() == Some(key));
+        if !present {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{key}={value}"));
+        }
+    }
+    out
+}
+
 /// Opens connections of the URL's backend; SQLite ones get their PRAGMAs on every open.
 pub(crate) struct Manager {
     url: String,
@@ -47,7 +75,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<DbConn, Self::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
+            Backend::Postgres => PgConnection::establish(&with_link_timeouts(&self.url))
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
@@ -111,7 +139,7 @@ impl Store {
         };
         let pool = Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(POOL_WAIT)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = Store {
@@ -177,6 +205,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_timeouts_are_added_where_the_url_sets_none() {
+        assert_eq!(
+            with_link_timeouts("postgres://u@h/db?connect_timeout=9"),
+            "postgres://u@h/db?connect_timeout=9&keepalives=1&keepalives_idle=5&keepalives_interval=2\
+             &keepalives_count=3&tcp_user_timeout=10000"
+        );
+        assert!(with_link_timeouts("postgres://u@h/db").starts_with("postgres://u@h/db?connect_timeout=2&"));
+    }
 
     #[derive(diesel::QueryableByName)]
     struct Setting {

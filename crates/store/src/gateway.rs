@@ -1,14 +1,13 @@
 //! What the registry gateway's hot path needs from storage: a token by its secret digest,
 //! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
 
+use crate::notify::{ChangeListener, CHANNEL};
 use crate::schema::{projects, token_products, tokens};
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
 
 /// A token as the gateway sees it: who it is, what it may pull, until when.
@@ -53,7 +52,7 @@ impl Change {
         }
     }
 
-    fn parse(payload: &str) -> Option<(&str, Change)> {
+    pub(crate) fn parse(payload: &str) -> Option<(&str, Change)> {
         let (node, change) = payload.split_once(' ')?;
         let change = match change.split_once(':')? {
             ("token", id) => Change::Token(id.to_owned()),
@@ -63,19 +62,6 @@ impl Change {
         Some((node, change))
     }
 }
-
-/// Receives changes, from this node's writes and (PostgreSQL) from every other node's.
-pub trait ChangeListener: Send + Sync {
-    fn changed(&self, change: &Change);
-    /// Notifications may have been missed (the listening connection dropped): drop everything.
-    fn missed_changes(&self);
-    /// Whether other nodes' changes reach this node now.
-    fn set_connected(&self, connected: bool);
-}
-
-const CHANNEL: &str = "tollgate_token_changes";
-/// The `application_name` of each node's notification connection.
-pub const NOTIFY_APPLICATION: &str = "tollgate-notify";
 
 /// Tells other nodes about a change, delivered when the transaction commits (PostgreSQL only;
 /// SQLite has a single node).
@@ -155,17 +141,9 @@ impl Store {
         }
         match &self.url {
             Some(url) if self.backend() == crate::Backend::Postgres => {
-                // Named, so that operators (and tests) can tell this connection apart.
-                let separator = if url.contains('?') { '&' } else { '?' };
-                let url = format!("{url}{separator}application_name={NOTIFY_APPLICATION}");
-                let listener = Arc::downgrade(&listener);
-                let node = self.node.clone();
-                std::thread::Builder::new()
-                    .name("tollgate-notify".into())
-                    .spawn(move || listen_while_wanted(&url, &node, &listener))
-                    .expect("the notification thread starts");
+                crate::notify::spawn(url.clone(), self.node.clone(), Arc::downgrade(&listener));
             }
-            _ => listener.set_connected(true),
+            _ => listener.single_node(),
         }
     }
 
@@ -176,67 +154,6 @@ impl Store {
                 listener.changed(change);
             }
         }
-    }
-}
-
-/// How often the notification connection is read and checked.
-const POLL: Duration = Duration::from_millis(20);
-const HEALTH_CHECK: Duration = Duration::from_secs(2);
-const RECONNECT_DELAY: Duration = Duration::from_millis(500);
-
-/// Listens (and reconnects) for as long as the listener exists.
-fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeListener>) {
-    while listener.strong_count() > 0 {
-        match PgConnection::establish(url) {
-            Ok(mut conn) => {
-                if conn.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
-                    let Some(l) = listener.upgrade() else { return };
-                    // Anything may have changed while this node was not listening.
-                    l.missed_changes();
-                    l.set_connected(true);
-                    drop(l);
-                    tracing::info!("listening for token changes of other nodes");
-                    let Some(error) = pump(&mut conn, node, listener) else {
-                        return;
-                    };
-                    let Some(l) = listener.upgrade() else { return };
-                    l.set_connected(false);
-                    l.missed_changes();
-                    tracing::warn!(%error, "lost the notification connection; the cache is bypassed until it is back");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot open the notification connection"),
-        }
-        std::thread::sleep(RECONNECT_DELAY);
-    }
-}
-
-/// Delivers notifications until the connection fails (`Some(error)`) or the listener is gone.
-fn pump(conn: &mut PgConnection, node: &str, listener: &Weak<dyn ChangeListener>) -> Option<String> {
-    let mut checked = Instant::now();
-    loop {
-        let listener = listener.upgrade()?;
-        for notification in conn.notifications_iter() {
-            match notification {
-                Ok(n) => match Change::parse(&n.payload)
-                    .inspect(|_| tracing::debug!(payload = %n.payload, "change notification"))
-                {
-                    // This node heard its own change when it committed it.
-                    Some((from, _)) if from == node => {}
-                    Some((_, change)) => listener.changed(&change),
-                    None => tracing::warn!(payload = %n.payload, "ignoring an unknown change notification"),
-                },
-                Err(e) => return Some(e.to_string()),
-            }
-        }
-        drop(listener);
-        if checked.elapsed() >= HEALTH_CHECK {
-            if let Err(e) = conn.batch_execute("SELECT 1") {
-                return Some(e.to_string());
-            }
-            checked = Instant::now();
-        }
-        std::thread::sleep(POLL);
     }
 }
 

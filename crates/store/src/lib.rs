@@ -5,6 +5,7 @@ mod audit;
 mod cursor;
 mod db;
 mod gateway;
+pub mod notify;
 mod projects;
 pub mod schema;
 pub mod secret;
@@ -14,7 +15,8 @@ mod users;
 
 pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
-pub use gateway::{Change, ChangeListener, GatewayToken};
+pub use gateway::{Change, GatewayToken};
+pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectSummary};
 pub use tokens::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
 pub use users::{Actor, UserClaims};
@@ -46,9 +48,41 @@ pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    /// A lost link to the database is unavailability (the caller may try another node or
+    /// again shortly), not a fault of the request.
+    fn from(e: diesel::result::Error) -> StoreError {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        let link_lost = match &e {
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => true,
+            Error::BrokenTransactionManager => true,
+            Error::DatabaseError(_, info) => {
+                let m = info.message();
+                [
+                    "terminating connection",
+                    "server closed the connection",
+                    "no connection to the server",
+                    "could not receive data",
+                    "could not send data",
+                    "the database system is",
+                    "connection to server",
+                ]
+                .iter()
+                .any(|s| m.contains(s))
+            }
+            _ => false,
+        };
+        if link_lost {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
 }
 
 /// A rejected input, with the field it came from.

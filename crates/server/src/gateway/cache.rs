@@ -1,16 +1,25 @@
 //! The in-memory cache of secret lookups (valid and unknown digests) that keeps the
-//! gateway's hot path off the database, and forgets an entry the moment its token changes.
+//! gateway's hot path off the database. It forgets an entry the moment its token changes,
+//! and trusts itself only while the notification connection keeps confirming that it has
+//! heard every change: past [`TRUST`] without a confirmation, every lookup goes to the
+//! database.
 
 use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use tollgate_store::secret::SecretDigest;
 use tollgate_store::{Change, ChangeListener, GatewayToken};
 
 /// Unknown digests kept at most; past that they are forgotten all at once, so that a flood of
 /// made-up secrets cannot grow the cache without bound.
 const MAX_UNKNOWN: usize = 100_000;
+
+/// How long one confirmation that every change was heard keeps the cache trusted. Below the
+/// promised second: a change committed more than a second ago was heard by then, or the
+/// cache is not used.
+pub const TRUST: Duration = Duration::from_millis(750);
 
 #[derive(Clone)]
 pub enum Lookup {
@@ -27,16 +36,33 @@ pub struct Known {
 #[derive(Default)]
 struct Entries {
     by_digest: HashMap<[u8; 32], Lookup>,
+    /// The one digest cached for each token: a token has one secret at a time.
     digest_of_token: HashMap<String, [u8; 32]>,
     unknown: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, digest: &[u8; 32]) {
+        match self.by_digest.remove(digest) {
+            Some(Lookup::Unknown) => self.unknown -= 1,
+            Some(Lookup::Known(known)) if self.digest_of_token.get(&known.token.id) == Some(digest) => {
+                self.digest_of_token.remove(&known.token.id);
+            }
+            _ => {}
+        }
+    }
 }
 
 pub struct TokenCache {
     entries: RwLock<Entries>,
     /// Bumped by every invalidation, so that a lookup that raced with one is not cached.
     epoch: AtomicU64,
-    /// False while other nodes' changes cannot reach this one: then nothing is cached.
-    connected: AtomicBool,
+    /// When the last confirmed heartbeat was sent: every change committed before it has been
+    /// applied here. Nanoseconds since `origin`; 0 before the first.
+    confirmed: AtomicU64,
+    origin: Instant,
+    /// One node on SQLite: every change is this node's own and heard as it commits.
+    single_node: AtomicBool,
     metrics: Arc<Metrics>,
 }
 
@@ -45,13 +71,25 @@ impl TokenCache {
         TokenCache {
             entries: RwLock::default(),
             epoch: AtomicU64::new(0),
-            connected: AtomicBool::new(false),
+            confirmed: AtomicU64::new(0),
+            origin: Instant::now(),
+            single_node: AtomicBool::new(false),
             metrics,
         }
     }
 
+    /// Whether every change committed more than [`TRUST`] ago has been heard.
+    pub fn trusted(&self) -> bool {
+        if self.single_node.load(Ordering::Acquire) {
+            return true;
+        }
+        let confirmed = self.confirmed.load(Ordering::Acquire);
+        confirmed != 0 && self.origin.elapsed().as_nanos() as u64 <= confirmed + TRUST.as_nanos() as u64
+    }
+
     pub fn get(&self, digest: &[u8; 32]) -> Option<Lookup> {
-        if !self.connected.load(Ordering::Acquire) {
+        if !self.trusted() {
+            self.count(false);
             return None;
         }
         let found = self
@@ -61,8 +99,12 @@ impl TokenCache {
             .by_digest
             .get(digest)
             .cloned();
-        self.metrics.cache_lookup(found.is_some());
+        self.count(found.is_some());
         found
+    }
+
+    fn count(&self, hit: bool) {
+        self.metrics.cache_lookup(hit);
     }
 
     /// The epoch to pass to `insert` for a database lookup that starts now.
@@ -70,18 +112,25 @@ impl TokenCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Caches a database answer unless an invalidation happened since `epoch`.
+    /// Caches a database answer unless an invalidation happened since `epoch`. A valid
+    /// token's digest replaces any other digest cached for the same token: that one was its
+    /// previous secret, whose change this node may not have heard of yet.
     pub fn insert(&self, epoch: u64, digest: [u8; 32], lookup: Lookup) {
-        if !self.connected.load(Ordering::Acquire) {
+        if !self.trusted() {
             return;
         }
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if self.epoch.load(Ordering::Acquire) != epoch {
             return;
         }
+        e.remove(&digest);
         match &lookup {
             Lookup::Known(known) => {
-                e.digest_of_token.insert(known.token.id.clone(), digest);
+                if let Some(previous) = e.digest_of_token.insert(known.token.id.clone(), digest) {
+                    if previous != digest {
+                        e.remove(&previous);
+                    }
+                }
             }
             Lookup::Unknown => {
                 if e.unknown >= MAX_UNKNOWN {
@@ -91,9 +140,7 @@ impl TokenCache {
                 e.unknown += 1;
             }
         }
-        if let Some(Lookup::Unknown) = e.by_digest.insert(digest, lookup) {
-            e.unknown -= 1;
-        }
+        e.by_digest.insert(digest, lookup);
     }
 
     pub fn len(&self) -> usize {
@@ -110,17 +157,11 @@ impl ChangeListener for TokenCache {
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let digest = match change {
-            Change::Token(id) => e.digest_of_token.remove(id),
+            Change::Token(id) => e.digest_of_token.get(id).copied(),
             Change::Digest(hex) => SecretDigest(hex.clone()).to_bytes(),
         };
         if let Some(digest) = digest {
-            match e.by_digest.remove(&digest) {
-                Some(Lookup::Unknown) => e.unknown -= 1,
-                Some(Lookup::Known(known)) => {
-                    e.digest_of_token.remove(&known.token.id);
-                }
-                None => {}
-            }
+            e.remove(&digest);
         }
     }
 
@@ -130,8 +171,13 @@ impl ChangeListener for TokenCache {
         *e = Entries::default();
     }
 
-    fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, Ordering::Release);
+    fn confirmed(&self, at: Instant) {
+        let at = at.saturating_duration_since(self.origin).as_nanos() as u64;
+        self.confirmed.fetch_max(at.max(1), Ordering::AcqRel);
+    }
+
+    fn single_node(&self) {
+        self.single_node.store(true, Ordering::Release);
     }
 }
 
@@ -158,7 +204,7 @@ mod tests {
 
     fn cache() -> TokenCache {
         let c = TokenCache::new(Arc::new(Metrics::new()));
-        c.set_connected(true);
+        c.confirmed(Instant::now());
         c
     }
 
@@ -191,14 +237,39 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_cached_while_disconnected_and_everything_is_forgotten_on_a_gap() {
+    fn a_cache_without_a_recent_confirmation_is_not_used() {
         let c = cache();
         c.insert(c.epoch(), [1; 32], Lookup::Unknown);
+        assert!(c.get(&[1; 32]).is_some());
+        std::thread::sleep(TRUST + Duration::from_millis(50));
+        assert!(c.get(&[1; 32]).is_none(), "no confirmation for longer than TRUST");
+        c.insert(c.epoch(), [2; 32], Lookup::Unknown);
+        c.confirmed(Instant::now());
+        assert!(c.get(&[2; 32]).is_none(), "nothing was cached while untrusted");
+        assert!(c.get(&[1; 32]).is_some());
         c.missed_changes();
         assert!(c.is_empty());
-        c.set_connected(false);
-        c.insert(c.epoch(), [2; 32], Lookup::Unknown);
-        assert!(c.get(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn caching_a_new_secret_forgets_the_previous_one_of_the_same_token() {
+        let c = cache();
+        c.insert(c.epoch(), [1; 32], Lookup::Known(token("a")));
+        // The new secret is presented before this node hears of the re-generate.
+        c.insert(c.epoch(), [2; 32], Lookup::Known(token("a")));
+        assert!(c.get(&[1; 32]).is_none(), "the old secret is not served any more");
+        c.changed(&Change::Token("a".into()));
+        assert!(c.get(&[2; 32]).is_none(), "a later change still reaches the new one");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn an_old_answer_arriving_last_is_still_forgotten_by_the_change() {
+        let c = cache();
+        let epoch = c.epoch();
+        c.insert(epoch, [2; 32], Lookup::Known(token("a")));
+        c.insert(epoch, [1; 32], Lookup::Known(token("a")));
+        c.changed(&Change::Token("a".into()));
         assert!(c.is_empty());
     }
 

@@ -128,9 +128,11 @@ impl Gateway {
             Some(found) => found,
             None => {
                 let epoch = self.cache.epoch();
-                let store = store.clone();
                 let hex = SecretDigest::from_bytes(&digest);
-                let found = actix_web::web::block(move || store.token_by_digest(&hex)).await??;
+                let found = crate::blocking::store_call(store, crate::blocking::GATEWAY_PATIENCE, move |s| {
+                    s.token_by_digest(&hex)
+                })
+                .await?;
                 let lookup = match found {
                     Some(token) => {
                         let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;

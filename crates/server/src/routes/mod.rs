@@ -13,13 +13,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_model::ErrorCode;
 use tollgate_store::{Origin, Store, StoreError};
 
-/// Runs a storage call on the blocking pool.
+/// Runs a storage call on the blocking pool, within the API's patience.
 pub async fn db<T: Send + 'static>(
     state: &web::Data<AppState>,
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    Ok(web::block(move || f(&store)).await??)
+    crate::blocking::store_call(&state.store, crate::blocking::API_PATIENCE, f).await
 }
 
 /// Where the request came from, for the audit log. The peer address, never a client-supplied

@@ -1,0 +1,170 @@
+//! Change notifications between nodes (PostgreSQL `LISTEN/NOTIFY`), and the heartbeat that
+//! tells a node's cache, moment by moment, whether it has heard every change committed so far.
+//!
+//! The guarantee rests on one fact of PostgreSQL: a listener receives notifications in the
+//! order their transactions committed. Every [`BEAT`] the listening connection notifies
+//! itself on a channel of its own and notes when it sent that beat; when the beat comes
+//! back, every change committed before it was sent has been delivered, and the listener is
+//! told so with [`ChangeListener::confirmed`]. A connection that is hung, half-open or gone
+//! stops confirming; the cache then stops trusting itself by its own clock, with no thread
+//! having to notice anything.
+
+use crate::gateway::Change;
+use futures_util::future::poll_fn;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// Receives changes, from this node's writes and (PostgreSQL) from every other node's.
+pub trait ChangeListener: Send + Sync {
+    fn changed(&self, change: &Change);
+    /// Notifications may have been missed: forget everything.
+    fn missed_changes(&self);
+    /// Every change committed before `at` has been passed to [`ChangeListener::changed`].
+    fn confirmed(&self, at: Instant);
+    /// There is no other node (SQLite): every change is this node's own, heard at once.
+    fn single_node(&self);
+}
+
+pub(crate) const CHANNEL: &str = "tollgate_token_changes";
+/// The `application_name` of each node's notification connection.
+pub const NOTIFY_APPLICATION: &str = "tollgate-notify";
+
+/// How often the listening connection proves that it is current.
+pub const BEAT: Duration = Duration::from_millis(150);
+/// How long a beat, the connection or `LISTEN` may take before the connection is given up.
+const PATIENCE: Duration = Duration::from_millis(1000);
+const RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
+/// Listens (and reconnects) on a thread of its own for as long as the listener exists.
+pub(crate) fn spawn(url: String, node: std::sync::Arc<str>, listener: Weak<dyn ChangeListener>) {
+    std::thread::Builder::new()
+        .name("tollgate-notify".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the notification runtime starts");
+            runtime.block_on(listen_while_wanted(&url, &node, &listener));
+        })
+        .expect("the notification thread starts");
+}
+
+async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeListener>) {
+    let beat_channel = format!("tollgate_beat_{node}");
+    let mut healthy_before = true;
+    while listener.strong_count() > 0 {
+        let error = match timeout(PATIENCE, tokio_postgres::connect(url, NoTls)).await {
+            Err(_) => "connecting took longer than a second".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok((client, connection))) => match session(client, connection, node, &beat_channel, listener).await {
+                Some(error) => error,
+                None => return,
+            },
+        };
+        if let Some(l) = listener.upgrade() {
+            // The cache already distrusts itself once beats stop; this frees its memory too.
+            l.missed_changes();
+        }
+        if healthy_before {
+            tracing::warn!(%error, "the notification connection is down; the cache is bypassed until it is back");
+        }
+        healthy_before = false;
+        tokio::time::sleep(RECONNECT_DELAY).await;
+    }
+}
+
+/// One connection's life: `LISTEN`, then changes and beats until something fails
+/// (`Some(why)`) or the listener is gone (`None`).
+async fn session(
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    node: &str,
+    beat_channel: &str,
+    listener: &Weak<dyn ChangeListener>,
+) -> Option<String> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Drives the socket: notifications go to `rx`; the driver ends when the socket does.
+    let driver = tokio::spawn(async move {
+        loop {
+            match poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if tx.send(n).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    });
+    let _stop_driver = AbortOnDrop(driver);
+    let listen = format!("SET application_name = '{NOTIFY_APPLICATION}'; LISTEN {CHANNEL}; LISTEN {beat_channel}");
+    match timeout(PATIENCE, client.batch_execute(&listen)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Some(e.to_string()),
+        Err(_) => return Some("LISTEN took longer than a second".into()),
+    }
+    // Anything may have changed while this node was not listening.
+    listener.upgrade()?.missed_changes();
+    tracing::info!("listening for token changes of other nodes");
+
+    let mut sequence: u64 = 0;
+    let mut in_flight: Option<(u64, Instant)> = None;
+    let mut beat = tokio::time::interval(BEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            notification = rx.recv() => {
+                let Some(n) = notification else { return Some("the connection closed".into()) };
+                let l = listener.upgrade()?;
+                if n.channel() == beat_channel {
+                    match (n.payload().parse::<u64>(), in_flight) {
+                        (Ok(seq), Some((expected, sent))) if seq == expected => {
+                            l.confirmed(sent);
+                            in_flight = None;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                match Change::parse(n.payload()) {
+                    // This node heard its own change when it committed it.
+                    Some((from, _)) if from == node => {}
+                    Some((_, change)) => {
+                        tracing::debug!(payload = n.payload(), "change notification");
+                        l.changed(&change);
+                    }
+                    None => tracing::warn!(payload = n.payload(), "ignoring an unknown change notification"),
+                }
+            }
+            _ = beat.tick() => {
+                listener.upgrade()?;
+                if let Some((_, sent)) = in_flight {
+                    if sent.elapsed() > PATIENCE {
+                        return Some("a heartbeat did not come back within a second".into());
+                    }
+                    continue;
+                }
+                sequence += 1;
+                let sent = Instant::now();
+                let notify = format!("NOTIFY {beat_channel}, '{sequence}'");
+                match timeout(PATIENCE, client.batch_execute(&notify)).await {
+                    Ok(Ok(())) => in_flight = Some((sequence, sent)),
+                    Ok(Err(e)) => return Some(e.to_string()),
+                    Err(_) => return Some("a heartbeat could not be sent within a second".into()),
+                }
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
