@@ -6,7 +6,7 @@ SERVER = -p tollgate-server --bin tollgate
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
-	$(CARGO) run --release $(SERVER) -- serve
+	$(CARGO) run --release $(SERVER) -- serve --demo
 
 ## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README
 ## walk-through, and the browser tests of the SPA.

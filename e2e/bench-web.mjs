@@ -26,7 +26,7 @@ const port = await new Promise((ok) => { const s = createServer().listen(0, '127
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), 'tollgate-bench-web-'));
 const server = spawn(bin, ['serve'], {
-  env: { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DATABASE_URL: '', TOLLGATE_ISSUER: '', TOLLGATE_WEB_DIR: dist, TOLLGATE_LOG: 'warn' },
+  env: { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DEMO: 'true', TOLLGATE_WEB_DIR: dist, TOLLGATE_LOG: 'warn' },
   stdio: 'ignore',
 });
 try {

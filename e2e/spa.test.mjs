@@ -15,6 +15,8 @@ const shots = join(root, 'e2e', 'screenshots');
 const axeSource = readFileSync(join(root, 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 let server, base, browser, data;
 
+const withoutDatabaseUrl = (env) => { delete env.TOLLGATE_DATABASE_URL; return env; };
+
 const freePort = () => new Promise((ok) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
 });
@@ -24,9 +26,12 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DEMO: 'true',
+    TOLLGATE_WEB_DIR: join(root, 'frontend', 'dist'), TOLLGATE_LOG: 'warn' };
+  withoutDatabaseUrl(env);
+  delete env.TOLLGATE_ISSUER;
   server = spawn(bin, ['serve'], {
-    env: { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DATABASE_URL: '',
-      TOLLGATE_ISSUER: '', TOLLGATE_WEB_DIR: join(root, 'frontend', 'dist'), TOLLGATE_LOG: 'warn' },
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
@@ -171,7 +176,7 @@ test('alice manages service tokens, re-syncs products, and reads the audit log',
   const me = await api('/api/v1/me', 'alice');
   execFileSync(bin, ['project', 'put', '--key', 'acme', '--name', 'Acme Corp', '--end-date', me.subscription.end_date,
     '--product', 'wso2am', '--product', 'wso2is', '--product', 'wso2mi=WSO2 Micro Integrator'],
-  { env: { ...process.env, TOLLGATE_DATA_DIR: data, TOLLGATE_DATABASE_URL: '' } });
+  { env: withoutDatabaseUrl({ ...process.env, TOLLGATE_DATA_DIR: data }) });
   await page.reload();
   await row.getByText('Out of sync').waitFor();
   await row.getByRole('button', { name: 'Re-sync products of ci pulls' }).click();

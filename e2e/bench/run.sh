@@ -27,7 +27,8 @@ echo "== seeding $tokens tokens"
 port=$(free_port)
 # As in production: request logging at info, JSON lines, to a file. Failed-check limiting is
 # off: the mix deliberately sends unknown and re-generated secrets from one address.
-TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$work/data" TOLLGATE_DATABASE_URL= TOLLGATE_ISSUER= \
+env -u TOLLGATE_DATABASE_URL -u TOLLGATE_ISSUER TOLLGATE_DEMO=true \
+TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$work/data" \
 TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_INTROSPECT_FAILURES_PER_MINUTE=0 TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 \
   "$target/tollgate" serve 2>"$work/tollgate.log" &
 pids+=($!)

@@ -18,6 +18,30 @@ const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
 /// An unknown `kid` refetches the keys at most this often, so that forged tokens cannot
 /// make Tollgate hammer the identity provider.
 const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(1);
+/// After a failed fetch, the keys are not asked for again for this long: an identity
+/// provider that is down is not hammered by every request that needs a key.
+const FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
+/// Clock skew tolerated on `exp`, `nbf` and the lifetime.
+const LEEWAY: u64 = 30;
+
+/// Refuses a key URL that could be read or changed on the way: `https`, or `http` to a
+/// loopback address only.
+pub fn require_safe_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "`{url}` must use https (plain http is allowed on a loopback address only)"
+        )),
+    }
+}
 
 #[derive(Default)]
 struct KeySet {
@@ -35,6 +59,10 @@ pub struct Verifier {
     http: reqwest::Client,
     keys: RwLock<KeySet>,
     refresh: tokio::sync::Mutex<()>,
+    /// When the last fetch failed, if the last fetch failed.
+    failed_at: RwLock<Option<Instant>>,
+    /// The longest lifetime accepted, in seconds.
+    max_lifetime: u64,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +76,16 @@ struct Claims {
     project: Option<String>,
     #[serde(default)]
     role: Option<String>,
+    exp: u64,
+    #[serde(default)]
+    iat: Option<u64>,
+}
+
+fn keys_unavailable() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "the identity provider's keys cannot be fetched; try again shortly",
+    )
 }
 
 fn unauthenticated(detail: &str) -> ApiError {
@@ -67,7 +105,15 @@ impl Verifier {
             http,
             keys: RwLock::new(KeySet::default()),
             refresh: Default::default(),
+            failed_at: RwLock::new(None),
+            max_lifetime: 86_400,
         }
+    }
+
+    /// Refuses tokens that live longer than `seconds`.
+    pub fn max_lifetime(mut self, seconds: u64) -> Verifier {
+        self.max_lifetime = seconds;
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -87,7 +133,8 @@ impl Verifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY;
         let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
@@ -106,6 +153,17 @@ impl Verifier {
             }
         })?;
         let c = data.claims;
+        let now = jsonwebtoken::get_current_timestamp();
+        let lifetime = match c.iat {
+            Some(iat) => c.exp.saturating_sub(iat),
+            None => c.exp.saturating_sub(now),
+        };
+        if lifetime > self.max_lifetime + LEEWAY || c.exp.saturating_sub(now) > self.max_lifetime + LEEWAY {
+            return Err(unauthenticated(&format!(
+                "the bearer token lives longer than this server accepts ({} s at most)",
+                self.max_lifetime
+            )));
+        }
         let project = c
             .project
             .filter(|p| !p.is_empty())
@@ -143,21 +201,26 @@ impl Verifier {
         if let (Some(key), true) = (&found, fresh_enough) {
             return Ok(key.clone());
         }
+        let failed_recently = self
+            .failed_at
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < FAILURE_COOLDOWN);
+        if failed_recently {
+            return found.ok_or_else(keys_unavailable);
+        }
         let may_refetch = age.is_none_or(|a| a >= UNKNOWN_KID_COOLDOWN);
         if may_refetch {
             let _one_at_a_time = self.refresh.lock().await;
             // Another request may have refetched while this one waited.
             let (_, age) = self.lookup(kid);
             if age.is_none_or(|a| a >= UNKNOWN_KID_COOLDOWN) {
-                if let Err(e) = self.fetch().await {
+                let fetched = self.fetch().await;
+                *self.failed_at.write().unwrap_or_else(|p| p.into_inner()) = fetched.is_err().then(Instant::now);
+                if let Err(e) = fetched {
                     tracing::warn!(jwks_url = %self.jwks_url, error = %e, "fetching the issuer's keys failed");
-                    if let Some(key) = found {
-                        return Ok(key); // keep using a known key while the issuer is unreachable
-                    }
-                    return Err(ApiError::new(
-                        ErrorCode::Unavailable,
-                        "the identity provider's keys cannot be fetched; try again shortly",
-                    ));
+                    // Keep using a known key while the issuer is unreachable.
+                    return found.ok_or_else(keys_unavailable);
                 }
             }
         }

@@ -1,28 +1,52 @@
 //! Configuration from command-line flags and `TOLLGATE_*` environment variables.
 
-use crate::gateway::GatewayClient;
+use crate::client_address::TrustedProxies;
 use std::path::PathBuf;
+
+/// A setting that is present must say something: `TOLLGATE_ISSUER=` is a mistake, not an
+/// absence, and is refused rather than read as "unset".
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("is set but empty; give it a value or unset it".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+/// `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`); anything else, empty included,
+/// is refused.
+fn strict_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("must be `true` or `false`".into()),
+    }
+}
 
 /// Where the database is.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DbConfig {
     /// Folder for the SQLite database and the demo and signing keys.
-    #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = "./data", value_parser = non_empty_path)]
     pub data_dir: PathBuf,
     /// `postgres://…` selects PostgreSQL; a path or `sqlite://path` selects SQLite.
     /// Default: `tollgate.db` in the data directory.
-    #[arg(long, env = "TOLLGATE_DATABASE_URL")]
+    #[arg(long, env = "TOLLGATE_DATABASE_URL", hide_env_values = true, value_parser = non_empty)]
     pub database_url: Option<String>,
     /// Database connections per process.
     #[arg(long, env = "TOLLGATE_DB_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
 }
 
+fn non_empty_path(text: &str) -> Result<PathBuf, String> {
+    non_empty(text).map(PathBuf::from)
+}
+
 impl DbConfig {
     pub fn url(&self) -> String {
         match &self.database_url {
-            Some(url) if !url.is_empty() => url.clone(),
-            _ => self.data_dir.join("tollgate.db").to_string_lossy().into_owned(),
+            Some(url) => url.clone(),
+            None => self.data_dir.join("tollgate.db").to_string_lossy().into_owned(),
         }
     }
 }
@@ -31,24 +55,39 @@ impl DbConfig {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address and port to listen on.
-    #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = non_empty)]
     pub listen: String,
     #[command(flatten)]
     pub db: DbConfig,
     /// The registry host that tokens log in to, as shown in `docker login` commands.
-    #[arg(long, env = "TOLLGATE_REGISTRY_HOST", default_value = "localhost:5000")]
+    #[arg(long, env = "TOLLGATE_REGISTRY_HOST", default_value = "localhost:5000", value_parser = non_empty)]
     pub registry_host: String,
-    /// The identity provider's issuer (`iss`). Setting it turns demo mode off.
-    #[arg(long, env = "TOLLGATE_ISSUER")]
+    /// Demo mode: a built-in identity provider with public sign-in as demo users, and demo
+    /// data seeded into the database. Only for trying Tollgate out; never with an issuer.
+    #[arg(long, env = "TOLLGATE_DEMO", num_args = 0..=1, default_value = "false",
+          default_missing_value = "true", value_parser = strict_bool)]
+    pub demo: bool,
+    /// The identity provider's issuer (`iss`). Required unless `--demo`.
+    #[arg(long, env = "TOLLGATE_ISSUER", value_parser = non_empty)]
     pub issuer: Option<String>,
-    /// The issuer's JWKS URL. Default: `<issuer>/.well-known/jwks.json`.
-    #[arg(long, env = "TOLLGATE_JWKS_URL")]
+    /// The issuer's JWKS URL (`https`, or `http` on a loopback address only).
+    /// Default: `<issuer>/.well-known/jwks.json`.
+    #[arg(long, env = "TOLLGATE_JWKS_URL", value_parser = non_empty)]
     pub jwks_url: Option<String>,
     /// The audience (`aud`) that bearer tokens must name.
-    #[arg(long, env = "TOLLGATE_AUDIENCE", default_value = "tollgate")]
+    #[arg(long, env = "TOLLGATE_AUDIENCE", default_value = "tollgate", value_parser = non_empty)]
     pub audience: String,
+    /// The longest lifetime of a bearer token accepted, in seconds (`exp` minus `iat`, and
+    /// `exp` from now).
+    #[arg(long, env = "TOLLGATE_MAX_BEARER_LIFETIME", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub max_bearer_lifetime: u64,
+    /// Proxies (CIDR networks, comma-separated) whose `Forwarded` / `X-Forwarded-For` name
+    /// the client's address, for failure limiting and the audit log. Default: none.
+    #[arg(long, env = "TOLLGATE_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     /// The built single-page app, served at `/`.
-    #[arg(long, env = "TOLLGATE_WEB_DIR", default_value = "frontend/dist")]
+    #[arg(long, env = "TOLLGATE_WEB_DIR", default_value = "frontend/dist", value_parser = non_empty_path)]
     pub web_dir: PathBuf,
     /// HTTP worker threads. Default: one per core.
     #[arg(long, env = "TOLLGATE_WORKERS")]
@@ -61,30 +100,38 @@ pub struct Config {
 #[derive(clap::Args, Debug, Clone)]
 pub struct GatewayConfig {
     /// Clients of `/oauth2/introspect`, `id:secret` separated by commas (demo mode adds
-    /// `registry-gateway:demo-gateway-secret`).
-    #[arg(long = "gateway-clients", env = "TOLLGATE_GATEWAY_CLIENTS", value_delimiter = ',', value_parser = GatewayClient::parse)]
-    pub clients: Vec<GatewayClient>,
+    /// `registry-gateway:demo-gateway-secret`). Checked at start, where an error names the
+    /// client's id only, never its secret.
+    #[arg(
+        long = "gateway-clients",
+        env = "TOLLGATE_GATEWAY_CLIENTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub clients: Vec<String>,
     /// The registry's `service` name; registry tokens are for it only.
-    #[arg(long, env = "TOLLGATE_REGISTRY_SERVICE", default_value = "tollgate-registry")]
+    #[arg(long, env = "TOLLGATE_REGISTRY_SERVICE", default_value = "tollgate-registry", value_parser = non_empty)]
     pub registry_service: String,
     /// The `iss` of registry tokens (the registry's `auth.token.issuer`).
-    #[arg(long, env = "TOLLGATE_TOKEN_ISSUER", default_value = "tollgate")]
+    #[arg(long, env = "TOLLGATE_TOKEN_ISSUER", default_value = "tollgate", value_parser = non_empty)]
     pub token_issuer: String,
     /// Lifetime of registry tokens in seconds (60-3600).
     #[arg(long, env = "TOLLGATE_REGISTRY_TOKEN_TTL", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(60..=3600))]
     pub token_ttl: u64,
     /// PEM (PKCS#8) ES256 key that signs registry tokens. Default: created in the data directory.
-    #[arg(long, env = "TOLLGATE_TOKEN_KEY_FILE")]
+    #[arg(long, env = "TOLLGATE_TOKEN_KEY_FILE", value_parser = non_empty_path)]
     pub token_key_file: Option<PathBuf>,
     /// Its certificate, for the registry's `rootcertbundle`. Default: created beside the key.
-    #[arg(long, env = "TOLLGATE_TOKEN_CERT_FILE")]
+    #[arg(long, env = "TOLLGATE_TOKEN_CERT_FILE", value_parser = non_empty_path)]
     pub token_cert_file: Option<PathBuf>,
-    /// Failed secret checks allowed per minute and client address at `/auth/token` (0: no limit).
+    /// Failed secret checks allowed per minute and client address at `/auth/token` (0: no
+    /// limit). Only failures count, and only failures are refused.
     #[arg(long, env = "TOLLGATE_TOKEN_FAILURES_PER_MINUTE", default_value_t = 60)]
     pub token_failures_per_minute: u32,
-    /// The same for `/oauth2/introspect`, where the address is the gateway's (0: no limit).
-    #[arg(long, env = "TOLLGATE_INTROSPECT_FAILURES_PER_MINUTE", default_value_t = 6000)]
+    /// The same for `/oauth2/introspect`, per client address that a trusted proxy (the
+    /// gateway) forwards; the gateway's own address is never a budget (0: no limit).
+    #[arg(long, env = "TOLLGATE_INTROSPECT_FAILURES_PER_MINUTE", default_value_t = 600)]
     pub introspect_failures_per_minute: u32,
     /// How often `last_used_at` is written, in milliseconds.
     #[arg(long, env = "TOLLGATE_LAST_USED_FLUSH_MS", default_value_t = 5000)]
@@ -101,18 +148,15 @@ impl Default for GatewayConfig {
             token_key_file: None,
             token_cert_file: None,
             token_failures_per_minute: 60,
-            introspect_failures_per_minute: 6000,
+            introspect_failures_per_minute: 600,
             last_used_flush_ms: 5000,
         }
     }
 }
 
 impl Config {
-    pub fn demo_mode(&self) -> bool {
-        self.issuer.as_deref().is_none_or(str::is_empty)
-    }
-
-    /// A configuration for `listen` and `database_url` with every other setting at its default.
+    /// A demo-mode configuration for `listen` and `database_url` with every other setting at
+    /// its default.
     pub fn with(listen: &str, data_dir: PathBuf, database_url: Option<String>) -> Config {
         Config {
             listen: listen.to_owned(),
@@ -122,9 +166,12 @@ impl Config {
                 pool_size: 8,
             },
             registry_host: "localhost:5000".into(),
+            demo: true,
             issuer: None,
             jwks_url: None,
             audience: "tollgate".into(),
+            max_bearer_lifetime: 86_400,
+            trusted_proxies: TrustedProxies::default(),
             web_dir: PathBuf::from("frontend/dist"),
             workers: None,
             gateway: GatewayConfig::default(),

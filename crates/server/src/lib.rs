@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod client_address;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -35,6 +36,8 @@ pub enum StartError {
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A started server: where it listens, the future that runs it until shutdown, and its state.
@@ -54,44 +57,50 @@ impl Running {
 /// Opens the database, prepares identity (demo mode when no issuer is configured), binds
 /// the listener and builds the server. Await `server` (or spawn it) to serve.
 pub fn start(config: Config) -> Result<Running, StartError> {
+    let identity = Identity::of(&config)?;
+    let gateway_clients = config
+        .gateway
+        .clients
+        .iter()
+        .map(|c| gateway::GatewayClient::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
     let store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
     let listener = TcpListener::bind(&config.listen).map_err(|e| StartError::Listen(config.listen.clone(), e))?;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen.clone(), e))?;
 
-    let (verifier, demo) = if config.demo_mode() {
-        let issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
-        demo::seed(&store)?;
-        let mut own = addr;
-        if own.ip().is_unspecified() {
-            own.set_ip(if own.is_ipv4() {
-                [127, 0, 0, 1].into()
-            } else {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            });
+    let (verifier, demo) = match identity {
+        Identity::Demo => {
+            let issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
+            demo::seed(&store)?;
+            let mut own = addr;
+            if own.ip().is_unspecified() {
+                own.set_ip(if own.is_ipv4() {
+                    [127, 0, 0, 1].into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            // The demo issuer's keys are fetched over HTTP like any issuer's: one code path.
+            let jwks_url = format!("http://{own}/api/v1/demo/jwks.json");
+            tracing::warn!(
+                "DEMO MODE (--demo): a built-in identity provider signs sessions for the demo users, \
+                 anyone can sign in as them, and demo data is seeded; never use it in production"
+            );
+            let verifier = auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url)
+                .max_lifetime(config.max_bearer_lifetime);
+            (verifier, Some(issuer))
         }
-        // The demo issuer's keys are fetched over HTTP like any issuer's: one code path.
-        let jwks_url = format!("http://{own}/api/v1/demo/jwks.json");
-        tracing::warn!(
-            "DEMO MODE: a built-in identity provider signs sessions for the demo users; \
-             set TOLLGATE_ISSUER to use a real one"
-        );
-        (
-            auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url),
-            Some(issuer),
-        )
-    } else {
-        let issuer = config.issuer.clone().unwrap_or_default();
-        let jwks_url = config
-            .jwks_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
-        (auth::Verifier::new(issuer, config.audience.clone(), jwks_url), None)
+        Identity::Issuer { issuer, jwks_url } => (
+            auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime),
+            None,
+        ),
     };
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
-    let gateway = build_gateway(&config, &store, demo.is_some())?;
+    let gateway = build_gateway(&config, &store, gateway_clients, demo.is_some())?;
     let metrics = gateway.metrics.clone();
     let state = web::Data::new(state::AppState {
         store,
@@ -99,6 +108,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         demo,
         registry_host: config.registry_host.clone(),
         gateway,
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     let shared = state.clone();
     let web_dir = config.web_dir.clone();
@@ -169,8 +179,48 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
+/// Where portal users' identities come from: decided before anything is opened or seeded.
+enum Identity {
+    Demo,
+    Issuer { issuer: String, jwks_url: String },
+}
+
+impl Identity {
+    fn of(config: &Config) -> Result<Identity, StartError> {
+        match (&config.issuer, config.demo) {
+            (Some(_), true) => Err(StartError::Config(
+                "TOLLGATE_ISSUER and --demo (TOLLGATE_DEMO) exclude each other: choose one".into(),
+            )),
+            (None, true) => Ok(Identity::Demo),
+            (None, false) => Err(StartError::Config(
+                "no identity provider: set TOLLGATE_ISSUER (and TOLLGATE_AUDIENCE) to your OpenID \
+                 provider, or run `tollgate serve --demo` (TOLLGATE_DEMO=true) to try Tollgate with \
+                 demo users"
+                    .into(),
+            )),
+            (Some(issuer), false) => {
+                let jwks_url = config
+                    .jwks_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+                auth::require_safe_url(&jwks_url)
+                    .map_err(|why| StartError::Config(format!("TOLLGATE_JWKS_URL: {why}")))?;
+                Ok(Identity::Issuer {
+                    issuer: issuer.clone(),
+                    jwks_url,
+                })
+            }
+        }
+    }
+}
+
 /// The gateway's parts: cache (told of every token change), limiters, clients, signer.
-fn build_gateway(config: &Config, store: &tollgate_store::Store, demo: bool) -> Result<gateway::Gateway, StartError> {
+fn build_gateway(
+    config: &Config,
+    store: &tollgate_store::Store,
+    mut clients: Vec<gateway::GatewayClient>,
+    demo: bool,
+) -> Result<gateway::Gateway, StartError> {
     let g = &config.gateway;
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let cache = std::sync::Arc::new(gateway::cache::TokenCache::new(metrics.clone()));
@@ -180,7 +230,6 @@ fn build_gateway(config: &Config, store: &tollgate_store::Store, demo: bool) -> 
         store.clone(),
         std::time::Duration::from_millis(g.last_used_flush_ms.max(10)),
     );
-    let mut clients = g.clients.clone();
     if demo {
         clients.push(gateway::GatewayClient::new(
             demo::GATEWAY_CLIENT_ID,
@@ -211,19 +260,13 @@ fn build_gateway(config: &Config, store: &tollgate_store::Store, demo: bool) -> 
     })
 }
 
-/// The caller's `X-Request-Id` when it is a sane token; otherwise this process' random prefix
-/// and a counter, unique without a random draw per request.
-fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
+/// A request id of this server's making: this process' random prefix and a counter, unique
+/// without a random draw per request. A caller's `X-Request-Id` is never taken: the audit log
+/// records it as a fact, and a caller must not be able to choose (or collide) it.
+fn request_id(_req: &actix_web::dev::ServiceRequest) -> String {
     static PREFIX: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            format!("{}-{n:010x}", *PREFIX)
-        })
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n:010x}", *PREFIX)
 }

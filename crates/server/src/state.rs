@@ -11,4 +11,16 @@ pub struct AppState {
     pub demo: Option<DemoIssuer>,
     pub registry_host: String,
     pub gateway: crate::gateway::Gateway,
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+}
+
+impl AppState {
+    /// The client's address: the peer's, or what a trusted proxy forwarded.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> std::net::IpAddr {
+        let peer = req
+            .peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        self.trusted_proxies.client(peer, req.headers())
+    }
 }

@@ -56,7 +56,18 @@ async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeLi
     let beat_channel = format!("tollgate_beat_{node}");
     let mut healthy_before = true;
     while listener.strong_count() > 0 {
-        let error = match timeout(PATIENCE, tokio_postgres::connect(url, NoTls)).await {
+        let config = match url.parse::<tokio_postgres::Config>() {
+            Ok(mut config) => {
+                // Named, so that operators (and tests) can tell this connection apart.
+                config.application_name(NOTIFY_APPLICATION);
+                config
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the database URL cannot be used for notifications; the cache stays off");
+                return;
+            }
+        };
+        let error = match timeout(PATIENCE, config.connect(NoTls)).await {
             Err(_) => "connecting took longer than a second".to_owned(),
             Ok(Err(e)) => e.to_string(),
             Ok(Ok((client, connection))) => match session(client, connection, node, &beat_channel, listener).await {
@@ -101,7 +112,7 @@ async fn session(
         }
     });
     let _stop_driver = AbortOnDrop(driver);
-    let listen = format!("SET application_name = '{NOTIFY_APPLICATION}'; LISTEN {CHANNEL}; LISTEN {beat_channel}");
+    let listen = format!("LISTEN {CHANNEL}; LISTEN {beat_channel}");
     match timeout(PATIENCE, client.batch_execute(&listen)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Some(e.to_string()),

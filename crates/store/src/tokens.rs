@@ -98,6 +98,26 @@ fn find_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
         .ok_or(StoreError::NotFound)
 }
 
+/// [`find_visible`] for a change: first takes the row's write lock, so that concurrent changes
+/// of one token queue up, and each sees what the one before it committed (a token deleted
+/// meanwhile is not found). On SQLite the write transaction already holds the database's.
+fn lock_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
+    if !is_id(id) {
+        return Err(StoreError::NotFound);
+    }
+    let locked = diesel::update(
+        tokens::table
+            .filter(tokens::id.eq(id))
+            .filter(tokens::project_id.eq(&actor.project_id)),
+    )
+    .set(tokens::secret_last4.eq(tokens::secret_last4))
+    .execute(c)?;
+    if locked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    find_visible(c, actor, id)
+}
+
 fn format_ts(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
@@ -323,7 +343,7 @@ impl Store {
     pub fn regenerate_secret(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<(Token, PlainSecret)> {
         let secret = PlainSecret::generate();
         let token = self.write(|c| {
-            let row = find_visible(c, actor, id)?;
+            let row = lock_visible(c, actor, id)?;
             diesel::update(tokens::table.find(&row.id))
                 .set((
                     tokens::secret_digest.eq(secret.digest().0),
@@ -353,7 +373,7 @@ impl Store {
     /// Takes a new snapshot of the project's subscription into the token (customer admins).
     pub fn sync_products(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<Token> {
         self.write(|c| {
-            let row = find_visible(c, actor, id)?;
+            let row = lock_visible(c, actor, id)?;
             if !actor.is_admin() {
                 return Err(StoreError::Forbidden(
                     "only customer admins can re-sync a token's products",
@@ -390,7 +410,7 @@ impl Store {
     /// Deletes the token for good; the audit log keeps that it existed.
     pub fn delete_token(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         self.write(|c| {
-            let row = find_visible(c, actor, id)?;
+            let row = lock_visible(c, actor, id)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;

@@ -1,9 +1,10 @@
 //! Rate limiting of failed secret checks per client address: a token bucket per address that
-//! only failures drain, so valid traffic never waits on it.
+//! only failures drain. It is asked only after a check has failed, to choose between "wrong"
+//! and "too many wrong": a valid credential is answered whatever its address' budget.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 struct Bucket {
@@ -15,8 +16,6 @@ pub struct FailureLimiter {
     /// Failures allowed per minute, and the burst; 0 turns the limiter off.
     per_minute: u32,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
-    /// Addresses refused until the instant given: read on every request, written on failures.
-    blocked: RwLock<HashMap<IpAddr, Instant>>,
 }
 
 impl FailureLimiter {
@@ -24,28 +23,14 @@ impl FailureLimiter {
         FailureLimiter {
             per_minute,
             buckets: Mutex::default(),
-            blocked: RwLock::default(),
         }
     }
 
-    /// `Some(retry_after)` when the address must wait before its next secret check.
-    pub fn check(&self, ip: IpAddr) -> Option<Duration> {
+    /// Records a failed secret check from the address; `Some(retry_after)` when the address
+    /// has now spent its budget.
+    pub fn failed(&self, ip: IpAddr) -> Option<Duration> {
         if self.per_minute == 0 {
             return None;
-        }
-        let blocked = self.blocked.read().unwrap_or_else(|p| p.into_inner());
-        if blocked.is_empty() {
-            return None;
-        }
-        let until = *blocked.get(&ip)?;
-        let now = Instant::now();
-        (until > now).then(|| until - now)
-    }
-
-    /// Records a failed secret check from the address.
-    pub fn failed(&self, ip: IpAddr) {
-        if self.per_minute == 0 {
-            return;
         }
         let rate = f64::from(self.per_minute) / 60.0;
         let capacity = f64::from(self.per_minute);
@@ -62,12 +47,11 @@ impl FailureLimiter {
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(capacity);
         bucket.updated = now;
         bucket.tokens -= 1.0;
-        if bucket.tokens < 1.0 {
-            let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
-            let mut blocked = self.blocked.write().unwrap_or_else(|p| p.into_inner());
-            blocked.retain(|_, until| *until > now);
-            blocked.insert(ip, now + wait);
+        if bucket.tokens < 0.0 {
+            bucket.tokens = bucket.tokens.max(-1.0);
+            return Some(Duration::from_secs_f64(-bucket.tokens / rate));
         }
+        None
     }
 }
 
@@ -79,16 +63,16 @@ mod tests {
     fn failures_beyond_the_budget_block_only_that_address() {
         let limiter = FailureLimiter::new(3);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        limiter.failed(a);
-        limiter.failed(a);
-        assert!(limiter.check(a).is_none());
-        limiter.failed(a);
-        let wait = limiter.check(a).expect("blocked after the budget");
+        for _ in 0..3 {
+            assert!(limiter.failed(a).is_none(), "within the budget");
+        }
+        let wait = limiter.failed(a).expect("the failure past the budget");
         assert!(
             wait <= Duration::from_secs(20) && wait > Duration::from_secs(15),
             "{wait:?}"
         );
-        assert!(limiter.check(b).is_none());
+        assert!(limiter.failed(a).is_some(), "still over");
+        assert!(limiter.failed(b).is_none(), "another address has its own budget");
     }
 
     #[test]
@@ -96,8 +80,7 @@ mod tests {
         let limiter = FailureLimiter::new(0);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..100 {
-            limiter.failed(a);
+            assert!(limiter.failed(a).is_none());
         }
-        assert!(limiter.check(a).is_none());
     }
 }

@@ -47,8 +47,12 @@ impl GatewayClient {
 
     /// Parses `id:secret`, as in `TOLLGATE_GATEWAY_CLIENTS`.
     pub fn parse(text: &str) -> Result<GatewayClient, String> {
+        // The errors name the id only: configuration errors are printed, secrets never are.
         match text.split_once(':') {
             Some((id, secret)) if !id.is_empty() && secret.len() >= 16 => Ok(GatewayClient::new(id, secret)),
+            Some((id, _)) if !id.is_empty() && id.len() <= 64 => Err(format!(
+                "the gateway client `{id}` needs a secret of at least 16 characters"
+            )),
             _ => Err("a gateway client is `id:secret`, with a secret of at least 16 characters".into()),
         }
     }

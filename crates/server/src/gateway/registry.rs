@@ -144,11 +144,57 @@ pub fn libtrust_key_id(public_der: &[u8]) -> String {
     groups.join(":")
 }
 
+/// The most scopes one token request may ask for, counted after splitting on spaces.
+pub const MAX_SCOPES: usize = 32;
+
+/// The individual scopes of the `scope` parameters (each may hold several, space-separated);
+/// `None` past [`MAX_SCOPES`].
+pub fn split_scopes(parameters: &[String]) -> Option<Vec<&str>> {
+    let scopes: Vec<&str> = parameters
+        .iter()
+        .flat_map(|s| s.split(' '))
+        .filter(|s| !s.is_empty())
+        .take(MAX_SCOPES + 1)
+        .collect();
+    (scopes.len() <= MAX_SCOPES).then_some(scopes)
+}
+
+/// Whether `name` is a repository name of the Distribution reference grammar: path
+/// components of `[a-z0-9]` joined by `.`, `_`, `__` or runs of `-`, separated by single
+/// `/`, at most 255 characters. No `..`, `*`, `//`, `:` or upper case can pass.
+pub fn is_repository_name(name: &str) -> bool {
+    fn component(c: &str) -> bool {
+        let bytes = c.as_bytes();
+        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            if alnum(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && !alnum(bytes[i]) {
+                i += 1;
+            }
+            let separator = &c[start..i];
+            let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+    !name.is_empty() && name.len() <= 255 && name.split('/').all(component)
+}
+
 /// What the requested scopes may have: `pull` on repositories under one of `products`
 /// (`<product>/…`), nothing else. Scopes outside that are left out, as the protocol asks.
-pub fn grant(scopes: &[String], products: &[String]) -> Vec<Access> {
+pub fn grant(scopes: &[&str], products: &[String]) -> Vec<Access> {
     let mut granted: Vec<Access> = Vec::new();
-    for scope in scopes.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+    for &scope in scopes {
         let mut parts = scope.split(':');
         let (Some(kind), Some(actions)) = (parts.next(), scope.rsplit(':').next()) else {
             continue;
@@ -162,8 +208,11 @@ pub fn grant(scopes: &[String], products: &[String]) -> Vec<Access> {
         let under_a_product = name
             .split_once('/')
             .is_some_and(|(namespace, rest)| !rest.is_empty() && products.iter().any(|p| p == namespace));
-        let wanted = kind == "repository" && under_a_product && actions.split(',').any(|a| a == "pull");
-        if wanted && name.len() <= 255 && !granted.iter().any(|a| a.name == name) {
+        let wanted = kind == "repository"
+            && under_a_product
+            && is_repository_name(name)
+            && actions.split(',').any(|a| a == "pull");
+        if wanted && !granted.iter().any(|a| a.name == name) {
             granted.push(Access {
                 resource_type: "repository".into(),
                 name: name.into(),
@@ -180,7 +229,7 @@ mod tests {
 
     fn names(scopes: &[&str]) -> Vec<String> {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        grant(&scopes, &["wso2am".into(), "wso2is".into()])
+        grant(&split_scopes(&scopes).unwrap(), &["wso2am".into(), "wso2is".into()])
             .into_iter()
             .map(|a| a.name)
             .collect()
@@ -209,6 +258,37 @@ mod tests {
             ]),
             ["wso2am/x", "wso2is/y"]
         );
+    }
+
+    #[test]
+    fn only_names_of_the_reference_grammar_are_granted() {
+        for bad in [
+            "wso2am/../wso2mi/x",
+            "wso2am/*",
+            "wso2am//x",
+            "wso2am/x:latest",
+            "wso2am/X",
+            "wso2am/x/",
+            "wso2am/-x",
+            "wso2am/x..y",
+            "wso2am/x._y",
+            "wso2am/x___y",
+        ] {
+            assert!(names(&[&format!("repository:{bad}:pull")]).is_empty(), "{bad}");
+        }
+        for good in ["wso2am/x.y", "wso2am/x__y", "wso2am/x---y", "wso2am/a_b/c-d/e.f"] {
+            assert_eq!(names(&[&format!("repository:{good}:pull")]), [good]);
+        }
+        let long = format!("wso2am/{}", "a".repeat(249));
+        assert!(names(&[&format!("repository:{long}:pull")]).is_empty());
+    }
+
+    #[test]
+    fn scopes_are_counted_after_splitting_on_spaces() {
+        let one_parameter = vec![vec!["repository:wso2am/x:pull"; MAX_SCOPES + 1].join(" ")];
+        assert!(split_scopes(&one_parameter).is_none());
+        let exactly = vec![vec!["repository:wso2am/x:pull"; MAX_SCOPES].join("  ")];
+        assert_eq!(split_scopes(&exactly).unwrap().len(), MAX_SCOPES);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::net::IpAddr;
 use tollgate_model::{ErrorCode, Introspection, Problem, RegistryToken};
 
-fn client_ip(req: &HttpRequest) -> IpAddr {
+fn peer_ip(req: &HttpRequest) -> IpAddr {
     req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
@@ -50,7 +50,8 @@ fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
         (status = 401, description = "Not a gateway client's credential", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/x-www-form-urlencoded", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed checks from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "An invalid secret, from an end client (forwarded by the gateway as a trusted proxy) that has failed too often; see `Retry-After`. A valid secret is never refused", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database did not answer in time; ask another node", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn introspect(
     req: HttpRequest,
@@ -58,17 +59,19 @@ pub async fn introspect(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
-    let ip = client_ip(&req);
-    if let Some(wait) = gw.introspect_limiter.check(ip) {
-        return Ok(rate_limited(&state, "/oauth2/introspect", wait));
-    }
     if !gw.client_authenticated(authorization(&req)) {
-        gw.introspect_limiter.failed(ip);
+        // Guesses at a gateway credential spend the guessing peer's budget.
+        if let Some(wait) = gw.introspect_limiter.failed(peer_ip(&req)) {
+            return Ok(rate_limited(&state, "/oauth2/introspect", wait));
+        }
         return Ok(unauthorized(
             "authenticate as a gateway client with HTTP Basic",
             "tollgate introspection",
         ));
     }
+    // The gateway asks for everybody: only an end client's address that the gateway forwards
+    // as a trusted proxy is a budget, never the gateway's own.
+    let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != peer_ip(&req));
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -111,8 +114,10 @@ pub async fn introspect(
             known.introspection.clone()
         }
         Check::Inactive => {
-            gw.introspect_limiter.failed(ip);
             gw.metrics.introspection(false);
+            if let Some(wait) = end_client.and_then(|ip| gw.introspect_limiter.failed(ip)) {
+                return Ok(rate_limited(&state, "/oauth2/introspect", wait));
+            }
             web::Bytes::from_static(br#"{"active":false}"#)
         }
     };
@@ -140,30 +145,32 @@ struct TokenParams {
         (status = 200, description = "A registry JWT granting `pull` on repositories under the token's products (partial grants are not errors)", body = RegistryToken),
         (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong registry username and secret", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Wrong credentials from an address that has failed too often; see `Retry-After`. A valid login is never refused", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database did not answer in time; ask another node", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
-    let ip = client_ip(&req);
-    if let Some(wait) = gw.token_limiter.check(ip) {
-        return Ok(rate_limited(&state, "/auth/token", wait));
-    }
-    let (mut service, mut scopes, mut account) = (None, Vec::new(), None);
+    let ip = state.client_ip(&req);
+    let (mut service, mut scope_parameters, mut account) = (None, Vec::new(), None);
     for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
         match key.as_ref() {
             "service" => service = Some(value.into_owned()),
-            "scope" if scopes.len() < 32 => scopes.push(value.into_owned()),
-            "scope" => {
-                return Err(ApiError::field(
-                    ErrorCode::InvalidParameter,
-                    "scope",
-                    "at most 32 scopes",
-                ))
-            }
+            "scope" => scope_parameters.push(value.into_owned()),
             "account" => account = Some(value.into_owned()),
             _ => {}
         }
     }
+    // The request line is bounded by the server, so these are too; then the scopes count.
+    let scopes = registry::split_scopes(&scope_parameters).ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::InvalidParameter,
+            "scope",
+            format!(
+                "at most {} scopes, counted after splitting on spaces",
+                registry::MAX_SCOPES
+            ),
+        )
+    })?;
     match service {
         Some(s) if s == gw.service => {}
         Some(_) => {
@@ -189,9 +196,11 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         ));
     };
     let refused = |detail: &str| {
-        gw.token_limiter.failed(ip);
         gw.metrics.registry_token(false);
-        unauthorized(detail, realm)
+        match gw.token_limiter.failed(ip) {
+            Some(wait) => rate_limited(&state, "/auth/token", wait),
+            None => unauthorized(detail, realm),
+        }
     };
     if account.as_ref().is_some_and(|a| *a != username) {
         return Ok(refused("`account` does not match the username"));

@@ -21,12 +21,16 @@ pub async fn db<T: Send + 'static>(
     crate::blocking::store_call(&state.store, crate::blocking::API_PATIENCE, f).await
 }
 
-/// Where the request came from, for the audit log. The peer address, never a client-supplied
-/// header, so that the log cannot be forged.
+/// Where the request came from, for the audit log: this server's request id, and the peer's
+/// address or what a trusted proxy forwarded, never what a client claims.
 pub fn origin(req: &HttpRequest) -> Origin {
+    let client = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => Some(state.client_ip(req)),
+        None => req.peer_addr().map(|a| a.ip()),
+    };
     Origin {
         request_id: crate::error::REQUEST_ID.try_with(Clone::clone).unwrap_or_default(),
-        client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        client_address: client.map(|ip| ip.to_string()),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::helpers::{Db, TestApp};
 use serde_json::json;
 
 both_backends!(
+    behind_a_trusted_proxy_the_forwarded_client_is_recorded,
     every_change_writes_an_audit_event,
     the_audit_log_is_for_admins_of_the_project_and_pages
 );
@@ -14,8 +15,21 @@ async fn every_change_writes_an_audit_event(db: Db) {
     let (alice, bob) = (app.login("alice").await, app.login("bob").await);
     let seeded = app.audit(&alice).await.len();
 
-    let created = app.post(&bob, "/api/v1/tokens", json!({ "name": "laptop" })).await;
+    // A request id the caller chose is not a fact the audit log records.
+    let created = crate::helpers::answer(
+        app.http
+            .post(format!("{}/api/v1/tokens", app.base))
+            .bearer_auth(&bob)
+            .header("x-request-id", "chosen-by-the-caller")
+            .header("x-forwarded-for", "203.0.113.66")
+            .json(&json!({ "name": "laptop" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let request_id = created.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(request_id, "chosen-by-the-caller");
     let id = created.ok(201)["token"]["id"].as_str().unwrap().to_owned();
     let secret = created.body["secret"].as_str().unwrap().to_owned();
     app.post_empty(&bob, &format!("/api/v1/tokens/{id}/secret"))
@@ -55,11 +69,38 @@ async fn every_change_writes_an_audit_event(db: Db) {
         json!({ "type": "token", "id": id, "name": "laptop" })
     );
     assert_eq!(generate["request_id"], request_id.as_str());
-    assert_eq!(generate["client_address"], "127.0.0.1");
+    assert_eq!(
+        generate["client_address"], "127.0.0.1",
+        "a forwarded address counts only from a trusted proxy"
+    );
     assert_eq!(generate["details"]["kind"], "user");
     assert!(generate["occurred_at"].is_string());
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains(&secret[4..]), "a secret reached the audit log");
+}
+
+async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.0/8").unwrap();
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let created = app
+        .http
+        .post(format!("{}/api/v1/tokens", app.base))
+        .bearer_auth(&alice)
+        .header("x-forwarded-for", "192.0.2.200, 198.51.100.23")
+        .json(&json!({ "name": "behind-proxy" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let events = app.audit(&alice).await;
+    assert_eq!(events[0]["action"], "token.generate");
+    assert_eq!(
+        events[0]["client_address"], "198.51.100.23",
+        "the hop the trusted proxy saw, not what the client claimed before it"
+    );
 }
 
 async fn the_audit_log_is_for_admins_of_the_project_and_pages(db: Db) {

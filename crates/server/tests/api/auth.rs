@@ -131,7 +131,11 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
     let published = Arc::new(Mutex::new(key_a.jwks()["keys"].as_array().unwrap().clone()));
     let issuer_url = start_issuer(published.clone()).await;
 
-    let app = TestApp::spawn_with(db, |c| c.issuer = Some(issuer_url.clone())).await;
+    let app = TestApp::spawn_with(db, |c| {
+        c.demo = false;
+        c.issuer = Some(issuer_url.clone());
+    })
+    .await;
     // Demo mode is off: no demo endpoints, no seeded project.
     app.send(reqwest::Method::GET, "/api/v1/demo/users", None, None)
         .await

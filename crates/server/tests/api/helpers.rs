@@ -373,6 +373,7 @@ impl ServerProcess {
             .env("TOLLGATE_DATA_DIR", data_dir.path())
             .env("TOLLGATE_WORKERS", "2")
             .env("TOLLGATE_WEB_DIR", "/nonexistent")
+            .env("TOLLGATE_DEMO", "true")
             .env_remove("TOLLGATE_DATABASE_URL")
             .env_remove("TOLLGATE_ISSUER")
             .stdout(std::process::Stdio::null())

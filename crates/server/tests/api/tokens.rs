@@ -18,6 +18,9 @@ both_backends!(
     who_may_delete_whose_token,
     lists_filter_sort_and_page_without_gaps,
     an_expired_subscription_makes_tokens_expired,
+    concurrent_deletes_give_one_204_and_one_404_with_one_audit_event,
+    a_resync_racing_a_delete_answers_404_never_500,
+    concurrent_regenerates_leave_exactly_one_valid_secret,
 );
 
 async fn a_customer_generates_a_token_and_sees_its_secret_once(db: Db) {
@@ -482,4 +485,72 @@ async fn an_expired_subscription_makes_tokens_expired(db: Db) {
     assert_eq!(synced["expires_at"], "2020-02-01T00:00:00Z");
     assert_eq!(app.all_tokens(&alice, "&status=expired").await.len(), 1);
     assert!(app.all_tokens(&alice, "&status=active").await.is_empty());
+}
+
+/// Rounds of each race: enough for both orders to happen on two cores.
+const RACES: usize = 12;
+
+async fn concurrent_deletes_give_one_204_and_one_404_with_one_audit_event(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for n in 0..RACES {
+        let id = app.create_token_id(&alice, &format!("doomed-{n}")).await;
+        let path = format!("/api/v1/tokens/{id}");
+        let (first, second) = tokio::join!(app.delete(&alice, &path), app.delete(&alice, &path));
+        let mut statuses = [first.status.as_u16(), second.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [204, 404], "round {n}");
+        let deletes = app
+            .audit(&alice)
+            .await
+            .into_iter()
+            .filter(|e| e["action"] == "token.delete" && e["target"]["id"] == id.as_str())
+            .count();
+        assert_eq!(deletes, 1, "round {n}: one deletion, one audit event");
+    }
+}
+
+async fn a_resync_racing_a_delete_answers_404_never_500(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for n in 0..RACES {
+        let id = app.create_token_id(&alice, &format!("raced-{n}")).await;
+        let (sync_path, path) = (
+            format!("/api/v1/tokens/{id}/products/sync"),
+            format!("/api/v1/tokens/{id}"),
+        );
+        let (sync, gone) = tokio::join!(app.post_empty(&alice, &sync_path), app.delete(&alice, &path));
+        assert_eq!(gone.status.as_u16(), 204, "round {n}: {}", gone.body);
+        match sync.status.as_u16() {
+            200 => {}
+            _ => {
+                sync.problem(404, "not_found");
+            }
+        }
+    }
+    assert!(app.all_tokens(&alice, "&q=raced").await.is_empty());
+}
+
+async fn concurrent_regenerates_leave_exactly_one_valid_secret(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let bob = app.login("bob").await;
+    for n in 0..RACES {
+        let id = app.create_token_id(&bob, &format!("spun-{n}")).await;
+        let path = format!("/api/v1/tokens/{id}/secret");
+        let (x, y) = tokio::join!(app.post_empty(&bob, &path), app.post_empty(&bob, &path));
+        let secrets = [x.ok(200)["secret"].clone(), y.ok(200)["secret"].clone()];
+        let mut valid = 0;
+        for secret in &secrets {
+            if app.introspect(secret.as_str().unwrap()).await.ok(200)["active"] == true {
+                valid += 1;
+            }
+        }
+        assert_eq!(valid, 1, "round {n}: exactly one of the two new secrets works");
+        let shown = app.get(&bob, &format!("/api/v1/tokens/{id}")).await.ok(200)["secret_last4"].clone();
+        let winner = secrets
+            .iter()
+            .find(|s| s.as_str().unwrap().ends_with(shown.as_str().unwrap()))
+            .expect("the token shows the last four of a secret it handed out");
+        assert_eq!(app.introspect(winner.as_str().unwrap()).await.ok(200)["active"], true);
+    }
 }

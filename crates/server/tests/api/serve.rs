@@ -1,0 +1,133 @@
+//! `tollgate serve` start-up: demo mode only when asked, settings that are present but empty
+//! refused, and no secret in help or configuration errors.
+
+use crate::helpers::{introspect, Db, TestApp};
+
+/// Runs `tollgate <args>` with a clean `TOLLGATE_*` environment plus `env`; waits at most 10 s
+/// (a server that starts is a failure of these tests, and is killed).
+fn tollgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    command.args(args);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
+        command.env_remove(key);
+    }
+    command
+        .env("TOLLGATE_LISTEN", "127.0.0.1:0")
+        .env("TOLLGATE_DATA_DIR", dir.path())
+        .env("TOLLGATE_WEB_DIR", "/nonexistent")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("`tollgate {}` kept running", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn without_an_issuer_or_demo_serve_refuses_and_says_what_to_set() {
+    let (ok, text) = tollgate(&["serve"], &[]);
+    assert!(!ok);
+    assert!(text.contains("TOLLGATE_ISSUER") && text.contains("--demo"), "{text}");
+    let dir_of_nothing = tempfile::tempdir().unwrap();
+    let (ok, _) = tollgate(
+        &["serve"],
+        &[("TOLLGATE_DATA_DIR", dir_of_nothing.path().to_str().unwrap())],
+    );
+    assert!(!ok);
+    assert_eq!(
+        std::fs::read_dir(dir_of_nothing.path()).unwrap().count(),
+        0,
+        "nothing was created or seeded"
+    );
+}
+
+#[test]
+fn a_setting_that_is_present_but_empty_is_an_error() {
+    for name in [
+        "TOLLGATE_ISSUER",
+        "TOLLGATE_DEMO",
+        "TOLLGATE_DATABASE_URL",
+        "TOLLGATE_JWKS_URL",
+    ] {
+        // Demo mode on, so that only the empty setting can be what is refused.
+        let mut env = vec![("TOLLGATE_DEMO", "true")];
+        env.retain(|(k, _)| *k != name);
+        env.push((name, ""));
+        let (ok, text) = tollgate(&["serve"], &env);
+        assert!(!ok, "{name}= was accepted");
+        assert!(
+            text.contains("empty") || text.contains("`true` or `false`"),
+            "{name}: {text}"
+        );
+    }
+    let (ok, text) = tollgate(&["serve", "--demo"], &[("TOLLGATE_ISSUER", "https://idp.example")]);
+    assert!(!ok && text.contains("exclude each other"), "{text}");
+}
+
+#[test]
+fn help_and_configuration_errors_never_print_a_secret() {
+    let env = [
+        (
+            "TOLLGATE_DATABASE_URL",
+            "postgres://tollgate:hunter2-db-password@127.0.0.1:1/x",
+        ),
+        ("TOLLGATE_GATEWAY_CLIENTS", "gw:short-secret"),
+    ];
+    let (ok, help) = tollgate(&["serve", "--help"], &env);
+    assert!(ok && help.contains("TOLLGATE_DATABASE_URL"), "{help}");
+    let (ok, error) = tollgate(&["serve", "--demo"], &env);
+    assert!(!ok);
+    assert!(
+        error.contains("TOLLGATE_GATEWAY_CLIENTS") && error.contains("`gw`"),
+        "{error}"
+    );
+    for text in [&help, &error] {
+        assert!(!text.contains("hunter2") && !text.contains("short-secret"), "{text}");
+    }
+    let (ok, error) = tollgate(
+        &["serve"],
+        &[
+            ("TOLLGATE_ISSUER", "http://idp.example.com"),
+            ("TOLLGATE_AUDIENCE", "tollgate"),
+        ],
+    );
+    assert!(
+        !ok && error.contains("https"),
+        "an issuer's keys over plain http: {error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_demo_mode_only_the_configured_gateway_clients_are_accepted() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.demo = false;
+        c.issuer = Some("http://127.0.0.1:9/".into());
+        c.gateway.clients = vec!["edge:a-real-gateway-secret".into()];
+    })
+    .await;
+    let demo = introspect(&app.http, &app.base, "tgr_whatever").await;
+    demo.problem(401, "unauthenticated");
+    let configured = app
+        .http
+        .post(format!("{}/oauth2/introspect", app.base))
+        .basic_auth("edge", Some("a-real-gateway-secret"))
+        .form(&[("token", "tgr_whatever")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(configured.status(), 200);
+}
