@@ -10,6 +10,7 @@ use tollgate_server::demo::{DemoIssuer, DEMO_ISSUER};
 
 both_backends!(
     bad_expired_and_forged_bearer_tokens_are_refused,
+    bearer_tokens_not_yet_valid_or_living_too_long_are_refused,
     a_configured_issuer_replaces_demo_mode
 );
 
@@ -182,4 +183,85 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
     app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
+}
+
+async fn bearer_tokens_not_yet_valid_or_living_too_long_are_refused(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.max_bearer_lifetime = 3600).await;
+    let issuer = DemoIssuer::load_or_create(app.data_dir.path(), "tollgate").unwrap();
+    let me = |c: Value| {
+        let token = issuer.sign_claims(&c).unwrap();
+        let app = &app;
+        async move { app.get(&token, "/api/v1/me").await }
+    };
+    let now = Utc::now().timestamp();
+    let mut early = claims("dave", "acme", "customer");
+    early["nbf"] = json!(now + 600);
+    let refused = me(early).await;
+    assert!(
+        refused.problem(401, "unauthenticated")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid yet"),
+        "{}",
+        refused.body
+    );
+    let mut long = claims("dave", "acme", "customer");
+    long["exp"] = json!(now + 2 * 86_400);
+    let refused = me(long).await;
+    assert!(refused.problem(401, "unauthenticated")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("lives longer"));
+    let mut long_without_iat = claims("dave", "acme", "customer");
+    long_without_iat.as_object_mut().unwrap().remove("iat");
+    long_without_iat["exp"] = json!(now + 7200);
+    me(long_without_iat).await.problem(401, "unauthenticated");
+    let mut within = claims("dave", "acme", "customer");
+    within["nbf"] = json!(now - 10);
+    within["exp"] = json!(now + 3000);
+    me(within).await.ok(200);
+}
+
+/// An identity provider that answers 500 to every request for its keys, and counts them.
+async fn start_failing_issuer(asked: Arc<std::sync::atomic::AtomicUsize>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        let asked = asked.clone();
+        App::new().default_service(web::to(move || {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { actix_web::HttpResponse::InternalServerError().finish() }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_identity_provider_is_not_hammered() {
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let issuer_url = start_failing_issuer(asked.clone()).await;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.demo = false;
+        c.issuer = Some(issuer_url.clone());
+    })
+    .await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let key = DemoIssuer::load_or_create(key_dir.path(), "tollgate").unwrap();
+    let mut c = claims("u-1", "acme", "customer_admin");
+    c["iss"] = json!(issuer_url);
+    for _ in 0..20 {
+        app.get(&key.sign_claims(&c).unwrap(), "/api/v1/me")
+            .await
+            .problem(503, "unavailable");
+    }
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "20 requests within the cool-down ask the provider once"
+    );
 }

@@ -363,6 +363,39 @@ async fn registry_tokens_grant_pull_on_the_products_only(db: Db) {
         .await
         .problem(400, "invalid_parameter");
 
+    // Only names of the Distribution reference grammar are granted, even under a product.
+    let tricky = [
+        "wso2am/../wso2mi/x",
+        "wso2am/*",
+        "wso2am//x",
+        "wso2am/x:latest",
+        "wso2am/X",
+    ]
+    .map(|name| format!("&scope=repository:{}:pull", name.replace('/', "%2F")))
+    .concat();
+    let tricked = answer(
+        request(&user, &secret, &format!("service=tollgate-registry{tricky}"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        claims_of(tricked.ok(200)["token"].as_str().unwrap(), &jwks, "tollgate-registry")["access"],
+        json!([])
+    );
+    // The scope limit counts scopes, however they are packed into parameters.
+    let packed = vec!["repository:wso2am/x:pull"; 33].join("%20");
+    assert_eq!(
+        answer(
+            request(&user, &secret, &format!("service=tollgate-registry&scope={packed}"))
+                .await
+                .unwrap()
+        )
+        .await
+        .problem(400, "invalid_parameter")["field"],
+        "scope"
+    );
+
     let id = created["token"]["id"].as_str().unwrap();
     app.post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
         .await
@@ -372,7 +405,7 @@ async fn registry_tokens_grant_pull_on_the_products_only(db: Db) {
         .problem(401, "unauthenticated");
     assert_eq!(
         app.metric(r#"tollgate_registry_tokens_total{result="granted"}"#).await,
-        2.0
+        3.0
     );
 }
 
