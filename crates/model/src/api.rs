@@ -172,8 +172,8 @@ pub struct Page<T> {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// 1–64 characters after trimming, no control characters, unique in the project
-    /// regardless of case.
+    /// 1–64 characters after trimming, no control or invisible formatting characters (Unicode
+    /// Cc, Cf, Zl, Zp), unique in the project regardless of case.
     pub name: String,
     #[serde(default)]
     pub kind: TokenKind,

@@ -129,22 +129,31 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                 let metrics = metrics.clone();
                 async move {
                     let mut res = call.await?;
-                    let status = res.status().as_u16();
-                    let endpoint = res.request().match_pattern();
-                    metrics.request(
-                        endpoint.as_deref().unwrap_or("unmatched"),
-                        status,
-                        started.elapsed().as_secs_f64(),
-                    );
+                    let status = res.status();
+                    let pattern = res.request().match_pattern();
+                    let endpoint = pattern.as_deref().unwrap_or("unmatched");
+                    let seconds = started.elapsed().as_secs_f64();
+                    metrics.request(endpoint, status.as_str(), seconds);
                     // The path only: no query string, no headers, so no credential reaches the log.
-                    tracing::info!(
-                        request_id = %request_id,
-                        %method,
-                        path = %path,
-                        status,
-                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-                        "request"
-                    );
+                    macro_rules! log_request {
+                        ($level:ident) => {
+                            tracing::$level!(
+                                request_id = %request_id,
+                                %method,
+                                path = %path,
+                                status = status.as_u16(),
+                                duration_ms = seconds * 1000.0,
+                                "request"
+                            )
+                        };
+                    }
+                    // The gateway's successful checks come by the ten thousand a second: /metrics
+                    // counts them and last_used_at records them, so they log at debug only.
+                    if status.is_success() && routes::GATEWAY_CHECKS.contains(&endpoint) {
+                        log_request!(debug);
+                    } else {
+                        log_request!(info);
+                    }
                     if let Ok(value) = HeaderValue::from_str(&request_id) {
                         res.headers_mut()
                             .insert(header::HeaderName::from_static("x-request-id"), value);

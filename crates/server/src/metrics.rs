@@ -93,9 +93,8 @@ impl Metrics {
     }
 
     /// One answered request; `endpoint` is the route pattern, never the raw path.
-    pub fn request(&self, endpoint: &str, status: u16, seconds: f64) {
-        let code = status.to_string();
-        self.requests.with_label_values(&[endpoint, code.as_str()]).inc();
+    pub fn request(&self, endpoint: &str, status: &str, seconds: f64) {
+        self.requests.with_label_values(&[endpoint, status]).inc();
         self.latency.with_label_values(&[endpoint]).observe(seconds);
     }
 
