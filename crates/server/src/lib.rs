@@ -54,8 +54,8 @@ impl Running {
     }
 }
 
-/// Opens the database, prepares identity (demo mode when no issuer is configured), binds
-/// the listener and builds the server. Await `server` (or spawn it) to serve.
+/// Checks the configuration, opens the database, prepares identity (the configured issuer, or
+/// demo mode when asked for), binds the listener and builds the server. Await `server` (or spawn it) to serve.
 pub fn start(config: Config) -> Result<Running, StartError> {
     let identity = Identity::of(&config)?;
     let gateway_clients = config
@@ -71,9 +71,9 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen.clone(), e))?;
 
-    let (verifier, demo) = match identity {
+    let ((issuer, jwks_url), demo) = match identity {
         Identity::Demo => {
-            let issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
+            let demo_issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
             demo::seed(&store)?;
             let mut own = addr;
             if own.ip().is_unspecified() {
@@ -89,15 +89,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                 "DEMO MODE (--demo): a built-in identity provider signs sessions for the demo users, \
                  anyone can sign in as them, and demo data is seeded; never use it in production"
             );
-            let verifier = auth::Verifier::new(demo::DEMO_ISSUER.into(), config.audience.clone(), jwks_url)
-                .max_lifetime(config.max_bearer_lifetime);
-            (verifier, Some(issuer))
+            ((demo::DEMO_ISSUER.to_owned(), jwks_url), Some(demo_issuer))
         }
-        Identity::Issuer { issuer, jwks_url } => (
-            auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime),
-            None,
-        ),
+        Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
     };
+    let verifier =
+        auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime);
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
     let gateway = build_gateway(&config, &store, gateway_clients, demo.is_some())?;

@@ -31,6 +31,7 @@ pub enum Lookup {
 pub struct Known {
     pub token: GatewayToken,
     pub introspection: actix_web::web::Bytes,
+    pub last_use: super::usage::LastUse,
 }
 
 #[derive(Default)]
@@ -199,6 +200,7 @@ mod tests {
         Arc::new(Known {
             token,
             introspection: Default::default(),
+            last_use: Default::default(),
         })
     }
 

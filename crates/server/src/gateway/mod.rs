@@ -143,6 +143,7 @@ impl Gateway {
                         Lookup::Known(Arc::new(Known {
                             token,
                             introspection: answer.into(),
+                            last_use: Default::default(),
                         }))
                     }
                     None => Lookup::Unknown,

@@ -1,40 +1,61 @@
 //! `last_used_at`, coalesced: successful checks note the token in memory, and a background
 //! thread writes the newest use of each token in one transaction per interval.
 
+use super::cache::Known;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tollgate_store::Store;
 
+/// The last use of one token since the last flush: written with two atomics on the hot path.
+#[derive(Default)]
+pub struct LastUse {
+    /// Milliseconds since the epoch; 0 before the first use.
+    at: AtomicI64,
+    /// Whether the token is already in the pending list.
+    pending: AtomicBool,
+}
+
 #[derive(Default)]
 pub struct Usage {
-    pending: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// The tokens used since the last flush, each once.
+    pending: Mutex<Vec<Arc<Known>>>,
 }
 
 impl Usage {
-    pub fn used(&self, token_id: &str) {
-        let now = Utc::now();
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        match pending.get_mut(token_id) {
-            Some(at) => *at = now,
-            None => {
-                pending.insert(token_id.to_owned(), now);
-            }
+    /// Notes a use of the token: no lock unless this is its first use since the last flush.
+    pub fn used(&self, known: &Arc<Known>) {
+        known
+            .last_use
+            .at
+            .store(Utc::now().timestamp_millis(), Ordering::Release);
+        if !known.last_use.pending.swap(true, Ordering::AcqRel) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(known.clone());
         }
     }
 
     /// Writes what was noted since the last flush.
     pub fn flush(&self, store: &Store) {
-        let batch: Vec<(String, DateTime<Utc>)> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_iter()
-                .collect();
+        let tokens = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch: Vec<(String, DateTime<Utc>)> = tokens
+            .iter()
+            .filter_map(|known| {
+                // Cleared first: a use from now on queues the token again.
+                known.last_use.pending.store(false, Ordering::Release);
+                let at = DateTime::from_timestamp_millis(known.last_use.at.load(Ordering::Acquire))?;
+                Some((known.token.id.clone(), at))
+            })
+            .collect();
         if let Err(e) = store.record_last_used(&batch) {
             tracing::warn!(error = %e, tokens = batch.len(), "recording last use failed; will retry");
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, at) in batch {
-                pending.entry(id).or_insert(at);
+            for known in tokens {
+                if !known.last_use.pending.swap(true, Ordering::AcqRel) {
+                    self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(known);
+                }
             }
         }
     }

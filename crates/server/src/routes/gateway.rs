@@ -109,7 +109,7 @@ pub async fn introspect(
     })?;
     let body = match gw.check(&state.store, &token).await? {
         Check::Active(known) => {
-            gw.usage.used(&known.token.id);
+            gw.usage.used(&known);
             gw.metrics.introspection(true);
             known.introspection.clone()
         }
@@ -213,8 +213,8 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
             ))
         }
     };
+    gw.usage.used(&token);
     let token = &token.token;
-    gw.usage.used(&token.id);
     gw.metrics.registry_token(true);
     let access = registry::grant(&scopes, &token.products);
     let (jwt, issued) = gw
