@@ -64,9 +64,9 @@ run tollgate-token "http://127.0.0.1:$port" token.lua
 ratio=$(awk -v a="$tollgate_introspect_rps" -v b="$reference_introspect_rps" 'BEGIN { printf "%.2f", a / b }')
 echo "introspection / reference: $ratio (target at least 0.8, p99 under 10 ms); /auth/token target at least 10000 req/s"
 
-echo "== valid secrets alone, then the same beside a junk flood from one address (half the connections each)"
-run valid-alone "http://127.0.0.1:$port" introspect-valid.lua
+echo "== valid secrets alone, then the same client beside a junk flood from one address (half the connections each)"
 half=$((connections / 2))
+run valid-alone "http://127.0.0.1:$port" introspect-valid.lua 1 "$half"
 wrk -t1 -c"$half" -d"$duration" -s e2e/bench/junk.lua "http://127.0.0.1:$port" >"$work/junk.txt" &
 junk=$!
 run valid-beside-junk "http://127.0.0.1:$port" introspect-valid.lua 1 "$half"

@@ -102,26 +102,41 @@ async fn bad_expired_and_forged_bearer_tokens_are_refused(db: Db) {
     me(hs).await.problem(401, "unauthenticated");
 }
 
-/// A stand-in identity provider: serves a JWKS that the test can change.
-async fn start_issuer(keys: Arc<Mutex<Vec<Value>>>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let keys = keys.clone();
-        App::new().route(
-            "/.well-known/jwks.json",
-            web::get().to(move || {
-                let keys = keys.lock().unwrap().clone();
-                async move { web::Json(json!({ "keys": keys })) }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    format!("http://{addr}")
+/// A stand-in identity provider: serves a JWKS that the test can change, or answers 500 to
+/// everything while `failing`; counts the requests it gets.
+#[derive(Default, Clone)]
+struct StandInIssuer {
+    keys: Arc<Mutex<Vec<Value>>>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StandInIssuer {
+    /// Starts it on a free loopback port; returns its URL (the issuer).
+    async fn start(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let this = self.clone();
+        let server = HttpServer::new(move || {
+            let this = this.clone();
+            App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
+                use std::sync::atomic::Ordering::SeqCst;
+                this.asked.fetch_add(1, SeqCst);
+                let answer = if this.failing.load(SeqCst) || req.path() != "/.well-known/jwks.json" {
+                    actix_web::HttpResponse::InternalServerError().finish()
+                } else {
+                    actix_web::HttpResponse::Ok().json(json!({ "keys": *this.keys.lock().unwrap() }))
+                };
+                async move { answer }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        format!("http://{addr}")
+    }
 }
 
 async fn a_configured_issuer_replaces_demo_mode(db: Db) {
@@ -129,8 +144,10 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
     let key_b_dir = tempfile::tempdir().unwrap();
     let key_a = DemoIssuer::load_or_create(key_a_dir.path(), "tollgate").unwrap();
     let key_b = DemoIssuer::load_or_create(key_b_dir.path(), "tollgate").unwrap();
-    let published = Arc::new(Mutex::new(key_a.jwks()["keys"].as_array().unwrap().clone()));
-    let issuer_url = start_issuer(published.clone()).await;
+    let stand_in = StandInIssuer::default();
+    *stand_in.keys.lock().unwrap() = key_a.jwks()["keys"].as_array().unwrap().clone();
+    let published = stand_in.keys.clone();
+    let issuer_url = stand_in.start().await;
 
     let app = TestApp::spawn_with(db, |c| {
         c.demo = false;
@@ -222,29 +239,11 @@ async fn bearer_tokens_not_yet_valid_or_living_too_long_are_refused(db: Db) {
     me(within).await.ok(200);
 }
 
-/// An identity provider that answers 500 to every request for its keys, and counts them.
-async fn start_failing_issuer(asked: Arc<std::sync::atomic::AtomicUsize>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let asked = asked.clone();
-        App::new().default_service(web::to(move || {
-            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { actix_web::HttpResponse::InternalServerError().finish() }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    format!("http://{addr}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_identity_provider_is_not_hammered() {
-    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let issuer_url = start_failing_issuer(asked.clone()).await;
+    let stand_in = StandInIssuer::default();
+    stand_in.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let issuer_url = stand_in.start().await;
     let app = TestApp::spawn_with(Db::Sqlite, |c| {
         c.demo = false;
         c.issuer = Some(issuer_url.clone());
@@ -260,7 +259,7 @@ async fn a_failing_identity_provider_is_not_hammered() {
             .problem(503, "unavailable");
     }
     assert_eq!(
-        asked.load(std::sync::atomic::Ordering::SeqCst),
+        stand_in.asked.load(std::sync::atomic::Ordering::SeqCst),
         1,
         "20 requests within the cool-down ask the provider once"
     );

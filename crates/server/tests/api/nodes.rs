@@ -105,21 +105,31 @@ async fn a_secret_used_at_once_on_another_node_never_revives_the_old_one() {
     }
 }
 
-fn terminate_listeners(database_url: &str) -> usize {
+/// Waits until at least `nodes` notification connections are open on the database (the test's
+/// own in-process server has one too), then kills them all from the server side; returns how
+/// many were killed.
+async fn terminate_listeners(database_url: &str, nodes: usize) -> usize {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     #[derive(diesel::QueryableByName)]
-    struct Killed {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        killed: bool,
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
     let mut conn = PgConnection::establish(database_url).unwrap();
-    let rows: Vec<Killed> = diesel::sql_query(
-        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
-         WHERE application_name = 'tollgate-notify' AND datname = current_database()",
-    )
-    .load(&mut conn)
-    .unwrap();
-    rows.iter().filter(|r| r.killed).count()
+    let mut query = |sql: &str| -> i64 { diesel::sql_query(sql).load::<Count>(&mut conn).unwrap()[0].n };
+    let listeners = "FROM pg_stat_activity WHERE application_name = 'tollgate-notify' \
+                     AND datname = current_database()";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while query(&format!("SELECT count(*) AS n {listeners}")) < nodes as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "the nodes' notification connections never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    query(&format!(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n {listeners}"
+    )) as usize
 }
 
 /// The notification connection killed from the server side, again and again, each time just
@@ -134,10 +144,7 @@ async fn a_killed_notification_connection_never_leaves_a_stale_answer() {
     let hits = r#"tollgate_token_cache_lookups_total{result="hit"}"#;
     for round in 0..5 {
         assert!(active(&http, &b, &secret).await && active(&http, &b, &secret).await);
-        assert!(
-            terminate_listeners(&app.database_url) >= 2,
-            "round {round}: both nodes listen"
-        );
+        assert!(terminate_listeners(&app.database_url, 3).await >= 3, "round {round}");
         let old = std::mem::replace(&mut secret, regenerate(&a, &bearer, &id).await);
         tokio::time::sleep(BOUND).await;
         assert!(!active(&http, &b, &old).await, "round {round}: the old secret lived on");
