@@ -4,7 +4,7 @@
 //! are derived only with the `openapi` feature, which the server turns on.
 
 mod api;
-mod name;
+pub mod name;
 mod problem;
 
 pub use api::*;

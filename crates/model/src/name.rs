@@ -91,6 +91,67 @@ const INVISIBLE: &[(u32, u32)] = &[
     (0xE0020, 0xE007F),
 ];
 
+/// The characters `str::trim` removes (Unicode White_Space).
+#[cfg(feature = "openapi")]
+const WHITE_SPACE: &[(u32, u32)] = &[
+    (0x09, 0x0D),
+    (0x20, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+];
+
+/// Control characters (Unicode Cc).
+#[cfg(feature = "openapi")]
+const CONTROL: &[(u32, u32)] = &[(0x00, 0x1F), (0x7F, 0x9F)];
+
+/// A regular-expression character class of these ranges (in the Basic Multilingual Plane:
+/// what ECMA-262 and Python patterns both write as `\uXXXX`).
+#[cfg(feature = "openapi")]
+fn class(negated: bool, sets: &[&[(u32, u32)]]) -> String {
+    let mut out = String::from(if negated { "[^" } else { "[" });
+    for &(low, high) in sets.iter().flat_map(|s| s.iter()).filter(|(low, _)| *low <= 0xFFFF) {
+        out.push_str(&format!("\\u{low:04X}"));
+        if high != low {
+            out.push_str(&format!("-\\u{:04X}", high.min(0xFFFF)));
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// A trimmed text of `1..=max` characters (at least one when `required`) whose characters
+/// are none of `refused`, with any white space around it: [`Name::parse`]'s rules (and the
+/// service user description's) as a pattern for the OpenAPI document. The few format
+/// characters beyond the Basic Multilingual Plane cannot be written in a pattern that
+/// ECMA-262 and Python read alike; the server refuses them all the same.
+#[cfg(feature = "openapi")]
+fn trimmed_pattern(max: usize, refused: &[&[(u32, u32)]], required: bool) -> String {
+    let white = class(false, &[WHITE_SPACE]);
+    let inner = class(true, refused);
+    let mut edge_sets = refused.to_vec();
+    edge_sets.push(WHITE_SPACE);
+    let edge = class(true, &edge_sets);
+    let body = format!("{edge}(?:{inner}{{0,{}}}{edge})?", max - 2);
+    let body = if required { body } else { format!("(?:{body})?") };
+    format!("^{white}*{body}{white}*$")
+}
+
+/// [`Name::parse`]'s rules as a pattern.
+#[cfg(feature = "openapi")]
+pub static PATTERN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| trimmed_pattern(NAME_MAX_CHARS, &[CONTROL, INVISIBLE], true));
+
+/// A service user's description: up to 256 characters after trimming, no control characters.
+#[cfg(feature = "openapi")]
+pub static DESCRIPTION_PATTERN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| trimmed_pattern(256, &[CONTROL], false));
+
 fn is_invisible(c: char) -> bool {
     let c = c as u32;
     INVISIBLE.iter().any(|&(low, high)| (low..=high).contains(&c))

@@ -20,7 +20,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{middleware::DefaultHeaders, web, App, HttpResponse, HttpServer};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::{Config, DbConfig};
@@ -109,6 +108,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     });
     let shared = state.clone();
     let web_dir = config.web_dir.clone();
+    let api_document = openapi::document(&config.gateway.registry_service);
     let mut server = HttpServer::new(move || {
         let metrics = metrics.clone();
         let app = App::new()
@@ -158,7 +158,9 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                     Ok(res)
                 }
             })
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api/v1/openapi.json", api_document.clone()),
+            )
             .service(web::resource("/docs").to(|| async {
                 HttpResponse::PermanentRedirect()
                     .insert_header((header::LOCATION, "/docs/"))

@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers and the model types.
 
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -39,9 +40,14 @@ use utoipa::{Modify, OpenApi};
     ),
     components(
         schemas(tollgate_model::ErrorCode, tollgate_model::Problem),
-        responses(Unauthenticated, NotFound)
+        schemas(crate::routes::tokens::SortParam),
+        responses(
+            crate::routes::problems::Unauthenticated,
+            crate::routes::problems::NotFound,
+            crate::routes::problems::Unavailable
+        )
     ),
-    modifiers(&BearerAuth),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "account", description = "The signed-in user"),
         (name = "tokens", description = "Registry tokens"),
@@ -54,67 +60,183 @@ use utoipa::{Modify, OpenApi};
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// The three ways callers authenticate: portal users and integrators, the registry gateway,
+/// and registry logins.
+struct SecuritySchemes;
 
-impl Modify for BearerAuth {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some(
+                "A JWT of the configured identity provider (demo mode: `POST /api/v1/demo/session`).",
+            ));
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer.build()));
+        let gateway = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Basic)
+            .description(Some("A gateway client of `TOLLGATE_GATEWAY_CLIENTS` (`id:secret`)."));
+        components.add_security_scheme("gateway_client", SecurityScheme::Http(gateway.build()));
+        let login = HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some(
+            "A token's registry username and its secret, as at `docker login`.",
+        ));
+        components.add_security_scheme("registry_login", SecurityScheme::Http(login.build()));
     }
 }
 
+/// The registry `service` of the committed document (the default configuration).
+pub const DEFAULT_SERVICE: &str = "tollgate-registry";
+
 /// The document as committed at `api-spec/openapi.json`.
 pub fn json() -> String {
-    let mut text = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
+    let mut text = serde_json::to_string_pretty(&refined(DEFAULT_SERVICE)).expect("the OpenAPI document serializes");
     text.push('\n');
     text
 }
 
-/// Missing, invalid or expired bearer token (`unauthenticated`, `session_expired`).
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(
-    dead_code,
-    reason = "described in the OpenAPI document only; ApiError builds the body"
-)]
-pub struct Unauthenticated(tollgate_model::Problem);
+/// The document a server configured for the registry `service` serves.
+pub fn document(service: &str) -> Value {
+    refined(service)
+}
 
-/// Nothing with this id exists for the caller (`not_found`), whatever another project holds.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(
-    dead_code,
-    reason = "described in the OpenAPI document only; ApiError builds the body"
-)]
-pub struct NotFound(tollgate_model::Problem);
+/// The generated document with what the derive macros cannot say: the rules that input is
+/// checked against (from the same tables the checks use), the errors every operation shares,
+/// and an example of every body.
+fn refined(service: &str) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    let schemas = &mut doc["components"]["schemas"];
+    for body in ["CreateToken", "CreateServiceUser"] {
+        schemas[body]["properties"]["name"]["pattern"] = json!(tollgate_model::name::PATTERN.as_str());
+    }
+    schemas["CreateServiceUser"]["properties"]["description"]["pattern"] =
+        json!(tollgate_model::name::DESCRIPTION_PATTERN.as_str());
+    schemas["DemoSessionRequest"]["properties"]["user"]["enum"] =
+        json!(crate::demo::users().iter().map(|u| u.id.clone()).collect::<Vec<_>>());
+    for (_, methods) in doc["paths"].as_object_mut().into_iter().flatten() {
+        for (_, op) in methods.as_object_mut().into_iter().flatten() {
+            let uses_the_database = op.get("security").is_some();
+            let responses = &mut op["responses"];
+            if uses_the_database && responses.get("503").is_none() {
+                responses["503"] = json!({ "$ref": "#/components/responses/Unavailable" });
+            }
+            for (_, response) in responses.as_object_mut().into_iter().flatten() {
+                add_examples(response.get_mut("content"));
+            }
+            add_examples(op.get_mut("requestBody").and_then(|b| b.get_mut("content")));
+        }
+    }
+    for (_, response) in doc["components"]["responses"].as_object_mut().into_iter().flatten() {
+        add_examples(response.get_mut("content"));
+    }
+    if let Some(params) = doc["paths"]["/auth/token"]["get"]["parameters"].as_array_mut() {
+        for p in params.iter_mut().filter(|p| p["name"] == "service") {
+            p["schema"]["enum"] = json!([service]);
+        }
+    }
+    doc
+}
 
-/// What a JSON request body can be refused for.
-#[derive(utoipa::IntoResponses)]
-#[allow(
-    dead_code,
-    reason = "described in the OpenAPI document only; ApiError builds the bodies"
-)]
-pub enum JsonBodyErrors {
-    /// The body is not valid JSON (`malformed_json`).
-    #[response(status = 400, content_type = "application/problem+json")]
-    Malformed(tollgate_model::Problem),
-    /// The body is over 64 KiB (`payload_too_large`).
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(tollgate_model::Problem),
-    /// The body is not `application/json` (`unsupported_media_type`).
-    #[response(status = 415, content_type = "application/problem+json")]
-    NotJson(tollgate_model::Problem),
-    /// A field is missing, unknown or invalid; `field` names it (`invalid_field`).
-    #[response(status = 422, content_type = "application/problem+json")]
-    InvalidField(tollgate_model::Problem),
+/// Sets the example of each media type whose schema has one in [`example_of`].
+fn add_examples(content: Option<&mut Value>) {
+    for (_, media) in content.and_then(Value::as_object_mut).into_iter().flatten() {
+        if media.get("example").is_some() {
+            continue;
+        }
+        let name = media["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .map(str::to_owned)
+            .or_else(|| {
+                media["schema"]["items"]["$ref"]
+                    .as_str()
+                    .map(|r| format!("[{}]", r.rsplit('/').next().unwrap_or("")))
+            });
+        if let Some(example) = name.as_deref().and_then(example_of) {
+            media["example"] = example;
+        }
+    }
+}
+
+/// One example for each body schema: what the demo data looks like.
+fn example_of(schema: &str) -> Option<Value> {
+    let user = json!({ "id": "alice", "name": "Alice Admin" });
+    let products = json!([
+        { "code": "wso2am", "name": "WSO2 API Manager" },
+        { "code": "wso2is", "name": "WSO2 Identity Server" }
+    ]);
+    let project = json!({ "key": "acme", "name": "Acme Corp" });
+    let token = json!({
+        "id": "01a224b6-3e8d-71df-9562-b7894ac5e53f", "name": "laptop", "kind": "user",
+        "status": "active", "out_of_sync": false, "products": products,
+        "subscription_end_date": "2027-11-29", "expires_at": "2027-11-30T00:00:00Z",
+        "created_for": { "kind": "user", "id": "alice", "name": "Alice Admin" },
+        "created_by": user, "created_at": "2026-11-29T00:30:53.069980Z",
+        "registry_username": "tg-acme-ee866a2q7g", "secret_last4": "Q5Sa",
+        "last_used_at": null, "secret_regenerated_at": null
+    });
+    let secret = "tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa";
+    let service_user = json!({
+        "id": "01a224b5-0106-74f6-a6bd-bafe495d856e", "name": "ci-pipeline",
+        "description": "The CI system's pulls", "created_at": "2026-11-29T00:29:31.782662Z",
+        "created_by": user, "token_count": 1
+    });
+    let demo_user = json!({
+        "id": "alice", "name": "Alice Admin", "email": "alice@acme.example",
+        "role": "customer_admin", "project": project
+    });
+    Some(match schema {
+        "Token" => token,
+        "Page_Token" => json!({ "items": [token], "next_cursor": "MjAyNi0xMS0yOVQwMDozMDo1My4wNjk5ODA" }),
+        "IssuedToken" => json!({
+            "token": token, "secret": secret,
+            "login": {
+                "registry": "registry.example.com", "username": "tg-acme-ee866a2q7g",
+                "docker_login": format!("echo '{secret}' | docker login registry.example.com --username 'tg-acme-ee866a2q7g' --password-stdin"),
+                "kubernetes_pull_secret": format!("kubectl create secret docker-registry laptop-pull --docker-server=registry.example.com --docker-username='tg-acme-ee866a2q7g' --docker-password='{secret}'")
+            }
+        }),
+        "CreateToken" => {
+            json!({ "name": "ci", "kind": "service", "service_user_id": "01a224b5-0106-74f6-a6bd-bafe495d856e" })
+        }
+        "Me" => json!({
+            "id": "alice", "name": "Alice Admin", "email": "alice@acme.example", "role": "customer_admin",
+            "project": project,
+            "subscription": { "end_date": "2027-11-29", "expires_at": "2027-11-30T00:00:00Z", "products": products },
+            "registry_host": "registry.example.com", "demo_mode": false
+        }),
+        "ServiceUser" => service_user,
+        "ServiceUserList" => json!({ "items": [service_user] }),
+        "CreateServiceUser" => json!({ "name": "ci-pipeline", "description": "The CI system's pulls" }),
+        "Page_AuditEvent" => json!({
+            "items": [{
+                "id": "01a224b6-3e8e-7558-8a73-1b36f6929b70", "occurred_at": "2026-11-29T00:30:53.070351Z",
+                "actor": user, "action": "token.generate",
+                "target": { "type": "token", "id": "01a224b6-3e8d-71df-9562-b7894ac5e53f", "name": "laptop" },
+                "request_id": "ab1500778856-000000017d", "client_address": "203.0.113.7",
+                "details": { "kind": "user", "products": ["wso2am", "wso2is"], "registry_username": "tg-acme-ee866a2q7g" }
+            }],
+            "next_cursor": "MDFhMjI0YjYtM2U4ZS03NTU4LThhNzMtMWIzNmY2OTI5Yjcw"
+        }),
+        "[DemoUser]" => json!([demo_user]),
+        "DemoSessionRequest" => json!({ "user": "alice" }),
+        "DemoSession" => {
+            json!({ "access_token": "eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "token_type": "Bearer", "expires_in": 28800, "user": demo_user })
+        }
+        "Introspection" => json!({
+            "active": true, "username": "tg-acme-ee866a2q7g", "sub": "01a224b6-3e8d-71df-9562-b7894ac5e53f",
+            "scope": "repository:wso2am/*:pull repository:wso2is/*:pull", "exp": 1827532800, "iat": 1795912253,
+            "token_type": "registry_token", "project": "acme", "products": ["wso2am", "wso2is"], "token_kind": "user"
+        }),
+        "RegistryToken" => json!({
+            "token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.c2ln", "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.c2ln",
+            "expires_in": 300, "issued_at": "2026-11-29T00:30:53Z"
+        }),
+        "Problem" => json!({
+            "type": "urn:tollgate:problem:invalid_field", "title": "Invalid field", "status": 422,
+            "detail": "the name must not be empty", "code": "invalid_field", "field": "name",
+            "request_id": "ab1500778856-0000000040"
+        }),
+        _ => return None,
+    })
 }

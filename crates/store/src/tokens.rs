@@ -247,7 +247,7 @@ impl Store {
         let f = &query.filter;
         if f.created_for
             .as_deref()
-            .is_some_and(|w| w.len() > 255 || w.chars().any(char::is_control))
+            .is_some_and(|w| w.chars().count() > 255 || w.chars().any(char::is_control))
         {
             return Err(StoreError::invalid(
                 "created_for",

@@ -11,10 +11,10 @@ use tollgate_model::{AuditEvent, Me, Page, Problem};
 use tollgate_store::AuditQuery;
 
 /// Who the caller is: role, project and the project's subscription.
-#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getMe", path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "The caller's project is unknown (`unknown_project`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<Me>, ApiError> {
@@ -39,27 +39,29 @@ pub struct AuditParams {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
 /// The project's audit log, newest first (customer admins).
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", security(("bearer" = [])), params(AuditParams),
+#[utoipa::path(get, operation_id = "listAuditEvents", path = "/api/v1/audit-events", tag = "audit", security(("bearer" = [])), params(AuditParams),
     responses(
-        (status = 200, description = "A page of events", body = Page<AuditEvent>),
+        (status = 200, description = "A page of events", body = Page<AuditEvent>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
         (status = 400, description = "Invalid `cursor` or `limit`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not read the audit log", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn audit_events(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
     ApiQuery(params): ApiQuery<AuditParams>,
-) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let query = AuditQuery {
         cursor: params.cursor,
         limit: page_limit(params.limit)?,
     };
-    Ok(web::Json(
-        db(&state, move |store| store.audit_events(&actor, &query)).await?,
-    ))
+    let page = db(&state, move |store| store.audit_events(&actor, &query)).await?;
+    Ok(super::page_response(&req, page))
 }

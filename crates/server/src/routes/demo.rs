@@ -14,7 +14,7 @@ fn demo_only(state: &AppState) -> Result<&crate::demo::DemoIssuer, ApiError> {
 }
 
 /// The demo users to sign in as (demo mode only).
-#[utoipa::path(get, path = "/api/v1/demo/users", tag = "demo",
+#[utoipa::path(get, operation_id = "listDemoUsers", path = "/api/v1/demo/users", tag = "demo",
     responses(
         (status = 200, description = "The demo users", body = Vec<DemoUser>),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),
@@ -25,11 +25,11 @@ pub async fn users(state: web::Data<AppState>) -> Result<web::Json<Vec<DemoUser>
 }
 
 /// Signs in as a demo user: a bearer token of the demo issuer (demo mode only).
-#[utoipa::path(post, path = "/api/v1/demo/session", tag = "demo", request_body = DemoSessionRequest,
+#[utoipa::path(post, operation_id = "createDemoSession", path = "/api/v1/demo/session", tag = "demo", request_body = DemoSessionRequest,
     responses(
         (status = 200, description = "A session", body = DemoSession),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),
-        crate::openapi::JsonBodyErrors,
+        super::problems::JsonBodyErrors,
     ))]
 pub async fn session(
     state: web::Data<AppState>,
@@ -52,7 +52,7 @@ pub async fn session(
 }
 
 /// The demo issuer's public keys (JWKS), which Tollgate itself verifies sessions against.
-#[utoipa::path(get, path = "/api/v1/demo/jwks.json", tag = "demo",
+#[utoipa::path(get, operation_id = "getDemoJwks", path = "/api/v1/demo/jwks.json", tag = "demo",
     responses(
         (status = 200, description = "A JWK set", body = serde_json::Value),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),

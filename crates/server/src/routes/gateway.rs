@@ -41,7 +41,7 @@ fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
 }
 
 /// RFC 7662 token introspection for the registry gateway (HTTP Basic as a gateway client).
-#[utoipa::path(post, path = "/oauth2/introspect", tag = "registry gateway", security(("gateway_client" = [])),
+#[utoipa::path(post, operation_id = "introspectToken", path = "/oauth2/introspect", tag = "registry gateway", security(("gateway_client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`token=<secret>`, optionally `&token_type_hint=…`"),
     responses(
@@ -140,7 +140,7 @@ struct TokenParams {
 }
 
 /// The Docker registry token flow: HTTP Basic with the registry username and the secret.
-#[utoipa::path(get, path = "/auth/token", tag = "registry gateway", security(("registry_login" = [])), params(TokenParams),
+#[utoipa::path(get, operation_id = "getRegistryToken", path = "/auth/token", tag = "registry gateway", security(("registry_login" = [])), params(TokenParams),
     responses(
         (status = 200, description = "A registry JWT granting `pull` on repositories under the token's products (partial grants are not errors)", body = RegistryToken),
         (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = Problem, content_type = "application/problem+json"),
@@ -233,7 +233,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// The certificate of the key that signs registry tokens: the registry's `rootcertbundle`.
-#[utoipa::path(get, path = "/auth/certificate.pem", tag = "registry gateway",
+#[utoipa::path(get, operation_id = "getRegistryCertificate", path = "/auth/certificate.pem", tag = "registry gateway",
     responses((status = 200, description = "PEM certificate", body = String, content_type = "application/x-pem-file")))]
 pub async fn certificate(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -242,14 +242,14 @@ pub async fn certificate(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The public key that signs registry tokens, as a JWK set (`kid` is Distribution's key id).
-#[utoipa::path(get, path = "/auth/jwks.json", tag = "registry gateway",
+#[utoipa::path(get, operation_id = "getRegistryJwks", path = "/auth/jwks.json", tag = "registry gateway",
     responses((status = 200, description = "A JWK set", body = serde_json::Value)))]
 pub async fn jwks(state: web::Data<AppState>) -> web::Json<serde_json::Value> {
     web::Json(state.gateway.signer.jwks().clone())
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

@@ -6,14 +6,14 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, operation_id = "getHealth", path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is up", body = serde_json::Value, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// The database answers: the node can serve requests.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, operation_id = "getReadiness", path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = serde_json::Value, example = json!({"status": "ready"})),
         (status = 503, description = "The database is unreachable", body = tollgate_model::Problem, content_type = "application/problem+json"),

@@ -4,6 +4,7 @@ pub mod account;
 pub mod demo;
 pub mod gateway;
 pub mod health;
+pub mod problems;
 pub mod service_users;
 pub mod tokens;
 
@@ -34,20 +35,87 @@ pub fn origin(req: &HttpRequest) -> Origin {
     }
 }
 
-/// A resource whose unsupported methods answer 405 as a problem.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource and its methods; every other method answers `405` with `Allow` naming these
+/// (RFC 9110), as a problem.
+pub struct Endpoint {
+    resource: actix_web::Resource,
+    allow: Vec<&'static str>,
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// Starts an [`Endpoint`] at `path`.
+pub fn resource(path: &str) -> Endpoint {
+    Endpoint {
+        resource: web::resource(path),
+        allow: Vec::new(),
+    }
+}
+
+macro_rules! method {
+    ($name:ident, $route:ident, $method:literal) => {
+        pub fn $name<F, Args>(mut self, handler: F) -> Endpoint
+        where
+            F: actix_web::Handler<Args>,
+            Args: actix_web::FromRequest + 'static,
+            F::Output: actix_web::Responder + 'static,
+        {
+            self.allow.push($method);
+            self.resource = self.resource.route(web::$route().to(handler));
+            self
+        }
+    };
+}
+
+impl Endpoint {
+    method!(get, get, "GET");
+    method!(post, post, "POST");
+    method!(put, put, "PUT");
+    method!(delete, delete, "DELETE");
+}
+
+impl actix_web::dev::HttpServiceFactory for Endpoint {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        let allow = self.allow.join(", ");
+        self.resource
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { method_not_allowed(allow) }
+            }))
+            .register(config)
+    }
+}
+
+fn method_not_allowed(allow: String) -> HttpResponse {
+    let error = ApiError::new(
         ErrorCode::MethodNotAllowed,
-        "this resource does not support the method",
-    ))
+        format!("this resource supports {allow} only"),
+    );
+    let mut response = actix_web::ResponseError::error_response(&error);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound, "no such resource"))
+}
+
+/// A page of a list as JSON, with `Link: <…>; rel="next"` (RFC 8288) beside `next_cursor`:
+/// the same request with the next cursor.
+pub fn page_response<T: serde::Serialize>(req: &HttpRequest, page: tollgate_model::Page<T>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = &page.next_cursor {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()).filter(|(k, _)| k != "cursor") {
+            query.append_pair(&key, &value);
+        }
+        query.append_pair("cursor", cursor);
+        response.insert_header((
+            actix_web::http::header::LINK,
+            format!("<{}?{}>; rel=\"next\"", req.path(), query.finish()),
+        ));
+    }
+    response.json(page)
 }
 
 /// Bounds a page size: 1 to 100, 25 when absent.
@@ -67,38 +135,30 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 pub const GATEWAY_CHECKS: [&str; 2] = ["/oauth2/introspect", "/auth/token"];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(gateway::metrics)))
-        .service(resource(GATEWAY_CHECKS[0]).route(web::post().to(gateway::introspect)))
-        .service(resource(GATEWAY_CHECKS[1]).route(web::get().to(gateway::token)))
-        .service(resource("/auth/certificate.pem").route(web::get().to(gateway::certificate)))
-        .service(resource("/auth/jwks.json").route(web::get().to(gateway::jwks)))
+    cfg.service(resource("/healthz").get(health::healthz))
+        .service(resource("/readyz").get(health::readyz))
+        .service(resource("/metrics").get(gateway::metrics))
+        .service(resource(GATEWAY_CHECKS[0]).post(gateway::introspect))
+        .service(resource(GATEWAY_CHECKS[1]).get(gateway::token))
+        .service(resource("/auth/certificate.pem").get(gateway::certificate))
+        .service(resource("/auth/jwks.json").get(gateway::jwks))
         .service(
             web::scope("/api/v1")
-                .service(resource("/me").route(web::get().to(account::me)))
-                .service(
-                    resource("/tokens")
-                        .route(web::get().to(tokens::list))
-                        .route(web::post().to(tokens::create)),
-                )
-                .service(
-                    resource("/tokens/{id}")
-                        .route(web::get().to(tokens::get))
-                        .route(web::delete().to(tokens::delete)),
-                )
-                .service(resource("/tokens/{id}/secret").route(web::post().to(tokens::regenerate_secret)))
-                .service(resource("/tokens/{id}/products/sync").route(web::post().to(tokens::sync_products)))
+                .service(resource("/me").get(account::me))
+                .service(resource("/tokens").get(tokens::list).post(tokens::create))
+                .service(resource("/tokens/{id}").get(tokens::get).delete(tokens::delete))
+                .service(resource("/tokens/{id}/secret").post(tokens::regenerate_secret))
+                .service(resource("/tokens/{id}/products/sync").post(tokens::sync_products))
                 .service(
                     resource("/service-users")
-                        .route(web::get().to(service_users::list))
-                        .route(web::post().to(service_users::create)),
+                        .get(service_users::list)
+                        .post(service_users::create),
                 )
-                .service(resource("/service-users/{id}").route(web::delete().to(service_users::delete)))
-                .service(resource("/audit-events").route(web::get().to(account::audit_events)))
-                .service(resource("/demo/users").route(web::get().to(demo::users)))
-                .service(resource("/demo/session").route(web::post().to(demo::session)))
-                .service(resource("/demo/jwks.json").route(web::get().to(demo::jwks)))
+                .service(resource("/service-users/{id}").delete(service_users::delete))
+                .service(resource("/audit-events").get(account::audit_events))
+                .service(resource("/demo/users").get(demo::users))
+                .service(resource("/demo/session").post(demo::session))
+                .service(resource("/demo/jwks.json").get(demo::jwks))
                 .default_service(web::to(not_found)),
         );
 }

@@ -9,10 +9,10 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::{CreateServiceUser, Problem, ServiceUser, ServiceUserList};
 
 /// The project's service users, by name.
-#[utoipa::path(get, path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listServiceUsers", path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every service user of the project", body = ServiceUserList),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web::Json<ServiceUserList>, ApiError> {
@@ -21,14 +21,14 @@ pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<w
 }
 
 /// Creates a service user.
-#[utoipa::path(post, path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "createServiceUser", path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
     request_body = CreateServiceUser,
     responses(
         (status = 201, description = "Created", body = ServiceUser, headers(("Location" = String, description = "The service user's URL"))),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
-        crate::openapi::JsonBodyErrors,
+        super::problems::JsonBodyErrors,
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -47,13 +47,13 @@ pub async fn create(
 }
 
 /// Deletes a service user that has no tokens.
-#[utoipa::path(delete, path = "/api/v1/service-users/{id}", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteServiceUser", path = "/api/v1/service-users/{id}", tag = "service users", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service user id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not manage service users", body = Problem, content_type = "application/problem+json"),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = super::problems::NotFound),
         (status = 409, description = "It still has tokens (`service_user_has_tokens`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(

@@ -35,8 +35,10 @@ pub struct ListParams {
     /// Only `active` or only `expired` tokens.
     status: Option<TokenStatus>,
     /// Only tokens created for this portal user or service user id.
+    #[param(max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     created_for: Option<String>,
     /// Case-insensitive text searched for in token names (at most 64 characters).
+    #[param(max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     q: Option<String>,
     /// `-created_at` (default, newest first), `created_at`, `name` or `-name`.
     #[param(value_type = Option<SortParam>)]
@@ -44,21 +46,24 @@ pub struct ListParams {
     /// `next_cursor` of the previous page (with the same filters and sort).
     cursor: Option<String>,
     /// Page size, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
 /// Tokens the caller may see: their own for a customer, the project's for a customer admin.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, operation_id = "listTokens", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(ListParams),
     responses(
-        (status = 200, description = "A page of tokens", body = Page<Token>),
+        (status = 200, description = "A page of tokens", body = Page<Token>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
         (status = 400, description = "An invalid query parameter, named in `field`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
     ))]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> Result<web::Json<Page<Token>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if p.q.as_ref().is_some_and(|q| q.chars().count() > 64) {
         return Err(ApiError::field(
             ErrorCode::InvalidParameter,
@@ -82,20 +87,19 @@ pub async fn list(
         cursor: p.cursor,
         limit: page_limit(p.limit)?,
     };
-    Ok(web::Json(
-        db(&state, move |store| store.list_tokens(&actor, &query)).await?,
-    ))
+    let page = db(&state, move |store| store.list_tokens(&actor, &query)).await?;
+    Ok(super::page_response(&req, page))
 }
 
 /// Generates a token and its secret; the secret is in this response and never again.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
+#[utoipa::path(post, operation_id = "createToken", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
     responses(
         (status = 201, description = "The token, its secret and login commands", body = IssuedToken,
             headers(("Location" = String, description = "The token's URL"))),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not generate service tokens", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
-        crate::openapi::JsonBodyErrors,
+        super::problems::JsonBodyErrors,
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -134,12 +138,12 @@ pub async fn create(
 }
 
 /// One token the caller may see.
-#[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getToken", path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token (never its secret)", body = Token),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 401, response = super::problems::Unauthenticated),
+        (status = 404, response = super::problems::NotFound),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -151,12 +155,12 @@ pub async fn get(
 }
 
 /// Re-generates the secret: the old one stops working when this returns.
-#[utoipa::path(post, path = "/api/v1/tokens/{id}/secret", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "regenerateTokenSecret", path = "/api/v1/tokens/{id}/secret", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 401, response = super::problems::Unauthenticated),
+        (status = 404, response = super::problems::NotFound),
     ))]
 pub async fn regenerate_secret(
     req: HttpRequest,
@@ -173,13 +177,13 @@ pub async fn regenerate_secret(
 }
 
 /// Re-syncs the token's products and end date with the project's subscription (customer admins).
-#[utoipa::path(post, path = "/api/v1/tokens/{id}/products/sync", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "syncTokenProducts", path = "/api/v1/tokens/{id}/products/sync", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token with the subscription's products", body = Token),
-        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not re-sync", body = Problem, content_type = "application/problem+json"),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = super::problems::NotFound),
     ))]
 pub async fn sync_products(
     req: HttpRequest,
@@ -194,12 +198,12 @@ pub async fn sync_products(
 }
 
 /// Deletes the token permanently; its secret stops working at once.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteToken", path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 401, response = super::problems::Unauthenticated),
+        (status = 404, response = super::problems::NotFound),
     ))]
 pub async fn delete(
     req: HttpRequest,

@@ -5,6 +5,8 @@ use crate::helpers::{answer, Db, TestApp};
 use serde_json::json;
 
 both_backends!(
+    an_unsupported_method_answers_405_with_allow,
+    lists_link_to_their_next_page,
     every_bad_token_request_is_refused_and_changes_nothing,
     bad_list_parameters_are_named
 );
@@ -188,4 +190,49 @@ async fn bad_list_parameters_are_named(db: Db) {
     app.send(reqwest::Method::PATCH, "/healthz", None, None)
         .await
         .problem(405, "method_not_allowed");
+}
+
+async fn an_unsupported_method_answers_405_with_allow(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/api/v1/tokens", "GET, POST"),
+        (
+            reqwest::Method::PATCH,
+            "/api/v1/tokens/01a224b6-3e8d-71df-9562-b7894ac5e53f",
+            "GET, DELETE",
+        ),
+        (reqwest::Method::GET, "/oauth2/introspect", "POST"),
+        (reqwest::Method::DELETE, "/readyz", "GET"),
+    ] {
+        let answer = app.send(method.clone(), path, Some(&alice), None).await;
+        answer.problem(405, "method_not_allowed");
+        assert_eq!(answer.headers["allow"], allow, "{method} {path}");
+    }
+}
+
+async fn lists_link_to_their_next_page(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for n in 0..3 {
+        app.create_token(&alice, &format!("linked-{n}")).await;
+    }
+    let first = app.get(&alice, "/api/v1/tokens?limit=2&sort=name&q=linked").await;
+    let cursor = first.ok(200)["next_cursor"].as_str().unwrap().to_owned();
+    let link = first.headers["link"].to_str().unwrap().to_owned();
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap_or_else(|| panic!("Link: {link}"));
+    assert!(next.starts_with("/api/v1/tokens?") && next.contains("sort=name") && next.contains("q=linked"));
+    let second = app.get(&alice, next).await;
+    assert_eq!(second.ok(200)["items"][0]["name"], "linked-2");
+    assert!(second.body["next_cursor"].is_null());
+    assert!(second.headers.get("link").is_none(), "no Link on the last page");
+    assert!(next.contains(&format!("cursor={}", cursor.replace('=', "%3D"))));
+    let audit = app.get(&alice, "/api/v1/audit-events?limit=1").await;
+    assert!(audit.headers["link"]
+        .to_str()
+        .unwrap()
+        .starts_with("</api/v1/audit-events?limit=1&cursor="));
 }
