@@ -2,15 +2,15 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough e2e spec web clean bench bench-web
+.PHONY: run test check unit walkthrough contract e2e spec web clean bench bench-web
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
 	$(CARGO) run --release $(SERVER) -- serve --demo
 
 ## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README
-## walk-through, and the browser tests of the SPA.
-test: check unit walkthrough e2e
+## walk-through, the API contract (validator and fuzzer), and the browser tests of the SPA.
+test: check unit walkthrough contract e2e
 
 check:
 	$(CARGO) fmt --all -- --check
@@ -23,6 +23,12 @@ unit:
 walkthrough:
 	$(CARGO) build $(SERVER)
 	e2e/readme-walkthrough.sh
+
+## The committed OpenAPI document against openapi-spec-validator, then Schemathesis (every
+## check) against a live demo server as a customer admin and as a customer.
+contract:
+	$(CARGO) build $(SERVER)
+	e2e/api-contract.sh
 
 ## Rewrite api-spec/openapi.json from the code.
 spec:

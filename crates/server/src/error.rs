@@ -84,6 +84,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no such resource in your project"),
+            StoreError::UnknownReference { field, message } => ApiError::field(ErrorCode::NotFound, field, message),
             StoreError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
             StoreError::NameTaken(what) => ApiError::field(
                 ErrorCode::NameTaken,

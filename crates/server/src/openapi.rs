@@ -111,6 +111,11 @@ fn refined(service: &str) -> Value {
     }
     schemas["CreateServiceUser"]["properties"]["description"]["pattern"] =
         json!(tollgate_model::name::DESCRIPTION_PATTERN.as_str());
+    // A service token names its service user; a user token names none.
+    schemas["CreateToken"]["if"] = json!({ "properties": { "kind": { "const": "service" } }, "required": ["kind"] });
+    schemas["CreateToken"]["then"] =
+        json!({ "required": ["service_user_id"], "properties": { "service_user_id": { "type": "string" } } });
+    schemas["CreateToken"]["else"] = json!({ "properties": { "service_user_id": { "type": "null" } } });
     schemas["DemoSessionRequest"]["properties"]["user"]["enum"] =
         json!(crate::demo::users().iter().map(|u| u.id.clone()).collect::<Vec<_>>());
     for (_, methods) in doc["paths"].as_object_mut().into_iter().flatten() {

@@ -35,6 +35,9 @@ pub struct Origin {
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The request names (in `field`) something the caller's project does not have.
+    #[error("{field}: {message}")]
+    UnknownReference { field: &'static str, message: &'static str },
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("another {0} of the project already has this name")]

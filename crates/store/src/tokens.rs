@@ -159,11 +159,12 @@ impl Store {
             let (user_id, service_user) = match target {
                 TokenTarget::User => (Some(actor.user_id.clone()), None),
                 TokenTarget::Service(id) => {
+                    let unknown = StoreError::UnknownReference {
+                        field: "service_user_id",
+                        message: "no service user with this id in your project",
+                    };
                     if !is_id(id) {
-                        return Err(StoreError::invalid(
-                            "service_user_id",
-                            "no service user with this id in your project",
-                        ));
+                        return Err(unknown);
                     }
                     let found: Option<(String, String)> = service_users::table
                         .filter(service_users::id.eq(id))
@@ -171,9 +172,7 @@ impl Store {
                         .select((service_users::id, service_users::name))
                         .first(c)
                         .optional()?;
-                    let found = found.ok_or_else(|| {
-                        StoreError::invalid("service_user_id", "no service user with this id in your project")
-                    })?;
+                    let found = found.ok_or(unknown)?;
                     (None, Some(found))
                 }
             };

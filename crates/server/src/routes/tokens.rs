@@ -98,6 +98,7 @@ pub async fn list(
             headers(("Location" = String, description = "The token's URL"))),
         (status = 401, response = super::problems::Unauthenticated),
         (status = 403, description = "Customers may not generate service tokens", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`service_user_id` names no service user of the project (`not_found`, with `field`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the project (`name_taken`)", body = Problem, content_type = "application/problem+json"),
         super::problems::JsonBodyErrors,
     ))]

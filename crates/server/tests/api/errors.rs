@@ -50,8 +50,8 @@ async fn every_bad_token_request_is_refused_and_changes_nothing(db: Db) {
         ),
         (
             json!({ "name": "k", "kind": "service", "service_user_id": "nope" }),
-            422,
-            "invalid_field",
+            404,
+            "not_found",
             "service_user_id",
         ),
         (json!({ "name": 42 }), 422, "invalid_field", "name"),
@@ -183,7 +183,7 @@ async fn bad_list_parameters_are_named(db: Db) {
             json!({ "name": "n", "kind": "service", "service_user_id": "a\u{0}b" }),
         )
         .await;
-    assert_eq!(nul_service.problem(422, "invalid_field")["field"], "service_user_id");
+    assert_eq!(nul_service.problem(404, "not_found")["field"], "service_user_id");
     app.send(reqwest::Method::PUT, "/api/v1/tokens", Some(&alice), Some(json!({})))
         .await
         .problem(405, "method_not_allowed");

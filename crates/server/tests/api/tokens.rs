@@ -150,7 +150,7 @@ async fn a_service_user_of_another_project_is_refused(db: Db) {
             json!({ "name": "x", "kind": "service", "service_user_id": globex_bot }),
         )
         .await;
-    assert_eq!(answer.problem(422, "invalid_field")["field"], "service_user_id");
+    assert_eq!(answer.problem(404, "not_found")["field"], "service_user_id");
     assert!(app.all_tokens(&alice, "").await.is_empty());
     assert!(app.all_tokens(&carol, "").await.is_empty());
 }
