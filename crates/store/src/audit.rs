@@ -1,7 +1,7 @@
 //! The audit log: every change, written in the same transaction as the change itself.
 
 use crate::schema::audit_events;
-use crate::{cursor, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use crate::{cursor, new_id, now, utc, Actor, DbConn, Origin, Result, Store};
 use diesel::prelude::*;
 use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
 
@@ -83,9 +83,11 @@ struct EventRow {
 impl Store {
     /// The project's audit events (customer admins only), newest first.
     pub fn audit_events(&self, actor: &Actor, query: &AuditQuery) -> Result<Page<AuditEvent>> {
-        if !actor.is_admin() {
-            return Err(StoreError::Forbidden("only customer admins can read the audit log"));
-        }
+        crate::policy::check(
+            actor,
+            crate::policy::Operation::ReadAuditLog,
+            crate::policy::Target::Project,
+        )?;
         let after = match &query.cursor {
             Some(c) => Some(cursor::decode(c, 1)?.remove(0)),
             None => None,

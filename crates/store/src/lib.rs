@@ -6,6 +6,7 @@ mod cursor;
 mod db;
 mod gateway;
 pub mod notify;
+pub mod policy;
 mod projects;
 pub mod schema;
 pub mod secret;

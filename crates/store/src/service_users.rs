@@ -1,6 +1,7 @@
 //! Service users: a project's service accounts, managed by customer admins.
 
-use crate::audit::{record, Target};
+use crate::audit::{record, Target as AuditTarget};
+use crate::policy::{self, Operation, Target};
 use crate::schema::{service_users, tokens, users};
 use crate::{is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use diesel::prelude::*;
@@ -10,11 +11,7 @@ use tollgate_model::{AuditAction, Name, ServiceUser, UserRef};
 const DESCRIPTION_MAX_CHARS: usize = 256;
 
 fn require_admin(actor: &Actor) -> Result<()> {
-    if actor.is_admin() {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden("only customer admins can manage service users"))
-    }
+    policy::check(actor, Operation::ManageServiceUsers, Target::Project)
 }
 
 impl Store {
@@ -75,7 +72,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::ServiceUserCreate,
-                Target::service_user(&id, name.as_str()),
+                AuditTarget::service_user(&id, name.as_str()),
                 details,
             )?;
             Ok(load(c, &actor.project_id, Some(&id))?.remove(0))
@@ -105,7 +102,7 @@ impl Store {
                 actor,
                 origin,
                 AuditAction::ServiceUserDelete,
-                Target::service_user(&found.id, &found.name),
+                AuditTarget::service_user(&found.id, &found.name),
                 serde_json::json!({}),
             )?;
             Ok(())

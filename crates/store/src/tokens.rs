@@ -1,10 +1,11 @@
 //! Registry tokens: generate, list, get, re-generate the secret, re-sync products, delete.
 //!
-//! Every function takes the acting portal user and applies the permission table of the spec
-//! here, once: a token the actor may not see does not exist for them.
+//! Every function takes the acting portal user and asks the policy (`crate::policy`) before it
+//! acts: a token the actor may not see does not exist for them.
 
 use crate::audit::{record, Target};
 use crate::gateway::{publish, Change};
+use crate::policy::{self, Operation, TokenScope};
 use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
@@ -73,35 +74,38 @@ struct TokenRow {
     secret_regenerated_at: Option<NaiveDateTime>,
 }
 
-/// The tokens of the actor's project that the actor may see: all of them for a customer
-/// admin, those created for them for a customer.
+/// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).
 fn visible(actor: &Actor) -> tokens::BoxedQuery<'_, Db> {
     let q = tokens::table
         .filter(tokens::project_id.eq(&actor.project_id))
         .into_boxed();
-    if actor.is_admin() {
-        q
-    } else {
-        q.filter(tokens::user_id.eq(&actor.user_id))
+    match policy::token_scope(actor.role) {
+        TokenScope::Project => q,
+        TokenScope::Own => q.filter(tokens::user_id.eq(&actor.user_id)),
     }
 }
 
-fn find_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
+/// The token `id` of the actor's project when the policy lets the actor do `op` to it; a
+/// token of another project, or one the actor may not see, is not found.
+fn find_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<TokenRow> {
     if !is_id(id) {
         return Err(StoreError::NotFound);
     }
-    visible(actor)
+    let row = tokens::table
+        .filter(tokens::project_id.eq(&actor.project_id))
         .filter(tokens::id.eq(id))
         .select(TokenRow::as_select())
         .first(c)
         .optional()?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    policy::check(actor, op, policy::whose(actor, row.user_id.as_deref()))?;
+    Ok(row)
 }
 
-/// [`find_visible`] for a change: first takes the row's write lock, so that concurrent changes
-/// of one token queue up, and each sees what the one before it committed (a token deleted
+/// [`find_for`] for a change: first takes the row's write lock, so that concurrent changes of
+/// one token queue up, and each sees what the one before it committed (a token deleted
 /// meanwhile is not found). On SQLite the write transaction already holds the database's.
-fn lock_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
+fn lock_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<TokenRow> {
     if !is_id(id) {
         return Err(StoreError::NotFound);
     }
@@ -115,7 +119,7 @@ fn lock_visible(c: &mut DbConn, actor: &Actor, id: &str) -> Result<TokenRow> {
     if locked == 0 {
         return Err(StoreError::NotFound);
     }
-    find_visible(c, actor, id)
+    find_for(c, actor, id, op)
 }
 
 fn format_ts(t: NaiveDateTime) -> String {
@@ -149,11 +153,11 @@ impl Store {
         target: &TokenTarget,
     ) -> Result<(Token, PlainSecret)> {
         let name = Name::parse(raw_name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
-        if matches!(target, TokenTarget::Service(_)) && !actor.is_admin() {
-            return Err(StoreError::Forbidden(
-                "only customer admins can generate service tokens",
-            ));
-        }
+        let op = match target {
+            TokenTarget::User => Operation::GenerateUserToken,
+            TokenTarget::Service(_) => Operation::GenerateServiceToken,
+        };
+        policy::check(actor, op, policy::Target::Project)?;
         let secret = PlainSecret::generate();
         let result = self.write(|c| {
             let (user_id, service_user) = match target {
@@ -224,7 +228,7 @@ impl Store {
                 Target::token(&id, name.as_str()),
                 details,
             )?;
-            let row = find_visible_any(c, &id)?;
+            let row = find_for(c, actor, &id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         });
         match result {
@@ -332,7 +336,7 @@ impl Store {
 
     pub fn get_token(&self, actor: &Actor, id: &str) -> Result<Token> {
         self.read(|c| {
-            let row = find_visible(c, actor, id)?;
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
@@ -342,7 +346,7 @@ impl Store {
     pub fn regenerate_secret(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<(Token, PlainSecret)> {
         let secret = PlainSecret::generate();
         let token = self.write(|c| {
-            let row = lock_visible(c, actor, id)?;
+            let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
             diesel::update(tokens::table.find(&row.id))
                 .set((
                     tokens::secret_digest.eq(secret.digest().0),
@@ -362,7 +366,7 @@ impl Store {
                 details,
             )?;
             let subscription = subscription_of(c, &actor.project_id)?;
-            let row = find_visible(c, actor, id)?;
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })?;
         self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest().0)]);
@@ -372,12 +376,7 @@ impl Store {
     /// Takes a new snapshot of the project's subscription into the token (customer admins).
     pub fn sync_products(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<Token> {
         self.write(|c| {
-            let row = lock_visible(c, actor, id)?;
-            if !actor.is_admin() {
-                return Err(StoreError::Forbidden(
-                    "only customer admins can re-sync a token's products",
-                ));
-            }
+            let row = lock_for(c, actor, id, Operation::ResyncToken)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
             diesel::update(tokens::table.find(&row.id))
@@ -400,7 +399,7 @@ impl Store {
                 Target::token(&row.id, &row.name),
                 details,
             )?;
-            let row = find_visible(c, actor, id)?;
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
         .inspect(|token| self.announce(&[Change::Token(token.id.clone())]))
@@ -409,7 +408,7 @@ impl Store {
     /// Deletes the token for good; the audit log keeps that it existed.
     pub fn delete_token(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         self.write(|c| {
-            let row = lock_visible(c, actor, id)?;
+            let row = lock_for(c, actor, id, Operation::DeleteToken)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;
@@ -426,10 +425,6 @@ impl Store {
         })
         .map(|deleted| self.announce(&[Change::Token(deleted)]))
     }
-}
-
-fn find_visible_any(c: &mut DbConn, id: &str) -> Result<TokenRow> {
-    Ok(tokens::table.find(id).select(TokenRow::as_select()).first(c)?)
 }
 
 fn name_taken(c: &mut DbConn, project_id: &str, key: &str) -> Result<bool> {

@@ -27,12 +27,6 @@ pub struct Actor {
     pub project: Project,
 }
 
-impl Actor {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::CustomerAdmin
-    }
-}
-
 impl Store {
     /// Resolves the claims to an actor, recording the user (or their changed details).
     pub fn sign_in(&self, claims: &UserClaims) -> Result<Actor> {

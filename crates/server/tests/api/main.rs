@@ -12,6 +12,7 @@ mod logs;
 mod me;
 mod nodes;
 mod openapi;
+mod permissions;
 mod registry;
 mod serve;
 mod service_users;

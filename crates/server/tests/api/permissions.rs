@@ -1,0 +1,131 @@
+//! The permission table of the specification, row for row, through the real API: each
+//! operation by a customer (bob) and a customer admin (alice) of `acme`, on what is their own,
+//! on another user's of the project, and on something of another project (carol's `globex`).
+
+use crate::both_backends;
+use crate::helpers::{Db, TestApp};
+use serde_json::json;
+
+both_backends!(the_permission_table_holds_row_for_row);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    GenerateUserToken,
+    GenerateServiceToken,
+    ViewToken,
+    ResyncToken,
+    RegenerateSecret,
+    DeleteToken,
+    ManageServiceUsers,
+    ReadAuditLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// The actor's own (token created for them), or the project itself.
+    Own,
+    /// A token of the project created for another user.
+    OtherUsers,
+    /// A token or service user of another project.
+    OtherProject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Customer,
+    Admin,
+}
+
+/// SPEC: `| operation | customer | customer admin |`, with the status each cell answers.
+/// `None`: the cell does not apply (one cannot generate "another user's" token). A customer
+/// is refused what no customer may do before any id is looked at, so that `403` says nothing
+/// about another project either.
+#[rustfmt::skip]
+const TABLE: &[(Op, [Option<u16>; 3], [Option<u16>; 3])] = &[
+    //                           customer: own, other user's, other project's | admin: the same
+    (Op::GenerateUserToken,    [Some(201), None,      None],      [Some(201), None,      None]),
+    (Op::GenerateServiceToken, [Some(403), None,      Some(403)], [Some(201), None,      Some(404)]),
+    (Op::ViewToken,            [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
+    (Op::ResyncToken,          [Some(403), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
+    (Op::RegenerateSecret,     [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
+    (Op::DeleteToken,          [Some(204), Some(404), Some(404)], [Some(204), Some(204), Some(404)]),
+    (Op::ManageServiceUsers,   [Some(403), None,      Some(403)], [Some(201), None,      Some(404)]),
+    (Op::ReadAuditLog,         [Some(403), None,      None],      [Some(200), None,      None]),
+];
+
+async fn the_permission_table_holds_row_for_row(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (alice, bob, carol) = app.everyone().await;
+    app.post(&carol, "/api/v1/service-users", json!({ "name": "globex-ci" }))
+        .await
+        .ok(201);
+    let mut n = 0;
+    for &(op, customer, admin) in TABLE {
+        for (who, row) in [(Who::Customer, customer), (Who::Admin, admin)] {
+            for (on, expected) in [On::Own, On::OtherUsers, On::OtherProject].into_iter().zip(row) {
+                let Some(expected) = expected else { continue };
+                n += 1;
+                let (actor, other) = match who {
+                    Who::Customer => (&bob, &alice),
+                    Who::Admin => (&alice, &bob),
+                };
+                // A fresh target for every cell: a delete must not decide the next cell.
+                let token_of = |owner: &str| {
+                    let name = format!("cell-{n}");
+                    let owner = owner.to_owned();
+                    let app = &app;
+                    async move { app.create_token_id(&owner, &name).await }
+                };
+                let token = match on {
+                    On::Own => token_of(actor).await,
+                    On::OtherUsers => token_of(other).await,
+                    On::OtherProject => token_of(&carol).await,
+                };
+                let status = perform(&app, actor, &carol, op, on, &token, n).await;
+                assert_eq!(status, expected, "{op:?} by a {who:?} on {on:?}");
+            }
+        }
+    }
+    assert_eq!(n, 36, "every cell of the table was tried");
+}
+
+/// Does `op` as `actor` on `token` (or on a service user or the project) and returns the status.
+async fn perform(app: &TestApp, actor: &str, carol: &str, op: Op, on: On, token: &str, n: usize) -> u16 {
+    let service_user = |bearer: &str, name: &str| {
+        let (bearer, name) = (bearer.to_owned(), name.to_owned());
+        async move { app.service_user_id(&bearer, &name).await }
+    };
+    let answer = match op {
+        Op::GenerateUserToken => {
+            app.post(actor, "/api/v1/tokens", json!({ "name": format!("own-{n}") }))
+                .await
+        }
+        Op::GenerateServiceToken => {
+            let service_user_id = match on {
+                On::OtherProject => service_user(carol, "globex-ci").await,
+                _ => app.service_user_id(&app.login("alice").await, "ci-pipeline").await,
+            };
+            let body = json!({ "name": format!("svc-{n}"), "kind": "service", "service_user_id": service_user_id });
+            app.post(actor, "/api/v1/tokens", body).await
+        }
+        Op::ViewToken => app.get(actor, &format!("/api/v1/tokens/{token}")).await,
+        Op::ResyncToken => {
+            app.post_empty(actor, &format!("/api/v1/tokens/{token}/products/sync"))
+                .await
+        }
+        Op::RegenerateSecret => app.post_empty(actor, &format!("/api/v1/tokens/{token}/secret")).await,
+        Op::DeleteToken => app.delete(actor, &format!("/api/v1/tokens/{token}")).await,
+        Op::ManageServiceUsers => match on {
+            On::OtherProject => {
+                let theirs = service_user(carol, "globex-ci").await;
+                app.delete(actor, &format!("/api/v1/service-users/{theirs}")).await
+            }
+            _ => {
+                app.post(actor, "/api/v1/service-users", json!({ "name": format!("bot-{n}") }))
+                    .await
+            }
+        },
+        Op::ReadAuditLog => app.get(actor, "/api/v1/audit-events").await,
+    };
+    answer.status.as_u16()
+}
