@@ -40,8 +40,11 @@ enum Who {
 /// `None`: the cell does not apply (one cannot generate "another user's" token). A customer
 /// is refused what no customer may do before any id is looked at, so that `403` says nothing
 /// about another project either.
+/// The statuses of one role's cells: on its own, on another user's, on another project's.
+type Cells = [Option<u16>; 3];
+
 #[rustfmt::skip]
-const TABLE: &[(Op, [Option<u16>; 3], [Option<u16>; 3])] = &[
+const TABLE: &[(Op, Cells, Cells)] = &[
     //                           customer: own, other user's, other project's | admin: the same
     (Op::GenerateUserToken,    [Some(201), None,      None],      [Some(201), None,      None]),
     (Op::GenerateServiceToken, [Some(403), None,      Some(403)], [Some(201), None,      Some(404)]),
