@@ -40,7 +40,7 @@ pub enum Change {
     /// The token's secret, products or existence changed: forget what is cached for it.
     Token(String),
     /// A digest now belongs to a token: forget that it was unknown.
-    Digest(String),
+    Digest(SecretDigest),
 }
 
 impl Change {
@@ -48,7 +48,7 @@ impl Change {
     fn payload(&self, node: &str) -> String {
         match self {
             Change::Token(id) => format!("{node} token:{id}"),
-            Change::Digest(d) => format!("{node} digest:{d}"),
+            Change::Digest(d) => format!("{node} digest:{}", d.hex()),
         }
     }
 
@@ -56,7 +56,7 @@ impl Change {
         let (node, change) = payload.split_once(' ')?;
         let change = match change.split_once(':')? {
             ("token", id) => Change::Token(id.to_owned()),
-            ("digest", d) => Change::Digest(d.to_owned()),
+            ("digest", d) => Change::Digest(SecretDigest::from_hex(d)?),
             _ => return None,
         };
         Some((node, change))
@@ -82,7 +82,7 @@ impl Store {
         self.read(|c| {
             let row: Option<DigestRow> = tokens::table
                 .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
-                .filter(tokens::secret_digest.eq(&digest.0))
+                .filter(tokens::secret_digest.eq(digest.hex()))
                 .select((
                     tokens::id,
                     tokens::registry_username,
@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn changes_survive_the_notification_payload() {
-        for change in [Change::Token("01a2-x".into()), Change::Digest("ab12".into())] {
+        let digest = crate::secret::digest("tgr_x");
+        for change in [Change::Token("01a2-x".into()), Change::Digest(digest)] {
             assert_eq!(Change::parse(&change.payload("n1")), Some(("n1", change)));
         }
         assert_eq!(Change::parse("nonsense"), None);

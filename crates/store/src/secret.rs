@@ -17,9 +17,10 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 #[derive(Clone, PartialEq, Eq)]
 pub struct PlainSecret(String);
 
-/// The SHA-256 of a secret, hex-encoded: what the database stores and looks up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SecretDigest(pub String);
+/// The SHA-256 of a presented secret: the one form a digest has from the handler through the
+/// cache to the store (which keeps it hex-encoded).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretDigest([u8; 32]);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SecretFormatError {
@@ -81,29 +82,25 @@ impl fmt::Debug for PlainSecret {
     }
 }
 
-/// The hex SHA-256 of any presented string.
+/// The SHA-256 of any presented string.
 pub fn digest(secret: &str) -> SecretDigest {
-    SecretDigest::from_bytes(&digest_bytes(secret))
-}
-
-/// The raw SHA-256 of a presented string: what in-memory caches key on.
-pub fn digest_bytes(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
+    SecretDigest(Sha256::digest(secret.as_bytes()).into())
 }
 
 impl SecretDigest {
-    pub fn from_bytes(hash: &[u8; 32]) -> SecretDigest {
+    /// Lower-case hex: how the database stores it and notifications carry it.
+    pub fn hex(&self) -> String {
         let mut hex = String::with_capacity(64);
-        for &byte in hash {
+        for &byte in &self.0 {
             hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
             hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
         }
-        SecretDigest(hex)
+        hex
     }
 
-    /// The raw bytes of a hex digest, if it is one.
-    pub fn to_bytes(&self) -> Option<[u8; 32]> {
-        let hex = self.0.as_bytes();
+    /// The digest whose [`SecretDigest::hex`] this is, if it is one.
+    pub fn from_hex(hex: &str) -> Option<SecretDigest> {
+        let hex = hex.as_bytes();
         if hex.len() != 64 {
             return None;
         }
@@ -112,7 +109,13 @@ impl SecretDigest {
             let text = std::str::from_utf8(pair).ok()?;
             out[i] = u8::from_str_radix(text, 16).ok()?;
         }
-        Some(out)
+        Some(SecretDigest(out))
+    }
+}
+
+impl fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretDigest({})", self.hex())
     }
 }
 
@@ -218,16 +221,16 @@ mod tests {
     }
 
     #[test]
-    fn hex_digests_round_trip_to_bytes() {
+    fn hex_digests_round_trip() {
         let d = digest("abc");
-        assert_eq!(d.to_bytes(), Some(digest_bytes("abc")));
-        assert_eq!(SecretDigest("zz".into()).to_bytes(), None);
+        assert_eq!(SecretDigest::from_hex(&d.hex()), Some(d));
+        assert_eq!(SecretDigest::from_hex("zz"), None);
     }
 
     #[test]
     fn the_digest_is_hex_sha256_and_last4_is_the_tail() {
         assert_eq!(
-            digest("abc").0,
+            digest("abc").hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let secret = PlainSecret::generate();

@@ -207,13 +207,13 @@ impl Store {
                     tokens::created_by.eq(&actor.user_id),
                     tokens::created_at.eq(now()),
                     tokens::registry_username.eq(&registry_username),
-                    tokens::secret_digest.eq(secret.digest().0),
+                    tokens::secret_digest.eq(secret.digest().hex()),
                     tokens::secret_last4.eq(secret.last4()),
                     tokens::subscription_end_date.eq(subscription.end_date),
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;
-            publish(c, &self.node, &Change::Digest(secret.digest().0))?;
+            publish(c, &self.node, &Change::Digest(secret.digest()))?;
             let details = serde_json::json!({
                 "kind": kind,
                 "created_for": service_user.as_ref().map_or(actor.name.as_str(), |s| s.1.as_str()),
@@ -235,7 +235,7 @@ impl Store {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::NameTaken("token")),
             Err(e) => Err(e),
             Ok(token) => {
-                self.announce(&[Change::Digest(secret.digest().0)]);
+                self.announce(&[Change::Digest(secret.digest())]);
                 Ok((token, secret))
             }
         }
@@ -349,13 +349,13 @@ impl Store {
             let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
             diesel::update(tokens::table.find(&row.id))
                 .set((
-                    tokens::secret_digest.eq(secret.digest().0),
+                    tokens::secret_digest.eq(secret.digest().hex()),
                     tokens::secret_last4.eq(secret.last4()),
                     tokens::secret_regenerated_at.eq(Some(now())),
                 ))
                 .execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;
-            publish(c, &self.node, &Change::Digest(secret.digest().0))?;
+            publish(c, &self.node, &Change::Digest(secret.digest()))?;
             let details = serde_json::json!({ "registry_username": row.registry_username });
             record(
                 c,
@@ -369,7 +369,7 @@ impl Store {
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })?;
-        self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest().0)]);
+        self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest())]);
         Ok((token, secret))
     }
 

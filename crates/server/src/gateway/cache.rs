@@ -36,14 +36,14 @@ pub struct Known {
 
 #[derive(Default)]
 struct Entries {
-    by_digest: HashMap<[u8; 32], Lookup>,
+    by_digest: HashMap<SecretDigest, Lookup>,
     /// The one digest cached for each token: a token has one secret at a time.
-    digest_of_token: HashMap<String, [u8; 32]>,
+    digest_of_token: HashMap<String, SecretDigest>,
     unknown: usize,
 }
 
 impl Entries {
-    fn remove(&mut self, digest: &[u8; 32]) {
+    fn remove(&mut self, digest: &SecretDigest) {
         match self.by_digest.remove(digest) {
             Some(Lookup::Unknown) => self.unknown -= 1,
             Some(Lookup::Known(known)) if self.digest_of_token.get(&known.token.id) == Some(digest) => {
@@ -88,7 +88,7 @@ impl TokenCache {
         confirmed != 0 && self.origin.elapsed().as_nanos() as u64 <= confirmed + TRUST.as_nanos() as u64
     }
 
-    pub fn get(&self, digest: &[u8; 32]) -> Option<Lookup> {
+    pub fn get(&self, digest: &SecretDigest) -> Option<Lookup> {
         if !self.trusted() {
             self.count(false);
             return None;
@@ -116,7 +116,7 @@ impl TokenCache {
     /// Caches a database answer unless an invalidation happened since `epoch`. A valid
     /// token's digest replaces any other digest cached for the same token: that one was its
     /// previous secret, whose change this node may not have heard of yet.
-    pub fn insert(&self, epoch: u64, digest: [u8; 32], lookup: Lookup) {
+    pub fn insert(&self, epoch: u64, digest: SecretDigest, lookup: Lookup) {
         if !self.trusted() {
             return;
         }
@@ -159,7 +159,7 @@ impl ChangeListener for TokenCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let digest = match change {
             Change::Token(id) => e.digest_of_token.get(id).copied(),
-            Change::Digest(hex) => SecretDigest(hex.clone()).to_bytes(),
+            Change::Digest(digest) => Some(*digest),
         };
         if let Some(digest) = digest {
             e.remove(&digest);
@@ -204,6 +204,11 @@ mod tests {
         })
     }
 
+    /// A made-up digest, one for each `n`.
+    fn d(n: u8) -> SecretDigest {
+        tollgate_store::secret::digest(&n.to_string())
+    }
+
     fn cache() -> TokenCache {
         let c = TokenCache::new(Arc::new(Metrics::new()));
         c.confirmed(Instant::now());
@@ -213,10 +218,10 @@ mod tests {
     #[test]
     fn a_token_change_forgets_its_digest() {
         let c = cache();
-        c.insert(c.epoch(), [1; 32], Lookup::Known(token("a")));
-        assert!(c.get(&[1; 32]).is_some());
+        c.insert(c.epoch(), d(1), Lookup::Known(token("a")));
+        assert!(c.get(&d(1)).is_some());
         c.changed(&Change::Token("a".into()));
-        assert!(c.get(&[1; 32]).is_none());
+        assert!(c.get(&d(1)).is_none());
     }
 
     #[test]
@@ -224,31 +229,30 @@ mod tests {
         let c = cache();
         let epoch = c.epoch();
         c.changed(&Change::Token("a".into()));
-        c.insert(epoch, [1; 32], Lookup::Known(token("a")));
-        assert!(c.get(&[1; 32]).is_none());
+        c.insert(epoch, d(1), Lookup::Known(token("a")));
+        assert!(c.get(&d(1)).is_none());
     }
 
     #[test]
     fn a_new_digest_forgets_that_it_was_unknown() {
         let c = cache();
         let digest = tollgate_store::secret::digest("x");
-        let bytes = digest.to_bytes().unwrap();
-        c.insert(c.epoch(), bytes, Lookup::Unknown);
-        c.changed(&Change::Digest(digest.0));
-        assert!(c.get(&bytes).is_none());
+        c.insert(c.epoch(), digest, Lookup::Unknown);
+        c.changed(&Change::Digest(digest));
+        assert!(c.get(&digest).is_none());
     }
 
     #[test]
     fn a_cache_without_a_recent_confirmation_is_not_used() {
         let c = cache();
-        c.insert(c.epoch(), [1; 32], Lookup::Unknown);
-        assert!(c.get(&[1; 32]).is_some());
+        c.insert(c.epoch(), d(1), Lookup::Unknown);
+        assert!(c.get(&d(1)).is_some());
         std::thread::sleep(TRUST + Duration::from_millis(50));
-        assert!(c.get(&[1; 32]).is_none(), "no confirmation for longer than TRUST");
-        c.insert(c.epoch(), [2; 32], Lookup::Unknown);
+        assert!(c.get(&d(1)).is_none(), "no confirmation for longer than TRUST");
+        c.insert(c.epoch(), d(2), Lookup::Unknown);
         c.confirmed(Instant::now());
-        assert!(c.get(&[2; 32]).is_none(), "nothing was cached while untrusted");
-        assert!(c.get(&[1; 32]).is_some());
+        assert!(c.get(&d(2)).is_none(), "nothing was cached while untrusted");
+        assert!(c.get(&d(1)).is_some());
         c.missed_changes();
         assert!(c.is_empty());
     }
@@ -256,12 +260,12 @@ mod tests {
     #[test]
     fn caching_a_new_secret_forgets_the_previous_one_of_the_same_token() {
         let c = cache();
-        c.insert(c.epoch(), [1; 32], Lookup::Known(token("a")));
+        c.insert(c.epoch(), d(1), Lookup::Known(token("a")));
         // The new secret is presented before this node hears of the re-generate.
-        c.insert(c.epoch(), [2; 32], Lookup::Known(token("a")));
-        assert!(c.get(&[1; 32]).is_none(), "the old secret is not served any more");
+        c.insert(c.epoch(), d(2), Lookup::Known(token("a")));
+        assert!(c.get(&d(1)).is_none(), "the old secret is not served any more");
         c.changed(&Change::Token("a".into()));
-        assert!(c.get(&[2; 32]).is_none(), "a later change still reaches the new one");
+        assert!(c.get(&d(2)).is_none(), "a later change still reaches the new one");
         assert!(c.is_empty());
     }
 
@@ -269,8 +273,8 @@ mod tests {
     fn an_old_answer_arriving_last_is_still_forgotten_by_the_change() {
         let c = cache();
         let epoch = c.epoch();
-        c.insert(epoch, [2; 32], Lookup::Known(token("a")));
-        c.insert(epoch, [1; 32], Lookup::Known(token("a")));
+        c.insert(epoch, d(2), Lookup::Known(token("a")));
+        c.insert(epoch, d(1), Lookup::Known(token("a")));
         c.changed(&Change::Token("a".into()));
         assert!(c.is_empty());
     }
@@ -278,13 +282,15 @@ mod tests {
     #[test]
     fn unknown_digests_are_bounded() {
         let c = cache();
-        c.insert(c.epoch(), [0; 32], Lookup::Known(token("keep")));
+        c.insert(c.epoch(), d(0), Lookup::Known(token("keep")));
         for n in 0..(MAX_UNKNOWN as u32 + 10) {
-            let mut d = [9u8; 32];
-            d[..4].copy_from_slice(&n.to_be_bytes());
-            c.insert(c.epoch(), d, Lookup::Unknown);
+            c.insert(
+                c.epoch(),
+                tollgate_store::secret::digest(&format!("u{n}")),
+                Lookup::Unknown,
+            );
         }
         assert!(c.len() <= MAX_UNKNOWN + 1);
-        assert!(c.get(&[0; 32]).is_some(), "known tokens survive");
+        assert!(c.get(&d(0)).is_some(), "known tokens survive");
     }
 }

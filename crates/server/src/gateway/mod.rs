@@ -15,7 +15,7 @@ use registry::RegistrySigner;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tollgate_model::Introspection;
-use tollgate_store::secret::{digest_bytes, PlainSecret, SecretDigest};
+use tollgate_store::secret::{digest, PlainSecret};
 use tollgate_store::{GatewayToken, Store};
 use usage::Usage;
 
@@ -127,14 +127,13 @@ impl Gateway {
         if PlainSecret::parse(presented).is_err() {
             return Ok(Check::Inactive);
         }
-        let digest = digest_bytes(presented);
+        let digest = digest(presented);
         let lookup = match self.cache.get(&digest) {
             Some(found) => found,
             None => {
                 let epoch = self.cache.epoch();
-                let hex = SecretDigest::from_bytes(&digest);
                 let found = crate::blocking::store_call(store, crate::blocking::GATEWAY_PATIENCE, move |s| {
-                    s.token_by_digest(&hex)
+                    s.token_by_digest(&digest)
                 })
                 .await?;
                 let lookup = match found {

@@ -78,7 +78,10 @@ async fn a_customer_generates_a_token_and_sees_its_secret_once(db: Db) {
     assert!(!listed.ok(200).to_string().contains(&secret[4..]));
     let stored = app.database_text();
     assert!(!stored.contains(&secret[4..]), "the plain secret is in the database");
-    assert!(stored.contains(&digest(secret).0), "the digest is not in the database");
+    assert!(
+        stored.contains(&digest(secret).hex()),
+        "the digest is not in the database"
+    );
 }
 
 async fn an_admin_generates_a_service_token_for_a_service_user(db: Db) {
@@ -211,7 +214,11 @@ async fn a_regenerated_secret_differs_and_the_old_digest_is_gone(db: Db) {
     assert!(body["login"]["docker_login"].as_str().unwrap().contains(new));
     assert_eq!(again.headers["cache-control"], "no-store");
 
-    assert_eq!(app.stored_digests(), [digest(new).0], "the old digest is still stored");
+    assert_eq!(
+        app.stored_digests(),
+        [digest(new).hex()],
+        "the old digest is still stored"
+    );
     assert!(!app.database_text().contains(&new[4..]));
     let fetched = app.get(&bob, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
     assert_eq!(fetched["secret_last4"], &new[new.len() - 4..]);
@@ -301,7 +308,7 @@ async fn delete_is_permanent_and_audited(db: Db) {
         .problem(404, "not_found");
     assert!(app.all_tokens(&alice, "").await.is_empty());
     assert!(
-        !app.stored_digests().contains(&digest(secret).0),
+        !app.stored_digests().contains(&digest(secret).hex()),
         "the digest outlived the token"
     );
 
