@@ -4,9 +4,10 @@ use crate::components::{local_date, local_day, local_time, CopyButton, ErrorMess
 use crate::{Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tollgate_client::{Client, TokenQuery};
+use tollgate_client::Client;
 use tollgate_model::{
-    CreateServiceUser, CreateToken, IssuedToken, Name, PrincipalKind, Role, Token, TokenKind, TokenStatus,
+    CreateServiceUser, CreateToken, IssuedToken, Name, PrincipalKind, Role, Token, TokenKind, TokenListQuery,
+    TokenSort, TokenStatus,
 };
 
 fn role_label(role: Role) -> &'static str {
@@ -131,6 +132,16 @@ enum Dialog {
     Delete(Token),
 }
 
+/// What the sort menu says for an order.
+fn sort_label(sort: TokenSort) -> &'static str {
+    match sort {
+        TokenSort::NewestFirst => "Newest first",
+        TokenSort::OldestFirst => "Oldest first",
+        TokenSort::NameAscending => "Name A–Z",
+        TokenSort::NameDescending => "Name Z–A",
+    }
+}
+
 /// The token table with the role's columns, filters, sorting, paging and row actions.
 #[component]
 pub fn TokensPage(session: Session) -> impl IntoView {
@@ -139,7 +150,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
     let status = RwSignal::new(String::new());
     let kind = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
-    let sort = RwSignal::new("-created_at".to_owned());
+    let sort = RwSignal::new(TokenSort::default());
     let cursors = RwSignal::new(vec![None::<String>]);
     let reload = RwSignal::new(0u32);
     let dialog = RwSignal::new(None::<Dialog>);
@@ -148,7 +159,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
     let list_client = client.clone();
     let tokens = LocalResource::new(move || {
         reload.track();
-        let query = TokenQuery {
+        let query = TokenListQuery {
             status: match status.get().as_str() {
                 "active" => Some(TokenStatus::Active),
                 "expired" => Some(TokenStatus::Expired),
@@ -211,11 +222,10 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                     </label>
                 })}
                 <label>"Sort"
-                    <select on:change=move |ev| { sort.set(event_target_value(&ev)); restart(); }>
-                        <option value="-created_at">"Newest first"</option>
-                        <option value="created_at">"Oldest first"</option>
-                        <option value="name">"Name A–Z"</option>
-                        <option value="-name">"Name Z–A"</option>
+                    <select on:change=move |ev| {
+                        if let Some(s) = TokenSort::from_api_name(&event_target_value(&ev)) { sort.set(s); restart(); }
+                    }>
+                        {TokenSort::ALL.map(|s| view! { <option value=s.api_name()>{sort_label(s)}</option> }).to_vec()}
                     </select>
                 </label>
             </form>

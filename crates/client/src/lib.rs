@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_model::{
     AuditEvent, CreateServiceUser, CreateToken, DemoSession, DemoSessionRequest, DemoUser, ErrorCode, IssuedToken, Me,
-    Page, Problem, ServiceUser, ServiceUserList, Token, TokenKind, TokenStatus,
+    Page, Problem, ServiceUser, ServiceUserList, Token, TokenListQuery,
 };
 
 /// What a call can fail with. `Api` carries the server's problem, whose `detail` is meant for
@@ -44,27 +44,6 @@ impl ClientError {
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
-
-/// Filters, sort and page of `GET /api/v1/tokens`; `None` leaves a parameter out.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TokenQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<TokenKind>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<TokenStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_for: Option<String>,
-    /// Text searched for in token names.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub q: Option<String>,
-    /// `-created_at` (default), `created_at`, `name` or `-name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-}
 
 #[derive(Debug, Clone, Default, Serialize)]
 struct PageQuery<'a> {
@@ -171,7 +150,7 @@ impl Client {
         Client::json(self.request(Method::GET, "/api/v1/me")).await
     }
 
-    pub async fn list_tokens(&self, query: &TokenQuery) -> Result<Page<Token>> {
+    pub async fn list_tokens(&self, query: &TokenListQuery) -> Result<Page<Token>> {
         Client::json(self.request(Method::GET, "/api/v1/tokens").query(query)).await
     }
 

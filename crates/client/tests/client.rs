@@ -1,7 +1,8 @@
 //! The typed client against the real server (SQLite, demo mode) over real HTTP.
 
-use tollgate_client::{Client, ClientError, TokenQuery};
+use tollgate_client::{Client, ClientError};
 use tollgate_model::{CreateServiceUser, CreateToken, ErrorCode, TokenKind};
+use tollgate_model::{TokenListQuery, TokenSort};
 
 async fn server() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -62,8 +63,8 @@ async fn the_client_drives_the_whole_lifecycle_and_decodes_problems() {
     assert_eq!(service.token.created_for.name, "ci-pipeline");
 
     let page = alice
-        .list_tokens(&TokenQuery {
-            sort: Some("name".into()),
+        .list_tokens(&TokenListQuery {
+            sort: Some(TokenSort::NameAscending),
             limit: Some(1),
             ..Default::default()
         })
@@ -72,8 +73,8 @@ async fn the_client_drives_the_whole_lifecycle_and_decodes_problems() {
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].name, "ci");
     let next = alice
-        .list_tokens(&TokenQuery {
-            sort: Some("name".into()),
+        .list_tokens(&TokenListQuery {
+            sort: Some(TokenSort::NameAscending),
             cursor: page.next_cursor.clone(),
             ..Default::default()
         })

@@ -6,10 +6,12 @@
 mod api;
 pub mod name;
 mod problem;
+mod query;
 
 pub use api::*;
-pub use name::{Name, NameError, NAME_MAX_CHARS};
+pub use name::{Description, Name, NameError, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
 pub use problem::{ErrorCode, Problem};
+pub use query::*;
 
 /// The moment a token whose subscription ends on `end_date` stops working: the end of
 /// that day (UTC). A subscription ending on 2027-12-31 is valid through that whole day.

@@ -65,6 +65,34 @@ impl Name {
     }
 }
 
+/// The longest service user description, in characters.
+pub const DESCRIPTION_MAX_CHARS: usize = 256;
+
+/// A service user's description: trimmed, 1 to 256 characters, no control characters. An
+/// empty or blank one is no description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    /// `Ok(None)` for an absent, empty or blank description.
+    pub fn parse(raw: Option<&str>) -> Result<Option<Description>, &'static str> {
+        let Some(text) = raw.map(str::trim).filter(|d| !d.is_empty()) else {
+            return Ok(None);
+        };
+        if text.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err("the description must be at most 256 characters");
+        }
+        if text.chars().any(char::is_control) {
+            return Err("the description must not contain control characters");
+        }
+        Ok(Some(Description(text.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Unicode's general categories Cf (format), Zl (line separator) and Zp (paragraph
 /// separator), as of Unicode 15.1. A table of ranges rather than a crate: the SPA carries it.
 const INVISIBLE: &[(u32, u32)] = &[
@@ -150,7 +178,7 @@ pub static PATTERN: std::sync::LazyLock<String> =
 /// A service user's description: up to 256 characters after trimming, no control characters.
 #[cfg(feature = "openapi")]
 pub static DESCRIPTION_PATTERN: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| trimmed_pattern(256, &[CONTROL], false));
+    std::sync::LazyLock::new(|| trimmed_pattern(DESCRIPTION_MAX_CHARS, &[CONTROL], false));
 
 fn is_invisible(c: char) -> bool {
     let c = c as u32;

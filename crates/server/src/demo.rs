@@ -174,7 +174,9 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
         ("k8s-prod", "The production Kubernetes cluster"),
     ] {
         if !existing.iter().any(|s| s.name == name) {
-            store.create_service_user(&alice, &origin, name, Some(description))?;
+            let name = tollgate_model::Name::parse(name).expect("a valid demo name");
+            let description = tollgate_model::Description::parse(Some(description)).expect("a valid description");
+            store.create_service_user(&alice, &origin, &name, description.as_ref())?;
         }
     }
     Ok(())

@@ -92,14 +92,8 @@ impl From<StoreError> for ApiError {
                 format!("another {what} of your project already has this name (names ignore case)"),
             ),
             e @ StoreError::ServiceUserHasTokens(_) => ApiError::new(ErrorCode::ServiceUserHasTokens, e.to_string()),
-            StoreError::Invalid(i) => {
-                let code = if matches!(i.field, "cursor" | "q" | "created_for") {
-                    ErrorCode::InvalidParameter
-                } else {
-                    ErrorCode::InvalidField
-                };
-                ApiError::field(code, i.field, i.message)
-            }
+            StoreError::Invalid(i) => ApiError::field(ErrorCode::InvalidField, i.field, i.message),
+            e @ StoreError::BadCursor => ApiError::field(ErrorCode::InvalidParameter, "cursor", e.to_string()),
             e @ StoreError::UnknownProject(_) => ApiError::new(ErrorCode::UnknownProject, e.to_string()),
             StoreError::Unavailable(cause) => ApiError {
                 problem: Problem::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly").into(),

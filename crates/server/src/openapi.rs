@@ -40,7 +40,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(
         schemas(tollgate_model::ErrorCode, tollgate_model::Problem),
-        schemas(crate::routes::tokens::SortParam),
+        schemas(tollgate_model::TokenSort),
         responses(
             crate::routes::problems::Unauthenticated,
             crate::routes::problems::NotFound,

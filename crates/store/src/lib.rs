@@ -19,7 +19,7 @@ pub use db::{Backend, DbConn, Store};
 pub use gateway::{Change, GatewayToken};
 pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectSummary};
-pub use tokens::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
+pub use tokens::{TokenFilter, TokenQuery, TokenTarget};
 pub use users::{Actor, UserClaims};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -47,6 +47,9 @@ pub enum StoreError {
     ServiceUserHasTokens(i64),
     #[error("{0}")]
     Invalid(InvalidInput),
+    /// A list's cursor is not one that list handed out.
+    #[error("the cursor is not one this list returned")]
+    BadCursor,
     #[error("project `{0}` is not known to Tollgate")]
     UnknownProject(String),
     #[error("the database is unavailable: {0}")]

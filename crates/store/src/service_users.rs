@@ -6,9 +6,7 @@ use crate::schema::{service_users, tokens, users};
 use crate::{is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use tollgate_model::{AuditAction, Name, ServiceUser, UserRef};
-
-const DESCRIPTION_MAX_CHARS: usize = 256;
+use tollgate_model::{AuditAction, Description, Name, ServiceUser, UserRef};
 
 fn require_admin(actor: &Actor) -> Result<()> {
     policy::check(actor, Operation::ManageServiceUsers, Target::Project)
@@ -24,26 +22,11 @@ impl Store {
         &self,
         actor: &Actor,
         origin: &Origin,
-        raw_name: &str,
-        description: Option<&str>,
+        name: &Name,
+        description: Option<&Description>,
     ) -> Result<ServiceUser> {
         require_admin(actor)?;
-        let name = Name::parse(raw_name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
-        let description = description.map(str::trim).filter(|d| !d.is_empty());
-        if let Some(d) = description {
-            if d.chars().count() > DESCRIPTION_MAX_CHARS {
-                return Err(StoreError::invalid(
-                    "description",
-                    "the description must be at most 256 characters",
-                ));
-            }
-            if d.chars().any(char::is_control) {
-                return Err(StoreError::invalid(
-                    "description",
-                    "the description must not contain control characters",
-                ));
-            }
-        }
+        let description = description.map(Description::as_str);
         let result = self.write(|c| {
             let taken: Option<String> = service_users::table
                 .filter(service_users::project_id.eq(&actor.project_id))

@@ -14,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use tollgate_model::{
-    expires_at, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind,
+    expires_at, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort,
     TokenStatus, UserRef,
 };
 
@@ -27,15 +27,6 @@ pub enum TokenTarget {
     User,
     /// A service user of the actor's project (customer admins only).
     Service(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenSort {
-    #[default]
-    NewestFirst,
-    OldestFirst,
-    NameAscending,
-    NameDescending,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,8 +118,7 @@ fn format_ts(t: NaiveDateTime) -> String {
 }
 
 fn parse_ts(s: &str) -> Result<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.6f")
-        .map_err(|_| StoreError::invalid("cursor", "the cursor is not one this list returned"))
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.6f").map_err(|_| StoreError::BadCursor)
 }
 
 fn like_pattern(text: &str) -> String {
@@ -149,10 +139,9 @@ impl Store {
         &self,
         actor: &Actor,
         origin: &Origin,
-        raw_name: &str,
+        name: &Name,
         target: &TokenTarget,
     ) -> Result<(Token, PlainSecret)> {
-        let name = Name::parse(raw_name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
         let op = match target {
             TokenTarget::User => Operation::GenerateUserToken,
             TokenTarget::Service(_) => Operation::GenerateServiceToken,
@@ -248,18 +237,6 @@ impl Store {
             None => None,
         };
         let f = &query.filter;
-        if f.created_for
-            .as_deref()
-            .is_some_and(|w| w.chars().count() > 255 || w.chars().any(char::is_control))
-        {
-            return Err(StoreError::invalid(
-                "created_for",
-                "created_for must be a user or service user id",
-            ));
-        }
-        if f.search.as_deref().is_some_and(|q| q.chars().any(char::is_control)) {
-            return Err(StoreError::invalid("q", "q must not contain control characters"));
-        }
         self.read(|c| {
             let mut q = visible(actor).select(TokenRow::as_select());
             if let Some(kind) = f.kind {

@@ -43,7 +43,12 @@ fn main() {
     let started = std::time::Instant::now();
     for n in 0..count {
         let (token, mut secret) = store
-            .create_token(&alice, &origin, &format!("bench token {n}"), &TokenTarget::User)
+            .create_token(
+                &alice,
+                &origin,
+                &tollgate_model::Name::parse(&format!("bench token {n}")).expect("a valid name"),
+                &TokenTarget::User,
+            )
             .expect("a token");
         if n % 20 == 0 {
             writeln!(regenerated, "{}", secret.expose()).unwrap();

@@ -40,7 +40,7 @@ pub struct AuditParams {
     cursor: Option<String>,
     /// Page size, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
+    limit: Option<u32>,
 }
 
 /// The project's audit log, newest first (customer admins).

@@ -119,14 +119,14 @@ pub fn page_response<T: serde::Serialize>(req: &HttpRequest, page: tollgate_mode
 }
 
 /// Bounds a page size: 1 to 100, 25 when absent.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(25),
-        Some(n @ 1..=100) => Ok(n),
-        Some(_) => Err(ApiError::field(
+pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    use tollgate_model::{PAGE_DEFAULT, PAGE_MAX, PAGE_MIN};
+    match limit.unwrap_or(PAGE_DEFAULT) {
+        n @ PAGE_MIN..=PAGE_MAX => Ok(i64::from(n)),
+        _ => Err(ApiError::field(
             ErrorCode::InvalidParameter,
             "limit",
-            "limit must be between 1 and 100",
+            format!("limit must be between {PAGE_MIN} and {PAGE_MAX}"),
         )),
     }
 }

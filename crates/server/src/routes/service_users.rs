@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use tollgate_model::{CreateServiceUser, Problem, ServiceUser, ServiceUserList};
+use tollgate_model::{CreateServiceUser, Description, ErrorCode, Name, Problem, ServiceUser, ServiceUserList};
 
 /// The project's service users, by name.
 #[utoipa::path(get, operation_id = "listServiceUsers", path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
@@ -36,9 +36,13 @@ pub async fn create(
     Caller(actor): Caller,
     ApiJson(body): ApiJson<CreateServiceUser>,
 ) -> Result<HttpResponse, ApiError> {
+    let name = Name::parse(&body.name)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "name", format!("the name {e}")))?;
+    let description = Description::parse(body.description.as_deref())
+        .map_err(|why| ApiError::field(ErrorCode::InvalidField, "description", why))?;
     let origin = origin(&req);
     let created = db(&state, move |store| {
-        store.create_service_user(&actor, &origin, &body.name, body.description.as_deref())
+        store.create_service_user(&actor, &origin, &name, description.as_ref())
     })
     .await?;
     Ok(HttpResponse::Created()

@@ -6,52 +6,43 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 use tollgate_model::{
-    CreateToken, ErrorCode, IssuedToken, LoginInstructions, Page, Problem, Token, TokenKind, TokenStatus,
+    CreateToken, ErrorCode, IssuedToken, LoginInstructions, Name, Page, Problem, Token, TokenKind, TokenListQuery,
+    PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
 };
 use tollgate_store::secret::PlainSecret;
-use tollgate_store::{TokenFilter, TokenQuery, TokenSort, TokenTarget};
+use tollgate_store::{TokenFilter, TokenQuery, TokenTarget};
 
-/// How to sort a token list.
-#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
-pub enum SortParam {
-    #[serde(rename = "-created_at")]
-    NewestFirst,
-    #[serde(rename = "created_at")]
-    OldestFirst,
-    #[serde(rename = "name")]
-    Name,
-    #[serde(rename = "-name")]
-    NameDescending,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Only `user` or only `service` tokens.
-    kind: Option<TokenKind>,
-    /// Only `active` or only `expired` tokens.
-    status: Option<TokenStatus>,
-    /// Only tokens created for this portal user or service user id.
-    #[param(max_length = 255, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
-    created_for: Option<String>,
-    /// Case-insensitive text searched for in token names (at most 64 characters).
-    #[param(max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
-    q: Option<String>,
-    /// `-created_at` (default, newest first), `created_at`, `name` or `-name`.
-    #[param(value_type = Option<SortParam>)]
-    sort: Option<SortParam>,
-    /// `next_cursor` of the previous page (with the same filters and sort).
-    cursor: Option<String>,
-    /// Page size, 1–100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
+/// The store's query for a list request: every text checked here, where the request enters.
+fn store_query(p: TokenListQuery) -> Result<TokenQuery, ApiError> {
+    let text = |field: &'static str, value: Option<String>, max: usize| match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::field(
+            ErrorCode::InvalidParameter,
+            field,
+            format!("{field} must be at most {max} characters"),
+        )),
+        Some(v) if v.chars().any(char::is_control) => Err(ApiError::field(
+            ErrorCode::InvalidParameter,
+            field,
+            format!("{field} must not contain control characters"),
+        )),
+        v => Ok(v),
+    };
+    Ok(TokenQuery {
+        filter: TokenFilter {
+            kind: p.kind,
+            status: p.status,
+            created_for: text("created_for", p.created_for, PRINCIPAL_ID_MAX_CHARS)?,
+            search: text("q", p.q, SEARCH_MAX_CHARS)?,
+        },
+        sort: p.sort.unwrap_or_default(),
+        cursor: p.cursor,
+        limit: page_limit(p.limit)?,
+    })
 }
 
 /// Tokens the caller may see: their own for a customer, the project's for a customer admin.
-#[utoipa::path(get, operation_id = "listTokens", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, operation_id = "listTokens", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(TokenListQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<Token>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -62,31 +53,9 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<TokenListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if p.q.as_ref().is_some_and(|q| q.chars().count() > 64) {
-        return Err(ApiError::field(
-            ErrorCode::InvalidParameter,
-            "q",
-            "q must be at most 64 characters",
-        ));
-    }
-    let query = TokenQuery {
-        filter: TokenFilter {
-            kind: p.kind,
-            status: p.status,
-            created_for: p.created_for,
-            search: p.q,
-        },
-        sort: match p.sort.unwrap_or(SortParam::NewestFirst) {
-            SortParam::NewestFirst => TokenSort::NewestFirst,
-            SortParam::OldestFirst => TokenSort::OldestFirst,
-            SortParam::Name => TokenSort::NameAscending,
-            SortParam::NameDescending => TokenSort::NameDescending,
-        },
-        cursor: p.cursor,
-        limit: page_limit(p.limit)?,
-    };
+    let query = store_query(p)?;
     let page = db(&state, move |store| store.list_tokens(&actor, &query)).await?;
     Ok(super::page_response(&req, page))
 }
@@ -126,11 +95,10 @@ pub async fn create(
             ))
         }
     };
+    let name = Name::parse(&body.name)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "name", format!("the name {e}")))?;
     let origin = origin(&req);
-    let (token, secret) = db(&state, move |store| {
-        store.create_token(&actor, &origin, &body.name, &target)
-    })
-    .await?;
+    let (token, secret) = db(&state, move |store| store.create_token(&actor, &origin, &name, &target)).await?;
     tracing::info!(token_id = %token.id, kind = token.kind.as_str(), "token generated");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/tokens/{}", token.id)))
