@@ -17,8 +17,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_model::{
-    AuditEvent, CreateServiceUser, CreateToken, DemoSession, DemoSessionRequest, DemoUser, ErrorCode, IssuedToken, Me,
-    Page, Problem, ServiceUser, ServiceUserList, Token, TokenListQuery,
+    paths, AuditEvent, CreateServiceUser, CreateToken, DemoSession, DemoSessionRequest, DemoUser, ErrorCode,
+    IssuedToken, Me, Page, Problem, ServiceUser, ServiceUserList, Token, TokenListQuery,
 };
 
 /// What a call can fail with. `Api` carries the server's problem, whose `detail` is meant for
@@ -137,64 +137,64 @@ impl Client {
 
     /// The demo users (demo mode only).
     pub async fn demo_users(&self) -> Result<Vec<DemoUser>> {
-        Client::json(self.request(Method::GET, "/api/v1/demo/users")).await
+        Client::json(self.request(Method::GET, paths::DEMO_USERS)).await
     }
 
     /// Signs in as a demo user (demo mode only).
     pub async fn demo_session(&self, user: &str) -> Result<DemoSession> {
         let body = DemoSessionRequest { user: user.to_owned() };
-        Client::json(self.request(Method::POST, "/api/v1/demo/session").json(&body)).await
+        Client::json(self.request(Method::POST, paths::DEMO_SESSION).json(&body)).await
     }
 
     pub async fn me(&self) -> Result<Me> {
-        Client::json(self.request(Method::GET, "/api/v1/me")).await
+        Client::json(self.request(Method::GET, paths::ME)).await
     }
 
     pub async fn list_tokens(&self, query: &TokenListQuery) -> Result<Page<Token>> {
-        Client::json(self.request(Method::GET, "/api/v1/tokens").query(query)).await
+        Client::json(self.request(Method::GET, paths::TOKENS).query(query)).await
     }
 
     /// Generates a token; the answer carries its secret, shown this once.
     pub async fn create_token(&self, body: &CreateToken) -> Result<IssuedToken> {
-        Client::json(self.request(Method::POST, "/api/v1/tokens").json(body)).await
+        Client::json(self.request(Method::POST, paths::TOKENS).json(body)).await
     }
 
     pub async fn get_token(&self, id: &str) -> Result<Token> {
-        Client::json(self.request(Method::GET, &format!("/api/v1/tokens/{}", segment(id)))).await
+        Client::json(self.request(Method::GET, &paths::with_id(paths::TOKEN, &segment(id)))).await
     }
 
     pub async fn delete_token(&self, id: &str) -> Result<()> {
-        Client::empty(self.request(Method::DELETE, &format!("/api/v1/tokens/{}", segment(id)))).await
+        Client::empty(self.request(Method::DELETE, &paths::with_id(paths::TOKEN, &segment(id)))).await
     }
 
     /// Re-generates the secret; the old one stops working when this returns.
     pub async fn regenerate_secret(&self, id: &str) -> Result<IssuedToken> {
-        Client::json(self.request(Method::POST, &format!("/api/v1/tokens/{}/secret", segment(id)))).await
+        Client::json(self.request(Method::POST, &paths::with_id(paths::TOKEN_SECRET, &segment(id)))).await
     }
 
     pub async fn sync_products(&self, id: &str) -> Result<Token> {
-        Client::json(self.request(Method::POST, &format!("/api/v1/tokens/{}/products/sync", segment(id)))).await
+        Client::json(self.request(Method::POST, &paths::with_id(paths::TOKEN_PRODUCTS_SYNC, &segment(id)))).await
     }
 
     pub async fn service_users(&self) -> Result<Vec<ServiceUser>> {
         Ok(
-            Client::json::<ServiceUserList>(self.request(Method::GET, "/api/v1/service-users"))
+            Client::json::<ServiceUserList>(self.request(Method::GET, paths::SERVICE_USERS))
                 .await?
                 .items,
         )
     }
 
     pub async fn create_service_user(&self, body: &CreateServiceUser) -> Result<ServiceUser> {
-        Client::json(self.request(Method::POST, "/api/v1/service-users").json(body)).await
+        Client::json(self.request(Method::POST, paths::SERVICE_USERS).json(body)).await
     }
 
     pub async fn delete_service_user(&self, id: &str) -> Result<()> {
-        Client::empty(self.request(Method::DELETE, &format!("/api/v1/service-users/{}", segment(id)))).await
+        Client::empty(self.request(Method::DELETE, &paths::with_id(paths::SERVICE_USER, &segment(id)))).await
     }
 
     pub async fn audit_events(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<Page<AuditEvent>> {
         Client::json(
-            self.request(Method::GET, "/api/v1/audit-events")
+            self.request(Method::GET, paths::AUDIT_EVENTS)
                 .query(&PageQuery { cursor, limit }),
         )
         .await

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod name;
+pub mod paths;
 mod problem;
 mod query;
 

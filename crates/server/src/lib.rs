@@ -159,7 +159,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                 }
             })
             .service(
-                SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api/v1/openapi.json", api_document.clone()),
+                SwaggerUi::new("/docs/{_:.*}")
+                    .external_url_unchecked(tollgate_model::paths::OPENAPI, api_document.clone()),
             )
             .service(web::resource("/docs").to(|| async {
                 HttpResponse::PermanentRedirect()

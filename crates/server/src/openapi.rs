@@ -134,7 +134,7 @@ fn refined(service: &str) -> Value {
     for (_, response) in doc["components"]["responses"].as_object_mut().into_iter().flatten() {
         add_examples(response.get_mut("content"));
     }
-    if let Some(params) = doc["paths"]["/auth/token"]["get"]["parameters"].as_array_mut() {
+    if let Some(params) = doc["paths"][tollgate_model::paths::REGISTRY_TOKEN]["get"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "service") {
             p["schema"]["enum"] = json!([service]);
         }

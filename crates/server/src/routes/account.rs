@@ -7,11 +7,12 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 use actix_web::web;
 use serde::Deserialize;
+use tollgate_model::paths;
 use tollgate_model::{AuditEvent, Me, Page, Problem};
 use tollgate_store::AuditQuery;
 
 /// Who the caller is: role, project and the project's subscription.
-#[utoipa::path(get, operation_id = "getMe", path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getMe", path = paths::ME, tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, response = super::problems::Unauthenticated),
@@ -44,7 +45,7 @@ pub struct AuditParams {
 }
 
 /// The project's audit log, newest first (customer admins).
-#[utoipa::path(get, operation_id = "listAuditEvents", path = "/api/v1/audit-events", tag = "audit", security(("bearer" = [])), params(AuditParams),
+#[utoipa::path(get, operation_id = "listAuditEvents", path = paths::AUDIT_EVENTS, tag = "audit", security(("bearer" = [])), params(AuditParams),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),

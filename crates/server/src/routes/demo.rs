@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpResponse};
+use tollgate_model::paths;
 use tollgate_model::{DemoSession, DemoSessionRequest, DemoUser, ErrorCode, Problem};
 
 fn demo_only(state: &AppState) -> Result<&crate::demo::DemoIssuer, ApiError> {
@@ -14,7 +15,7 @@ fn demo_only(state: &AppState) -> Result<&crate::demo::DemoIssuer, ApiError> {
 }
 
 /// The demo users to sign in as (demo mode only).
-#[utoipa::path(get, operation_id = "listDemoUsers", path = "/api/v1/demo/users", tag = "demo",
+#[utoipa::path(get, operation_id = "listDemoUsers", path = paths::DEMO_USERS, tag = "demo",
     responses(
         (status = 200, description = "The demo users", body = Vec<DemoUser>),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),
@@ -25,7 +26,7 @@ pub async fn users(state: web::Data<AppState>) -> Result<web::Json<Vec<DemoUser>
 }
 
 /// Signs in as a demo user: a bearer token of the demo issuer (demo mode only).
-#[utoipa::path(post, operation_id = "createDemoSession", path = "/api/v1/demo/session", tag = "demo", request_body = DemoSessionRequest,
+#[utoipa::path(post, operation_id = "createDemoSession", path = paths::DEMO_SESSION, tag = "demo", request_body = DemoSessionRequest,
     responses(
         (status = 200, description = "A session", body = DemoSession),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),
@@ -52,7 +53,7 @@ pub async fn session(
 }
 
 /// The demo issuer's public keys (JWKS), which Tollgate itself verifies sessions against.
-#[utoipa::path(get, operation_id = "getDemoJwks", path = "/api/v1/demo/jwks.json", tag = "demo",
+#[utoipa::path(get, operation_id = "getDemoJwks", path = paths::DEMO_JWKS, tag = "demo",
     responses(
         (status = 200, description = "A JWK set", body = serde_json::Value),
         (status = 404, description = "Demo mode is off", body = Problem, content_type = "application/problem+json"),

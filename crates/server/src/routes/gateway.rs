@@ -7,6 +7,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::net::IpAddr;
+use tollgate_model::paths;
 use tollgate_model::{ErrorCode, Introspection, Problem, RegistryToken};
 
 fn peer_ip(req: &HttpRequest) -> IpAddr {
@@ -41,7 +42,7 @@ fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
 }
 
 /// RFC 7662 token introspection for the registry gateway (HTTP Basic as a gateway client).
-#[utoipa::path(post, operation_id = "introspectToken", path = "/oauth2/introspect", tag = "registry gateway", security(("gateway_client" = [])),
+#[utoipa::path(post, operation_id = "introspectToken", path = paths::INTROSPECT, tag = "registry gateway", security(("gateway_client" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`token=<secret>`, optionally `&token_type_hint=…`"),
     responses(
@@ -62,7 +63,7 @@ pub async fn introspect(
     if !gw.client_authenticated(authorization(&req)) {
         // Guesses at a gateway credential spend the guessing peer's budget.
         if let Some(wait) = gw.introspect_limiter.failed(peer_ip(&req)) {
-            return Ok(rate_limited(&state, "/oauth2/introspect", wait));
+            return Ok(rate_limited(&state, paths::INTROSPECT, wait));
         }
         return Ok(unauthorized(
             "authenticate as a gateway client with HTTP Basic",
@@ -116,7 +117,7 @@ pub async fn introspect(
         Check::Inactive => {
             gw.metrics.introspection(false);
             if let Some(wait) = end_client.and_then(|ip| gw.introspect_limiter.failed(ip)) {
-                return Ok(rate_limited(&state, "/oauth2/introspect", wait));
+                return Ok(rate_limited(&state, paths::INTROSPECT, wait));
             }
             web::Bytes::from_static(br#"{"active":false}"#)
         }
@@ -140,7 +141,7 @@ struct TokenParams {
 }
 
 /// The Docker registry token flow: HTTP Basic with the registry username and the secret.
-#[utoipa::path(get, operation_id = "getRegistryToken", path = "/auth/token", tag = "registry gateway", security(("registry_login" = [])), params(TokenParams),
+#[utoipa::path(get, operation_id = "getRegistryToken", path = paths::REGISTRY_TOKEN, tag = "registry gateway", security(("registry_login" = [])), params(TokenParams),
     responses(
         (status = 200, description = "A registry JWT granting `pull` on repositories under the token's products (partial grants are not errors)", body = RegistryToken),
         (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = Problem, content_type = "application/problem+json"),
@@ -198,7 +199,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     let refused = |detail: &str| {
         gw.metrics.registry_token(false);
         match gw.token_limiter.failed(ip) {
-            Some(wait) => rate_limited(&state, "/auth/token", wait),
+            Some(wait) => rate_limited(&state, paths::REGISTRY_TOKEN, wait),
             None => unauthorized(detail, realm),
         }
     };
@@ -233,7 +234,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// The certificate of the key that signs registry tokens: the registry's `rootcertbundle`.
-#[utoipa::path(get, operation_id = "getRegistryCertificate", path = "/auth/certificate.pem", tag = "registry gateway",
+#[utoipa::path(get, operation_id = "getRegistryCertificate", path = paths::REGISTRY_CERTIFICATE, tag = "registry gateway",
     responses((status = 200, description = "PEM certificate", body = String, content_type = "application/x-pem-file")))]
 pub async fn certificate(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -242,14 +243,14 @@ pub async fn certificate(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The public key that signs registry tokens, as a JWK set (`kid` is Distribution's key id).
-#[utoipa::path(get, operation_id = "getRegistryJwks", path = "/auth/jwks.json", tag = "registry gateway",
+#[utoipa::path(get, operation_id = "getRegistryJwks", path = paths::REGISTRY_JWKS, tag = "registry gateway",
     responses((status = 200, description = "A JWK set", body = serde_json::Value)))]
 pub async fn jwks(state: web::Data<AppState>) -> web::Json<serde_json::Value> {
     web::Json(state.gateway.signer.jwks().clone())
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations",
+#[utoipa::path(get, operation_id = "getMetrics", path = paths::METRICS, tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

@@ -11,7 +11,7 @@ pub mod tokens;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use tollgate_model::ErrorCode;
+use tollgate_model::{paths, ErrorCode};
 use tollgate_store::{Origin, Store, StoreError};
 
 /// Runs a storage call on the blocking pool, within the API's patience.
@@ -132,33 +132,35 @@ pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
 }
 
 /// The registry gateway's secret checks: the hot path, answered by the ten thousand a second.
-pub const GATEWAY_CHECKS: [&str; 2] = ["/oauth2/introspect", "/auth/token"];
+pub const GATEWAY_CHECKS: [&str; 2] = [paths::INTROSPECT, paths::REGISTRY_TOKEN];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").get(health::healthz))
-        .service(resource("/readyz").get(health::readyz))
-        .service(resource("/metrics").get(gateway::metrics))
-        .service(resource(GATEWAY_CHECKS[0]).post(gateway::introspect))
-        .service(resource(GATEWAY_CHECKS[1]).get(gateway::token))
-        .service(resource("/auth/certificate.pem").get(gateway::certificate))
-        .service(resource("/auth/jwks.json").get(gateway::jwks))
+    // Under the API's scope, paths are registered without its prefix.
+    let api = |path: &'static str| path.strip_prefix(paths::API).unwrap_or(path);
+    cfg.service(resource(paths::HEALTH).get(health::healthz))
+        .service(resource(paths::READINESS).get(health::readyz))
+        .service(resource(paths::METRICS).get(gateway::metrics))
+        .service(resource(paths::INTROSPECT).post(gateway::introspect))
+        .service(resource(paths::REGISTRY_TOKEN).get(gateway::token))
+        .service(resource(paths::REGISTRY_CERTIFICATE).get(gateway::certificate))
+        .service(resource(paths::REGISTRY_JWKS).get(gateway::jwks))
         .service(
-            web::scope("/api/v1")
-                .service(resource("/me").get(account::me))
-                .service(resource("/tokens").get(tokens::list).post(tokens::create))
-                .service(resource("/tokens/{id}").get(tokens::get).delete(tokens::delete))
-                .service(resource("/tokens/{id}/secret").post(tokens::regenerate_secret))
-                .service(resource("/tokens/{id}/products/sync").post(tokens::sync_products))
+            web::scope(paths::API)
+                .service(resource(api(paths::ME)).get(account::me))
+                .service(resource(api(paths::TOKENS)).get(tokens::list).post(tokens::create))
+                .service(resource(api(paths::TOKEN)).get(tokens::get).delete(tokens::delete))
+                .service(resource(api(paths::TOKEN_SECRET)).post(tokens::regenerate_secret))
+                .service(resource(api(paths::TOKEN_PRODUCTS_SYNC)).post(tokens::sync_products))
                 .service(
-                    resource("/service-users")
+                    resource(api(paths::SERVICE_USERS))
                         .get(service_users::list)
                         .post(service_users::create),
                 )
-                .service(resource("/service-users/{id}").delete(service_users::delete))
-                .service(resource("/audit-events").get(account::audit_events))
-                .service(resource("/demo/users").get(demo::users))
-                .service(resource("/demo/session").post(demo::session))
-                .service(resource("/demo/jwks.json").get(demo::jwks))
+                .service(resource(api(paths::SERVICE_USER)).delete(service_users::delete))
+                .service(resource(api(paths::AUDIT_EVENTS)).get(account::audit_events))
+                .service(resource(api(paths::DEMO_USERS)).get(demo::users))
+                .service(resource(api(paths::DEMO_SESSION)).post(demo::session))
+                .service(resource(api(paths::DEMO_JWKS)).get(demo::jwks))
                 .default_service(web::to(not_found)),
         );
 }

@@ -6,10 +6,11 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use tollgate_model::paths;
 use tollgate_model::{CreateServiceUser, Description, ErrorCode, Name, Problem, ServiceUser, ServiceUserList};
 
 /// The project's service users, by name.
-#[utoipa::path(get, operation_id = "listServiceUsers", path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listServiceUsers", path = paths::SERVICE_USERS, tag = "service users", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every service user of the project", body = ServiceUserList),
         (status = 401, response = super::problems::Unauthenticated),
@@ -21,7 +22,7 @@ pub async fn list(state: web::Data<AppState>, Caller(actor): Caller) -> Result<w
 }
 
 /// Creates a service user.
-#[utoipa::path(post, operation_id = "createServiceUser", path = "/api/v1/service-users", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "createServiceUser", path = paths::SERVICE_USERS, tag = "service users", security(("bearer" = [])),
     request_body = CreateServiceUser,
     responses(
         (status = 201, description = "Created", body = ServiceUser, headers(("Location" = String, description = "The service user's URL"))),
@@ -46,12 +47,12 @@ pub async fn create(
     })
     .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/service-users/{}", created.id)))
+        .insert_header((header::LOCATION, paths::with_id(paths::SERVICE_USER, &created.id)))
         .json(created))
 }
 
 /// Deletes a service user that has no tokens.
-#[utoipa::path(delete, operation_id = "deleteServiceUser", path = "/api/v1/service-users/{id}", tag = "service users", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteServiceUser", path = paths::SERVICE_USER, tag = "service users", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service user id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use tollgate_model::paths;
 use tollgate_model::{
     CreateToken, ErrorCode, IssuedToken, LoginInstructions, Name, Page, Problem, Token, TokenKind, TokenListQuery,
     PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
@@ -42,7 +43,7 @@ fn store_query(p: TokenListQuery) -> Result<TokenQuery, ApiError> {
 }
 
 /// Tokens the caller may see: their own for a customer, the project's for a customer admin.
-#[utoipa::path(get, operation_id = "listTokens", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), params(TokenListQuery),
+#[utoipa::path(get, operation_id = "listTokens", path = paths::TOKENS, tag = "tokens", security(("bearer" = [])), params(TokenListQuery),
     responses(
         (status = 200, description = "A page of tokens", body = Page<Token>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -61,7 +62,7 @@ pub async fn list(
 }
 
 /// Generates a token and its secret; the secret is in this response and never again.
-#[utoipa::path(post, operation_id = "createToken", path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
+#[utoipa::path(post, operation_id = "createToken", path = paths::TOKENS, tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
     responses(
         (status = 201, description = "The token, its secret and login commands", body = IssuedToken,
             headers(("Location" = String, description = "The token's URL"))),
@@ -101,13 +102,13 @@ pub async fn create(
     let (token, secret) = db(&state, move |store| store.create_token(&actor, &origin, &name, &target)).await?;
     tracing::info!(token_id = %token.id, kind = token.kind.as_str(), "token generated");
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/tokens/{}", token.id)))
+        .insert_header((header::LOCATION, paths::with_id(paths::TOKEN, &token.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(issued(&state.registry_host, token, &secret)))
 }
 
 /// One token the caller may see.
-#[utoipa::path(get, operation_id = "getToken", path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getToken", path = paths::TOKEN, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token (never its secret)", body = Token),
@@ -124,7 +125,7 @@ pub async fn get(
 }
 
 /// Re-generates the secret: the old one stops working when this returns.
-#[utoipa::path(post, operation_id = "regenerateTokenSecret", path = "/api/v1/tokens/{id}/secret", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "regenerateTokenSecret", path = paths::TOKEN_SECRET, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
@@ -146,7 +147,7 @@ pub async fn regenerate_secret(
 }
 
 /// Re-syncs the token's products and end date with the project's subscription (customer admins).
-#[utoipa::path(post, operation_id = "syncTokenProducts", path = "/api/v1/tokens/{id}/products/sync", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "syncTokenProducts", path = paths::TOKEN_PRODUCTS_SYNC, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "The token with the subscription's products", body = Token),
@@ -167,7 +168,7 @@ pub async fn sync_products(
 }
 
 /// Deletes the token permanently; its secret stops working at once.
-#[utoipa::path(delete, operation_id = "deleteToken", path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteToken", path = paths::TOKEN, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -1,0 +1,29 @@
+//! Every route path, written once: the server registers and documents these, and the typed
+//! client calls them. `{id}` stands for a path parameter.
+
+/// The versioned REST API; everything under it that is not a route answers a 404 problem.
+pub const API: &str = "/api/v1";
+pub const ME: &str = "/api/v1/me";
+pub const TOKENS: &str = "/api/v1/tokens";
+pub const TOKEN: &str = "/api/v1/tokens/{id}";
+pub const TOKEN_SECRET: &str = "/api/v1/tokens/{id}/secret";
+pub const TOKEN_PRODUCTS_SYNC: &str = "/api/v1/tokens/{id}/products/sync";
+pub const SERVICE_USERS: &str = "/api/v1/service-users";
+pub const SERVICE_USER: &str = "/api/v1/service-users/{id}";
+pub const AUDIT_EVENTS: &str = "/api/v1/audit-events";
+pub const DEMO_USERS: &str = "/api/v1/demo/users";
+pub const DEMO_SESSION: &str = "/api/v1/demo/session";
+pub const DEMO_JWKS: &str = "/api/v1/demo/jwks.json";
+pub const OPENAPI: &str = "/api/v1/openapi.json";
+pub const INTROSPECT: &str = "/oauth2/introspect";
+pub const REGISTRY_TOKEN: &str = "/auth/token";
+pub const REGISTRY_CERTIFICATE: &str = "/auth/certificate.pem";
+pub const REGISTRY_JWKS: &str = "/auth/jwks.json";
+pub const HEALTH: &str = "/healthz";
+pub const READINESS: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+
+/// `template` with its `{id}` replaced by `id` (which the caller has made safe for a path).
+pub fn with_id(template: &str, id: &str) -> String {
+    template.replacen("{id}", id, 1)
+}
