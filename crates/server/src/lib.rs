@@ -10,16 +10,16 @@ pub mod extract;
 pub mod gateway;
 pub mod keys;
 pub mod metrics;
+pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod spa;
 pub mod state;
 
-use actix_web::dev::{Server, Service};
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{middleware::DefaultHeaders, web, App, HttpResponse, HttpServer};
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::{web, App, HttpResponse, HttpServer};
 use std::net::{SocketAddr, TcpListener};
-use std::time::Instant;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use config::{Config, DbConfig};
@@ -54,7 +54,8 @@ impl Running {
 }
 
 /// Checks the configuration, opens the database, prepares identity (the configured issuer, or
-/// demo mode when asked for), binds the listener and builds the server. Await `server` (or spawn it) to serve.
+/// demo mode when asked for), binds the listener and builds the server. Await `server` (or
+/// spawn it) to serve.
 pub fn start(config: Config) -> Result<Running, StartError> {
     let identity = Identity::of(&config)?;
     let gateway_clients = config
@@ -70,34 +71,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen.clone(), e))?;
 
-    let ((issuer, jwks_url), demo) = match identity {
-        Identity::Demo => {
-            let demo_issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
-            demo::seed(&store)?;
-            let mut own = addr;
-            if own.ip().is_unspecified() {
-                own.set_ip(if own.is_ipv4() {
-                    [127, 0, 0, 1].into()
-                } else {
-                    std::net::Ipv6Addr::LOCALHOST.into()
-                });
-            }
-            // The demo issuer's keys are fetched over HTTP like any issuer's: one code path.
-            let jwks_url = format!("http://{own}/api/v1/demo/jwks.json");
-            tracing::warn!(
-                "DEMO MODE (--demo): a built-in identity provider signs sessions for the demo users, \
-                 anyone can sign in as them, and demo data is seeded; never use it in production"
-            );
-            ((demo::DEMO_ISSUER.to_owned(), jwks_url), Some(demo_issuer))
-        }
-        Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
-    };
-    let verifier =
-        auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime);
+    let (verifier, demo) = identity.verifier(&config, &store, addr)?;
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
     let gateway = build_gateway(&config, &store, gateway_clients, demo.is_some())?;
-    let metrics = gateway.metrics.clone();
     let state = web::Data::new(state::AppState {
         store,
         verifier,
@@ -106,58 +83,24 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         gateway,
         trusted_proxies: config.trusted_proxies.clone(),
     });
-    let shared = state.clone();
+    let server = http_server(&config, state.clone(), listener)?;
+    Ok(Running { addr, server, state })
+}
+
+/// The HTTP server over `listener`: middleware, the API's routes, the docs and the portal.
+fn http_server(
+    config: &Config,
+    state: web::Data<state::AppState>,
+    listener: TcpListener,
+) -> Result<Server, StartError> {
     let web_dir = config.web_dir.clone();
     let api_document = openapi::document(&config.gateway.registry_service);
     let mut server = HttpServer::new(move || {
-        let metrics = metrics.clone();
         let app = App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
-            .wrap(
-                DefaultHeaders::new()
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                    .add((header::REFERRER_POLICY, "no-referrer")),
-            )
-            .wrap_fn(move |req, srv| {
-                let request_id = request_id(&req);
-                let (method, path, started) = (req.method().clone(), req.path().to_owned(), Instant::now());
-                let call = error::REQUEST_ID.scope(request_id.clone(), srv.call(req));
-                let metrics = metrics.clone();
-                async move {
-                    let mut res = call.await?;
-                    let status = res.status();
-                    let pattern = res.request().match_pattern();
-                    let endpoint = pattern.as_deref().unwrap_or("unmatched");
-                    let seconds = started.elapsed().as_secs_f64();
-                    metrics.request(endpoint, status.as_str(), seconds);
-                    // The path only: no query string, no headers, so no credential reaches the log.
-                    macro_rules! log_request {
-                        ($level:ident) => {
-                            tracing::$level!(
-                                request_id = %request_id,
-                                %method,
-                                path = %path,
-                                status = status.as_u16(),
-                                duration_ms = seconds * 1000.0,
-                                "request"
-                            )
-                        };
-                    }
-                    // The gateway's successful checks come by the ten thousand a second: /metrics
-                    // counts them and last_used_at records them, so they log at debug only.
-                    if status.is_success() && routes::GATEWAY_CHECKS.contains(&endpoint) {
-                        log_request!(debug);
-                    } else {
-                        log_request!(info);
-                    }
-                    if let Ok(value) = HeaderValue::from_str(&request_id) {
-                        res.headers_mut()
-                            .insert(header::HeaderName::from_static("x-request-id"), value);
-                    }
-                    Ok(res)
-                }
-            })
+            .wrap(middleware::security_headers())
+            .wrap(actix_web::middleware::from_fn(middleware::request_log))
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .external_url_unchecked(tollgate_model::paths::OPENAPI, api_document.clone()),
@@ -181,11 +124,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     if let Some(n) = config.workers {
         server = server.workers(n);
     }
-    Ok(Running {
-        addr,
-        server: server.run(),
-        state: shared,
-    })
+    Ok(server.run())
 }
 
 /// Where portal users' identities come from: decided before anything is opened or seeded.
@@ -195,6 +134,40 @@ enum Identity {
 }
 
 impl Identity {
+    /// The bearer token verifier, and in demo mode the demo issuer (its data seeded, its keys
+    /// fetched over HTTP from this server like any issuer's: one code path).
+    fn verifier(
+        self,
+        config: &Config,
+        store: &tollgate_store::Store,
+        addr: SocketAddr,
+    ) -> Result<(auth::Verifier, Option<demo::DemoIssuer>), StartError> {
+        let ((issuer, jwks_url), demo) = match self {
+            Identity::Demo => {
+                let demo_issuer = demo::DemoIssuer::load_or_create(&config.db.data_dir, &config.audience)?;
+                demo::seed(store)?;
+                let mut own = addr;
+                if own.ip().is_unspecified() {
+                    own.set_ip(if own.is_ipv4() {
+                        [127, 0, 0, 1].into()
+                    } else {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    });
+                }
+                let jwks_url = format!("http://{own}{}", tollgate_model::paths::DEMO_JWKS);
+                tracing::warn!(
+                    "DEMO MODE (--demo): a built-in identity provider signs sessions for the demo users, \
+                     anyone can sign in as them, and demo data is seeded; never use it in production"
+                );
+                ((demo::DEMO_ISSUER.to_owned(), jwks_url), Some(demo_issuer))
+            }
+            Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
+        };
+        let verifier =
+            auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime);
+        Ok((verifier, demo))
+    }
+
     fn of(config: &Config) -> Result<Identity, StartError> {
         match (&config.issuer, config.demo) {
             (Some(_), true) => Err(StartError::Config(
@@ -267,15 +240,4 @@ fn build_gateway(
         service: g.registry_service.clone(),
         metrics,
     })
-}
-
-/// A request id of this server's making: this process' random prefix and a counter, unique
-/// without a random draw per request. A caller's `X-Request-Id` is never taken: the audit log
-/// records it as a fact, and a caller must not be able to choose (or collide) it.
-fn request_id(_req: &actix_web::dev::ServiceRequest) -> String {
-    static PREFIX: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}-{n:010x}", *PREFIX)
 }
