@@ -1,0 +1,89 @@
+//! Changing a token: re-generating its secret, re-syncing its products, deleting it.
+
+use super::*;
+
+impl Store {
+    /// Replaces the token's secret; the old one stops working when this returns.
+    pub fn regenerate_secret(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<(Token, PlainSecret)> {
+        let secret = PlainSecret::generate();
+        let token = self.write(|c| {
+            let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
+            diesel::update(tokens::table.find(&row.id))
+                .set((
+                    tokens::secret_digest.eq(secret.digest().hex()),
+                    tokens::secret_last4.eq(secret.last4()),
+                    tokens::secret_regenerated_at.eq(Some(now())),
+                ))
+                .execute(c)?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            publish(c, &self.node, &Change::Digest(secret.digest()))?;
+            let details = serde_json::json!({ "registry_username": row.registry_username });
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenSecretRegenerate,
+                Target::token(&row.id, &row.name),
+                details,
+            )?;
+            let subscription = subscription_of(c, &actor.project_id)?;
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
+            Ok(hydrate(c, vec![row], &subscription)?.remove(0))
+        })?;
+        self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest())]);
+        Ok((token, secret))
+    }
+
+    /// Takes a new snapshot of the project's subscription into the token (customer admins).
+    pub fn sync_products(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<Token> {
+        self.write(|c| {
+            let row = lock_for(c, actor, id, Operation::ResyncToken)?;
+            let subscription = subscription_of(c, &actor.project_id)?;
+            let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
+            diesel::update(tokens::table.find(&row.id))
+                .set(tokens::subscription_end_date.eq(subscription.end_date))
+                .execute(c)?;
+            diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
+            set_products(c, &row.id, &subscription)?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            let details = serde_json::json!({
+                "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
+                "products": product_codes(&subscription),
+                "subscription_end_date_before": before.subscription_end_date,
+                "subscription_end_date": subscription.end_date,
+            });
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenProductsSync,
+                Target::token(&row.id, &row.name),
+                details,
+            )?;
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
+            Ok(hydrate(c, vec![row], &subscription)?.remove(0))
+        })
+        .inspect(|token| self.announce(&[Change::Token(token.id.clone())]))
+    }
+
+    /// Deletes the token for good; the audit log keeps that it existed.
+    pub fn delete_token(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
+        self.write(|c| {
+            let row = lock_for(c, actor, id, Operation::DeleteToken)?;
+            diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
+            diesel::delete(tokens::table.find(&row.id)).execute(c)?;
+            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::TokenDelete,
+                Target::token(&row.id, &row.name),
+                details,
+            )?;
+            Ok(row.id)
+        })
+        .map(|deleted| self.announce(&[Change::Token(deleted)]))
+    }
+}

@@ -1,0 +1,132 @@
+//! Listing tokens: filters, the sort orders and keyset pages.
+
+use super::*;
+
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    pub kind: Option<TokenKind>,
+    pub status: Option<TokenStatus>,
+    /// A portal user id or service user id.
+    pub created_for: Option<String>,
+    /// Case-insensitive text searched for in the token name.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TokenQuery {
+    pub filter: TokenFilter,
+    pub sort: TokenSort,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+fn format_ts(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+fn parse_ts(s: &str) -> Result<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.6f").map_err(|_| StoreError::BadCursor)
+}
+
+fn like_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for ch in text.to_lowercase().chars() {
+        if matches!(ch, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+impl Store {
+    /// One page of the tokens the actor may see.
+    pub fn list_tokens(&self, actor: &Actor, query: &TokenQuery) -> Result<Page<Token>> {
+        let after = match &query.cursor {
+            Some(c) => Some(cursor::decode(c, 2)?),
+            None => None,
+        };
+        let f = &query.filter;
+        self.read(|c| {
+            let mut q = visible(actor).select(TokenRow::as_select());
+            if let Some(kind) = f.kind {
+                q = q.filter(tokens::kind.eq(kind.as_str()));
+            }
+            let today = Utc::now().date_naive();
+            match f.status {
+                Some(TokenStatus::Active) => q = q.filter(tokens::subscription_end_date.ge(today)),
+                Some(TokenStatus::Expired) => q = q.filter(tokens::subscription_end_date.lt(today)),
+                None => {}
+            }
+            if let Some(who) = &f.created_for {
+                q = q.filter(tokens::user_id.eq(who).or(tokens::service_user_id.eq(who)));
+            }
+            if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                q = q.filter(tokens::name_key.like(like_pattern(text)).escape('\\'));
+            }
+            q = match query.sort {
+                TokenSort::NewestFirst => q.order((tokens::created_at.desc(), tokens::id.desc())),
+                TokenSort::OldestFirst => q.order((tokens::created_at.asc(), tokens::id.asc())),
+                TokenSort::NameAscending => q.order((tokens::name_key.asc(), tokens::id.asc())),
+                TokenSort::NameDescending => q.order((tokens::name_key.desc(), tokens::id.desc())),
+            };
+            if let Some(parts) = &after {
+                let (key, id) = (&parts[0], parts[1].clone());
+                q = match query.sort {
+                    TokenSort::NewestFirst => {
+                        let t = parse_ts(key)?;
+                        q.filter(
+                            tokens::created_at
+                                .lt(t)
+                                .or(tokens::created_at.eq(t).and(tokens::id.lt(id))),
+                        )
+                    }
+                    TokenSort::OldestFirst => {
+                        let t = parse_ts(key)?;
+                        q.filter(
+                            tokens::created_at
+                                .gt(t)
+                                .or(tokens::created_at.eq(t).and(tokens::id.gt(id))),
+                        )
+                    }
+                    TokenSort::NameAscending => q.filter(
+                        tokens::name_key
+                            .gt(key.clone())
+                            .or(tokens::name_key.eq(key.clone()).and(tokens::id.gt(id))),
+                    ),
+                    TokenSort::NameDescending => q.filter(
+                        tokens::name_key
+                            .lt(key.clone())
+                            .or(tokens::name_key.eq(key.clone()).and(tokens::id.lt(id))),
+                    ),
+                };
+            }
+            let mut rows: Vec<TokenRow> = q.limit(query.limit + 1).load(c)?;
+            let more = rows.len() as i64 > query.limit;
+            rows.truncate(query.limit as usize);
+            let next_cursor = match (more, rows.last()) {
+                (true, Some(last)) => Some(match query.sort {
+                    TokenSort::NewestFirst | TokenSort::OldestFirst => {
+                        cursor::encode(&[&format_ts(last.created_at), &last.id])
+                    }
+                    TokenSort::NameAscending | TokenSort::NameDescending => cursor::encode(&[&last.name_key, &last.id]),
+                }),
+                _ => None,
+            };
+            let subscription = subscription_of(c, &actor.project_id)?;
+            Ok(Page {
+                items: hydrate(c, rows, &subscription)?,
+                next_cursor,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_text_is_escaped_for_like() {
+        assert_eq!(super::like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+}

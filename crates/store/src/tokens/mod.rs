@@ -1,0 +1,131 @@
+//! Registry tokens: generate, list, get, re-generate the secret, re-sync products, delete.
+//!
+//! Every function takes the acting portal user and asks the policy (`crate::policy`) before it
+//! acts: a token the actor may not see does not exist for them.
+
+mod change;
+mod create;
+mod list;
+mod view;
+
+pub use list::{TokenFilter, TokenQuery};
+use view::hydrate;
+
+use crate::audit::{record, Target};
+use crate::gateway::{publish, Change};
+use crate::policy::{self, Operation, TokenScope};
+use crate::projects::subscription_of;
+use crate::schema::{products, service_users, token_products, tokens, users};
+use crate::secret::{random_chars, PlainSecret};
+use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use tollgate_model::{
+    expires_at, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort,
+    TokenStatus, UserRef,
+};
+
+type Db = <DbConn as Connection>::Backend;
+
+/// Whom a new token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenTarget {
+    /// The actor themself.
+    User,
+    /// A service user of the actor's project (customer admins only).
+    Service(String),
+}
+
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = tokens)]
+struct TokenRow {
+    id: String,
+    kind: String,
+    name: String,
+    name_key: String,
+    user_id: Option<String>,
+    service_user_id: Option<String>,
+    created_by: String,
+    created_at: NaiveDateTime,
+    registry_username: String,
+    secret_last4: String,
+    subscription_end_date: NaiveDate,
+    last_used_at: Option<NaiveDateTime>,
+    secret_regenerated_at: Option<NaiveDateTime>,
+}
+
+/// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).
+fn visible(actor: &Actor) -> tokens::BoxedQuery<'_, Db> {
+    let q = tokens::table
+        .filter(tokens::project_id.eq(&actor.project_id))
+        .into_boxed();
+    match policy::token_scope(actor.role) {
+        TokenScope::Project => q,
+        TokenScope::Own => q.filter(tokens::user_id.eq(&actor.user_id)),
+    }
+}
+
+/// The token `id` of the actor's project when the policy lets the actor do `op` to it; a
+/// token of another project, or one the actor may not see, is not found.
+fn find_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<TokenRow> {
+    if !is_id(id) {
+        return Err(StoreError::NotFound);
+    }
+    let row = tokens::table
+        .filter(tokens::project_id.eq(&actor.project_id))
+        .filter(tokens::id.eq(id))
+        .select(TokenRow::as_select())
+        .first(c)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    policy::check(actor, op, policy::whose(actor, row.user_id.as_deref()))?;
+    Ok(row)
+}
+
+/// [`find_for`] for a change: first takes the row's write lock, so that concurrent changes of
+/// one token queue up, and each sees what the one before it committed (a token deleted
+/// meanwhile is not found). On SQLite the write transaction already holds the database's.
+fn lock_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<TokenRow> {
+    if !is_id(id) {
+        return Err(StoreError::NotFound);
+    }
+    let locked = diesel::update(
+        tokens::table
+            .filter(tokens::id.eq(id))
+            .filter(tokens::project_id.eq(&actor.project_id)),
+    )
+    .set(tokens::secret_last4.eq(tokens::secret_last4))
+    .execute(c)?;
+    if locked == 0 {
+        return Err(StoreError::NotFound);
+    }
+    find_for(c, actor, id, op)
+}
+
+impl Store {
+    /// One token the actor may see.
+    pub fn get_token(&self, actor: &Actor, id: &str) -> Result<Token> {
+        self.read(|c| {
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
+            let subscription = subscription_of(c, &actor.project_id)?;
+            Ok(hydrate(c, vec![row], &subscription)?.remove(0))
+        })
+    }
+}
+
+fn product_codes(subscription: &Subscription) -> Vec<&str> {
+    subscription.products.iter().map(|p| p.code.as_str()).collect()
+}
+
+fn set_products(c: &mut DbConn, token_id: &str, subscription: &Subscription) -> Result<()> {
+    for p in &subscription.products {
+        diesel::insert_into(token_products::table)
+            .values((
+                token_products::token_id.eq(token_id),
+                token_products::product_code.eq(&p.code),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}

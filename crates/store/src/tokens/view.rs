@@ -1,0 +1,88 @@
+//! Turning token rows into what the API shows.
+
+use super::*;
+
+/// Turns rows into API tokens: names of the people involved, products, status, sync state.
+pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscription) -> Result<Vec<Token>> {
+    let token_ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut user_ids: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| [Some(r.created_by.as_str()), r.user_id.as_deref()])
+        .flatten()
+        .collect();
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    let service_ids: Vec<&str> = rows.iter().filter_map(|r| r.service_user_id.as_deref()).collect();
+
+    let user_names: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&user_ids))
+        .select((users::id, users::name))
+        .load(c)?
+        .into_iter()
+        .collect();
+    let service_names: HashMap<String, String> = service_users::table
+        .filter(service_users::id.eq_any(&service_ids))
+        .select((service_users::id, service_users::name))
+        .load(c)?
+        .into_iter()
+        .collect();
+    let mut products_of: HashMap<String, Vec<Product>> = HashMap::new();
+    let product_rows: Vec<(String, String, String)> = token_products::table
+        .inner_join(products::table)
+        .filter(token_products::token_id.eq_any(&token_ids))
+        .order((token_products::token_id, products::code))
+        .select((token_products::token_id, products::code, products::name))
+        .load(c)?;
+    for (token_id, code, name) in product_rows {
+        products_of.entry(token_id).or_default().push(Product { code, name });
+    }
+
+    let now = Utc::now();
+    let name_of = |map: &HashMap<String, String>, id: &str| map.get(id).cloned().unwrap_or_default();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let products = products_of.remove(&r.id).unwrap_or_default();
+            let expires = expires_at(r.subscription_end_date);
+            let created_for = match &r.service_user_id {
+                Some(sid) => Principal {
+                    kind: PrincipalKind::ServiceUser,
+                    id: sid.clone(),
+                    name: name_of(&service_names, sid),
+                },
+                None => {
+                    let uid = r.user_id.clone().unwrap_or_default();
+                    Principal {
+                        kind: PrincipalKind::User,
+                        name: name_of(&user_names, &uid),
+                        id: uid,
+                    }
+                }
+            };
+            Token {
+                out_of_sync: products != subscription.products || r.subscription_end_date != subscription.end_date,
+                status: if now < expires {
+                    TokenStatus::Active
+                } else {
+                    TokenStatus::Expired
+                },
+                kind: TokenKind::parse(&r.kind).unwrap_or_default(),
+                created_by: UserRef {
+                    name: name_of(&user_names, &r.created_by),
+                    id: r.created_by,
+                },
+                created_for,
+                products,
+                subscription_end_date: r.subscription_end_date,
+                expires_at: expires,
+                created_at: utc(r.created_at),
+                registry_username: r.registry_username,
+                secret_last4: r.secret_last4,
+                last_used_at: r.last_used_at.map(utc),
+                secret_regenerated_at: r.secret_regenerated_at.map(utc),
+                id: r.id,
+                name: r.name,
+            }
+        })
+        .collect())
+}
