@@ -2,6 +2,7 @@
 //! through `tollgate-client`.
 
 mod components;
+mod dialogs;
 mod pages;
 
 use leptos::prelude::*;
