@@ -134,6 +134,16 @@ fn refined(service: &str) -> Value {
     for (_, response) in doc["components"]["responses"].as_object_mut().into_iter().flatten() {
         add_examples(response.get_mut("content"));
     }
+    for (path, method, part, example) in untyped_examples() {
+        let op = &mut doc["paths"][path][method];
+        let content = match part {
+            "request" => &mut op["requestBody"]["content"],
+            status => &mut op["responses"][status]["content"],
+        };
+        for (_, media) in content.as_object_mut().into_iter().flatten() {
+            media["example"] = example.clone();
+        }
+    }
     if let Some(params) = doc["paths"][tollgate_model::paths::REGISTRY_TOKEN]["get"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "service") {
             p["schema"]["enum"] = json!([service]);
@@ -161,6 +171,42 @@ fn add_examples(content: Option<&mut Value>) {
             media["example"] = example;
         }
     }
+}
+
+/// Examples of the bodies that have no schema of their own: `(path, method, "request" or the
+/// status, example)`.
+fn untyped_examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    use tollgate_model::paths;
+    let jwks = json!({ "keys": [{
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+        "kid": "ZJ2N:4SGM:7RUA:IB2E:HQSW:Y6LC:AYN3:WQ4K:DUTX:3TDJ:XQ7F:OQQF",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+    }]});
+    vec![
+        (paths::DEMO_JWKS, "get", "200", jwks.clone()),
+        (paths::REGISTRY_JWKS, "get", "200", jwks),
+        (
+            paths::REGISTRY_CERTIFICATE,
+            "get",
+            "200",
+            json!("-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIU…\n-----END CERTIFICATE-----\n"),
+        ),
+        (
+            paths::METRICS,
+            "get",
+            "200",
+            json!(
+                "# TYPE tollgate_introspections_total counter\ntollgate_introspections_total{result=\"active\"} 1027\n"
+            ),
+        ),
+        (
+            paths::INTROSPECT,
+            "post",
+            "request",
+            json!("token=tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa"),
+        ),
+    ]
 }
 
 /// One example for each body schema: what the demo data looks like.

@@ -59,3 +59,28 @@ async fn the_served_document_is_the_committed_one_and_names_every_route_and_its_
         "/docs serves Swagger UI"
     );
 }
+
+#[test]
+fn every_body_of_the_document_has_an_example() {
+    let doc: serde_json::Value = serde_json::from_str(&committed()).unwrap();
+    let mut missing = Vec::new();
+    let mut check = |what: String, content: &serde_json::Value| {
+        for (media_type, media) in content.as_object().into_iter().flatten() {
+            if media.get("example").is_none() && media.get("examples").is_none() {
+                missing.push(format!("{what} {media_type}"));
+            }
+        }
+    };
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            check(format!("{method} {path} request"), &op["requestBody"]["content"]);
+            for (status, response) in op["responses"].as_object().unwrap() {
+                check(format!("{method} {path} {status}"), &response["content"]);
+            }
+        }
+    }
+    for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+        check(format!("response {name}"), &response["content"]);
+    }
+    assert!(missing.is_empty(), "bodies without an example: {missing:#?}");
+}
