@@ -27,10 +27,7 @@ impl fmt::Display for NameError {
             NameError::Empty => "must not be empty",
             NameError::TooLong => "must be at most 64 characters",
             NameError::ControlCharacter => "must not contain control characters",
-            NameError::InvisibleCharacter => {
-                "must not contain invisible formatting characters (such as bidi overrides or \
-                 zero-width spaces) or line separators"
-            }
+            NameError::InvisibleCharacter => "must not contain invisible or bidi formatting characters",
         })
     }
 }

@@ -4,42 +4,65 @@
 use crate::{TokenKind, TokenStatus};
 use serde::{Deserialize, Serialize};
 
-/// How a token list is sorted. The serde names are the API's, and the only table of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// How a token list is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenSort {
     #[default]
-    #[serde(rename = "-created_at")]
     NewestFirst,
-    #[serde(rename = "created_at")]
     OldestFirst,
-    #[serde(rename = "name")]
     NameAscending,
-    #[serde(rename = "-name")]
     NameDescending,
 }
 
 impl TokenSort {
-    pub const ALL: [TokenSort; 4] = [
-        TokenSort::NewestFirst,
-        TokenSort::OldestFirst,
-        TokenSort::NameAscending,
-        TokenSort::NameDescending,
+    /// Every order with its API name: the one table that serde and the schema read.
+    pub const ALL: [(TokenSort, &'static str); 4] = [
+        (TokenSort::NewestFirst, "-created_at"),
+        (TokenSort::OldestFirst, "created_at"),
+        (TokenSort::NameAscending, "name"),
+        (TokenSort::NameDescending, "-name"),
     ];
 
-    /// The API's name of this order (its serde name).
-    pub fn api_name(self) -> String {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::String(name)) => name,
-            _ => String::new(),
-        }
+    /// The API's name of this order.
+    pub fn api_name(self) -> &'static str {
+        Self::ALL.iter().find(|(s, _)| *s == self).map_or("", |(_, name)| name)
     }
 
     /// The order of an API name.
     pub fn from_api_name(name: &str) -> Option<TokenSort> {
-        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
     }
 }
+
+impl Serialize for TokenSort {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.api_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenSort {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<TokenSort, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        TokenSort::from_api_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = TokenSort::ALL.iter().map(|(_, n)| *n).collect();
+            serde::de::Error::custom(format!("unknown sort `{name}`, expected one of {}", names.join(", ")))
+        })
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TokenSort {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(TokenSort::ALL.iter().map(|(_, name)| *name)))
+            .description(Some("How a token list is sorted."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TokenSort {}
 
 /// The longest text searched for in token names, in characters.
 pub const SEARCH_MAX_CHARS: usize = 64;
@@ -95,10 +118,13 @@ mod tests {
 
     #[test]
     fn sort_names_round_trip() {
-        for sort in TokenSort::ALL {
-            assert_eq!(TokenSort::from_api_name(&sort.api_name()), Some(sort));
+        for (sort, name) in TokenSort::ALL {
+            assert_eq!(TokenSort::from_api_name(name), Some(sort));
+            assert_eq!(serde_json::to_value(sort).unwrap(), name);
+            assert_eq!(serde_json::from_value::<TokenSort>(name.into()).unwrap(), sort);
         }
         assert_eq!(TokenSort::NewestFirst.api_name(), "-created_at");
         assert_eq!(TokenSort::from_api_name("size"), None);
+        assert!(serde_json::from_value::<TokenSort>("size".into()).is_err());
     }
 }
