@@ -31,6 +31,19 @@ pub enum Operation {
     ReadAuditLog,
 }
 
+impl Operation {
+    pub const ALL: [Operation; 8] = [
+        Operation::GenerateUserToken,
+        Operation::GenerateServiceToken,
+        Operation::ViewToken,
+        Operation::ResyncToken,
+        Operation::RegenerateSecret,
+        Operation::DeleteToken,
+        Operation::ManageServiceUsers,
+        Operation::ReadAuditLog,
+    ];
+}
+
 /// What the operation is done to, as seen from the actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -126,16 +139,7 @@ mod tests {
 
     #[test]
     fn another_project_is_hidden_whatever_the_operation() {
-        for op in [
-            GenerateUserToken,
-            GenerateServiceToken,
-            ViewToken,
-            ResyncToken,
-            RegenerateSecret,
-            DeleteToken,
-            ManageServiceUsers,
-            ReadAuditLog,
-        ] {
+        for op in Operation::ALL {
             for role in [Customer, CustomerAdmin] {
                 assert_eq!(decide(role, op, OtherProject), Hide, "{op:?} {role:?}");
             }

@@ -8,17 +8,7 @@ use serde_json::json;
 
 both_backends!(the_permission_table_holds_row_for_row);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    GenerateUserToken,
-    GenerateServiceToken,
-    ViewToken,
-    ResyncToken,
-    RegenerateSecret,
-    DeleteToken,
-    ManageServiceUsers,
-    ReadAuditLog,
-}
+use tollgate_store::policy::Operation as Op;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum On {
@@ -90,6 +80,10 @@ async fn the_permission_table_holds_row_for_row(db: Db) {
         }
     }
     assert_eq!(n, 36, "every cell of the table was tried");
+    assert!(
+        Op::ALL.iter().all(|op| TABLE.iter().any(|(row, _, _)| row == op)),
+        "every operation of the policy has its row"
+    );
 }
 
 /// Does `op` as `actor` on `token` (or on a service user or the project) and returns the status.
