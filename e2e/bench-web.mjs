@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const dist = join(root, 'frontend', 'dist');
 const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'release', 'tollgate');
 const TOKENS = Number(process.env.BENCH_WEB_TOKENS || 500);
