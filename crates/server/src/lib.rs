@@ -100,7 +100,7 @@ fn http_server(
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
             .wrap(middleware::security_headers())
-            .wrap(actix_web::middleware::from_fn(middleware::request_log))
+            .wrap_fn(middleware::request_log)
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .external_url_unchecked(tollgate_model::paths::OPENAPI, api_document.clone()),

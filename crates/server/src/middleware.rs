@@ -2,11 +2,11 @@
 //! and the security headers of every answer.
 
 use crate::state::AppState;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
+use std::future::Future;
 use std::time::Instant;
 
 /// `nosniff` and `no-referrer` on every answer.
@@ -17,19 +17,35 @@ pub fn security_headers() -> DefaultHeaders {
 }
 
 /// Gives the request an id (in every problem, the log and `X-Request-Id`), then logs and
-/// counts its answer by route pattern.
-pub async fn request_log(
+/// counts its answer by route pattern. For `App::wrap_fn`: nothing boxed on the hot path.
+pub fn request_log<S, B>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
     let request_id = request_id();
     let (method, path, started) = (req.method().clone(), req.path().to_owned(), Instant::now());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.gateway.metrics.clone());
-    let mut res = crate::error::REQUEST_ID
-        .scope(request_id.clone(), next.call(req))
-        .await?;
+    let call = crate::error::REQUEST_ID.scope(request_id.clone(), service.call(req));
+    async move {
+        let res = call.await?;
+        Ok(finish(res, &request_id, &method, &path, started, metrics.as_deref()))
+    }
+}
+
+/// Counts, logs and names the answer.
+fn finish<B>(
+    mut res: ServiceResponse<B>,
+    request_id: &str,
+    method: &actix_web::http::Method,
+    path: &str,
+    started: Instant,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> ServiceResponse<B> {
     let status = res.status();
     let pattern = res.request().match_pattern();
     let endpoint = pattern.as_deref().unwrap_or("unmatched");
@@ -57,11 +73,11 @@ pub async fn request_log(
     } else {
         log_request!(info);
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), value);
     }
-    Ok(res)
+    res
 }
 
 /// A request id of this server's making: this process' random prefix and a counter, unique
