@@ -89,8 +89,10 @@ pub struct Project {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Subscription {
     /// The last day on which the subscription is valid.
+    #[serde(deserialize_with = "crate::time::date")]
     pub end_date: NaiveDate,
     /// The moment tokens stop working: the end of `end_date`, UTC.
+    #[serde(deserialize_with = "crate::time::instant")]
     pub expires_at: DateTime<Utc>,
     pub products: Vec<Product>,
 }
@@ -146,16 +148,21 @@ pub struct Token {
     /// The token's products or end date differ from the project's subscription: re-sync.
     pub out_of_sync: bool,
     pub products: Vec<Product>,
+    #[serde(deserialize_with = "crate::time::date")]
     pub subscription_end_date: NaiveDate,
+    #[serde(deserialize_with = "crate::time::instant")]
     pub expires_at: DateTime<Utc>,
     pub created_for: Principal,
     pub created_by: UserRef,
+    #[serde(deserialize_with = "crate::time::instant")]
     pub created_at: DateTime<Utc>,
     /// The username for `docker login`; stable for the token's life.
     pub registry_username: String,
     /// The last four characters of the secret, to recognise it.
     pub secret_last4: String,
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub secret_regenerated_at: Option<DateTime<Utc>>,
 }
 
@@ -211,6 +218,7 @@ pub struct ServiceUser {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(deserialize_with = "crate::time::instant")]
     pub created_at: DateTime<Utc>,
     pub created_by: UserRef,
     /// How many tokens were generated for it; it can be deleted only at zero.
@@ -293,6 +301,7 @@ pub struct AuditTarget {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditEvent {
     pub id: String,
+    #[serde(deserialize_with = "crate::time::instant")]
     pub occurred_at: DateTime<Utc>,
     pub actor: UserRef,
     pub action: AuditAction,
@@ -378,5 +387,6 @@ pub struct RegistryToken {
     /// Seconds until it expires.
     pub expires_in: u64,
     /// RFC 3339.
+    #[serde(deserialize_with = "crate::time::instant")]
     pub issued_at: DateTime<Utc>,
 }

@@ -8,6 +8,7 @@ pub mod name;
 pub mod paths;
 mod problem;
 mod query;
+mod time;
 
 pub use api::*;
 pub use name::{Description, Name, NameError, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
