@@ -9,7 +9,7 @@ use tollgate_store::{ProductSpec, Store};
 #[derive(Parser)]
 #[command(
     name = "tollgate",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TOLLGATE_COMMIT"), ")"),
     about = "Registry tokens for a private container registry"
 )]
 struct Cli {
@@ -25,6 +25,11 @@ enum Command {
     Project {
         #[command(subcommand)]
         command: ProjectCommand,
+    },
+    /// Run the database migrations and exit (for an init job before several nodes start).
+    Migrate {
+        #[command(flatten)]
+        db: DbConfig,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -80,6 +85,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(config) => serve(*config),
         Command::Project { command } => project(command),
+        Command::Migrate { db } => Store::open(&db.url(), 1)
+            .map(|_| eprintln!("tollgate: the database is migrated"))
+            .map_err(|e| e.to_string()),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());
             Ok(())

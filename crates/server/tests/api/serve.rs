@@ -131,3 +131,41 @@ async fn outside_demo_mode_only_the_configured_gateway_clients_are_accepted() {
         .unwrap();
     assert_eq!(configured.status(), 200);
 }
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let (ok, text) = tollgate(&["--version"], &[]);
+    assert!(ok, "{text}");
+    let text = text.trim();
+    assert!(
+        text.starts_with(&format!("tollgate {} (commit ", env!("CARGO_PKG_VERSION"))) && text.ends_with(')'),
+        "{text}"
+    );
+}
+
+#[test]
+fn migrate_prepares_an_empty_database_and_exits() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let name = format!("tollgate_migrate_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(crate::helpers::PG_ADMIN_URL).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let (ok, text) = tollgate(&["migrate"], &[("TOLLGATE_DATABASE_URL", &url)]);
+    let tables: Vec<Count> = diesel::sql_query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('tokens', 'audit_events')",
+    )
+    .load(&mut PgConnection::establish(&url).unwrap())
+    .unwrap();
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+    assert!(ok, "{text}");
+    assert_eq!(tables[0].n, 2, "the schema is in place");
+}
