@@ -27,12 +27,16 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  // The portal built into the binary (`make e2e` builds the app first), served by a binary
+  // started away from the repository: no TOLLGATE_WEB_DIR.
   const env = { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DEMO: 'true',
-    TOLLGATE_WEB_DIR: join(root, 'frontend', 'dist'), TOLLGATE_LOG: 'warn' };
+    TOLLGATE_LOG: 'warn' };
   withoutDatabaseUrl(env);
   delete env.TOLLGATE_ISSUER;
+  delete env.TOLLGATE_WEB_DIR;
   server = spawn(bin, ['serve'], {
     env,
+    cwd: data,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {

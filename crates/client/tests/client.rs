@@ -8,7 +8,7 @@ async fn server() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = tollgate_server::Config::with("127.0.0.1:0", dir.path().to_path_buf(), None);
     config.workers = Some(2);
-    config.web_dir = "/nonexistent".into();
+    config.web_dir = Some("/nonexistent".into());
     let running = tollgate_server::start(config).expect("server starts");
     let base = format!("http://{}", running.addr);
     tokio::spawn(running.server);

@@ -86,9 +86,10 @@ pub struct Config {
     /// the client's address, for failure limiting and the audit log. Default: none.
     #[arg(long, env = "TOLLGATE_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
     pub trusted_proxies: TrustedProxies,
-    /// The built single-page app, served at `/`.
-    #[arg(long, env = "TOLLGATE_WEB_DIR", default_value = "frontend/dist", value_parser = non_empty_path)]
-    pub web_dir: PathBuf,
+    /// A folder to serve the single-page app from instead of the copy built into the binary
+    /// (for development: `frontend/dist` after `make web`).
+    #[arg(long, env = "TOLLGATE_WEB_DIR", value_parser = non_empty_path)]
+    pub web_dir: Option<PathBuf>,
     /// HTTP worker threads. Default: one per core.
     #[arg(long, env = "TOLLGATE_WORKERS")]
     pub workers: Option<usize>,
@@ -172,7 +173,7 @@ impl Config {
             audience: "tollgate".into(),
             max_bearer_lifetime: 86_400,
             trusted_proxies: TrustedProxies::default(),
-            web_dir: PathBuf::from("frontend/dist"),
+            web_dir: None,
             workers: None,
             gateway: GatewayConfig::default(),
         }

@@ -111,11 +111,11 @@ fn http_server(
                     .finish()
             }))
             .configure(routes::configure);
-        if web_dir.join("index.html").is_file() {
-            app.app_data(web::Data::new(spa::WebDir(web_dir.clone())))
-                .default_service(web::to(spa::serve))
-        } else {
-            app.default_service(web::to(routes::not_found))
+        match spa::Portal::of(web_dir.as_deref()) {
+            Some(portal) => app
+                .app_data(web::Data::new(portal))
+                .default_service(web::to(spa::serve)),
+            None => app.default_service(web::to(routes::not_found)),
         }
     })
     .listen(listener)

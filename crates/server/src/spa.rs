@@ -5,8 +5,51 @@
 use crate::error::ApiError;
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::path::PathBuf;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use tollgate_model::ErrorCode;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/portal.rs"));
+}
+
+/// Where the app's files come from: the copy built into the binary, or a folder.
+pub enum Portal {
+    Embedded,
+    Folder(PathBuf),
+}
+
+impl Portal {
+    /// The folder when one is given (and holds an app), else the built-in copy (when the
+    /// binary was built after `make web`); `None`: there is no portal to serve.
+    pub fn of(folder: Option<&Path>) -> Option<Portal> {
+        match folder {
+            Some(dir) => dir.join("index.html").is_file().then(|| Portal::Folder(dir.to_owned())),
+            None => embedded::PORTAL
+                .iter()
+                .any(|(name, _)| *name == "index.html")
+                .then_some(Portal::Embedded),
+        }
+    }
+
+    /// The bytes of one file of the app.
+    async fn read(&self, name: &str) -> Option<web::Bytes> {
+        match self {
+            Portal::Embedded => embedded::PORTAL
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, bytes)| web::Bytes::from_static(bytes)),
+            Portal::Folder(dir) => {
+                let path = dir.join(name);
+                web::block(move || std::fs::read(path))
+                    .await
+                    .ok()?
+                    .ok()
+                    .map(web::Bytes::from)
+            }
+        }
+    }
+}
 
 /// Scripts and the WASM from this origin only (WASM compilation needs 'wasm-unsafe-eval'),
 /// styles from files only, API calls to this origin only, no framing, no plugins.
@@ -33,7 +76,7 @@ fn safe_file_name(path: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
-pub async fn serve(req: HttpRequest, dir: web::Data<WebDir>) -> Result<HttpResponse, ApiError> {
+pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpResponse, ApiError> {
     if API_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
         return Err(ApiError::new(ErrorCode::NotFound, "no such resource"));
     }
@@ -44,30 +87,37 @@ pub async fn serve(req: HttpRequest, dir: web::Data<WebDir>) -> Result<HttpRespo
         ));
     }
     if let Some(name) = safe_file_name(req.path()).filter(|n| *n != "index.html") {
-        let path = dir.0.join(name);
-        if path.is_file() {
-            let file = actix_files::NamedFile::open_async(&path)
-                .await
-                .map_err(ApiError::internal)?;
-            let mut response = file.use_etag(true).use_last_modified(false).into_response(&req);
-            let cache = if is_hashed(name) {
-                "public, max-age=31536000, immutable"
+        if let Some(bytes) = portal.read(name).await {
+            // A content-hashed name is its own version; other files are hashed here.
+            let (etag, cache) = if is_hashed(name) {
+                (format!("\"{name}\""), "public, max-age=31536000, immutable")
             } else {
-                "no-cache"
+                (format!("\"{:x}\"", Sha256::digest(&bytes)), "no-cache")
+            };
+            let fresh = req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v == etag);
+            let mut response = if fresh {
+                HttpResponse::NotModified()
+            } else {
+                HttpResponse::Ok()
             };
             response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
-            return Ok(response);
+                .insert_header((header::CACHE_CONTROL, cache))
+                .insert_header((header::ETAG, etag))
+                .content_type(content_type(name));
+            return Ok(if fresh { response.finish() } else { response.body(bytes) });
         }
         if name.contains('.') {
             return Err(ApiError::new(ErrorCode::NotFound, "no such file"));
         }
     }
-    let index_path = dir.0.join("index.html");
-    let index = web::block(move || std::fs::read(index_path))
-        .await?
-        .map_err(ApiError::internal)?;
+    let index = portal
+        .read("index.html")
+        .await
+        .ok_or_else(|| ApiError::internal("the portal has no index.html"))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -76,8 +126,20 @@ pub async fn serve(req: HttpRequest, dir: web::Data<WebDir>) -> Result<HttpRespo
         .body(index))
 }
 
-/// Where the built app is.
-pub struct WebDir(pub PathBuf);
+/// The media type of one of the app's files, by its extension.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("wasm") => "application/wasm",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
 
 #[cfg(test)]
 mod tests {

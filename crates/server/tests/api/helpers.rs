@@ -99,7 +99,7 @@ impl TestApp {
         config.workers = Some(2);
         config.db.pool_size = 4;
         config.registry_host = "registry.test:5000".into();
-        config.web_dir = PathBuf::from("/nonexistent");
+        config.web_dir = Some(PathBuf::from("/nonexistent"));
         config.gateway.last_used_flush_ms = 100;
         adjust(&mut config);
         let running = tollgate_server::start(config).expect("server starts");
