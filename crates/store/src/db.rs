@@ -75,7 +75,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<DbConn, Self::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&with_link_timeouts(&self.url))
+            Backend::Postgres => PgConnection::establish(&self.url)
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
@@ -134,7 +134,10 @@ impl Store {
             }
         }
         let manager = Manager {
-            url: url.to_owned(),
+            url: match backend {
+                Backend::Postgres => with_link_timeouts(url),
+                Backend::Sqlite => url.to_owned(),
+            },
             backend,
         };
         let pool = Pool::builder()

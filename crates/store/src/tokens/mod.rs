@@ -83,22 +83,23 @@ fn find_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<To
     Ok(row)
 }
 
-/// [`find_for`] for a change: first takes the row's write lock, so that concurrent changes of
-/// one token queue up, and each sees what the one before it committed (a token deleted
-/// meanwhile is not found). On SQLite the write transaction already holds the database's.
+/// [`find_for`] for a change: on PostgreSQL it first takes the row's lock (`FOR UPDATE`), so
+/// that concurrent changes of one token queue up and each sees what the one before it
+/// committed (a token deleted meanwhile is not found). On SQLite the write transaction already
+/// holds the database's write lock.
 fn lock_for(c: &mut DbConn, actor: &Actor, id: &str, op: Operation) -> Result<TokenRow> {
-    if !is_id(id) {
-        return Err(StoreError::NotFound);
-    }
-    let locked = diesel::update(
+    if let DbConn::Pg(pg) = c {
+        if !is_id(id) {
+            return Err(StoreError::NotFound);
+        }
         tokens::table
             .filter(tokens::id.eq(id))
-            .filter(tokens::project_id.eq(&actor.project_id)),
-    )
-    .set(tokens::secret_last4.eq(tokens::secret_last4))
-    .execute(c)?;
-    if locked == 0 {
-        return Err(StoreError::NotFound);
+            .filter(tokens::project_id.eq(&actor.project_id))
+            .select(tokens::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
     }
     find_for(c, actor, id, op)
 }
