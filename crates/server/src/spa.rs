@@ -107,7 +107,9 @@ pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpRe
             response
                 .insert_header((header::CACHE_CONTROL, cache))
                 .insert_header((header::ETAG, etag))
-                .content_type(content_type(name));
+                .content_type(actix_files::file_extension_to_mime(
+                    name.rsplit_once('.').map_or("", |(_, ext)| ext),
+                ));
             return Ok(if fresh { response.finish() } else { response.body(bytes) });
         }
         if name.contains('.') {
@@ -124,21 +126,6 @@ pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpRe
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .body(index))
-}
-
-/// The media type of one of the app's files, by its extension.
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("wasm") => "application/wasm",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("html") => "text/html; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("ico") => "image/x-icon",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]

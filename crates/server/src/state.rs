@@ -15,12 +15,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The address of the connection's other end.
+    pub fn peer_ip(req: &actix_web::HttpRequest) -> std::net::IpAddr {
+        req.peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+    }
+
     /// The client's address: the peer's, or what a trusted proxy forwarded.
     pub fn client_ip(&self, req: &actix_web::HttpRequest) -> std::net::IpAddr {
-        let peer = req
-            .peer_addr()
-            .map(|a| a.ip())
-            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-        self.trusted_proxies.client(peer, req.headers())
+        self.trusted_proxies.client(Self::peer_ip(req), req.headers())
     }
 }

@@ -6,13 +6,8 @@ use crate::gateway::{basic_credentials, registry, Check};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::net::IpAddr;
 use tollgate_model::paths;
 use tollgate_model::{ErrorCode, Introspection, Problem, RegistryToken};
-
-fn peer_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
 
 fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
@@ -52,7 +47,6 @@ fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/x-www-form-urlencoded", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "An invalid secret, from an end client (forwarded by the gateway as a trusted proxy) that has failed too often; see `Retry-After`. A valid secret is never refused", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database did not answer in time; ask another node", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn introspect(
     req: HttpRequest,
@@ -62,7 +56,7 @@ pub async fn introspect(
     let gw = &state.gateway;
     if !gw.client_authenticated(authorization(&req)) {
         // Guesses at a gateway credential spend the guessing peer's budget.
-        if let Some(wait) = gw.introspect_limiter.failed(peer_ip(&req)) {
+        if let Some(wait) = gw.introspect_limiter.failed(AppState::peer_ip(&req)) {
             return Ok(rate_limited(&state, paths::INTROSPECT, wait));
         }
         return Ok(unauthorized(
@@ -70,9 +64,6 @@ pub async fn introspect(
             "tollgate introspection",
         ));
     }
-    // The gateway asks for everybody: only an end client's address that the gateway forwards
-    // as a trusted proxy is a budget, never the gateway's own.
-    let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != peer_ip(&req));
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -116,6 +107,9 @@ pub async fn introspect(
         }
         Check::Inactive => {
             gw.metrics.introspection(false);
+            // The gateway asks for everybody: only an end client's address that the gateway
+            // forwards as a trusted proxy is a budget, never the gateway's own.
+            let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
             if let Some(wait) = end_client.and_then(|ip| gw.introspect_limiter.failed(ip)) {
                 return Ok(rate_limited(&state, paths::INTROSPECT, wait));
             }
@@ -147,7 +141,6 @@ struct TokenParams {
         (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong registry username and secret", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Wrong credentials from an address that has failed too often; see `Retry-After`. A valid login is never refused", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database did not answer in time; ask another node", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
