@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and the model types.
 
 use serde_json::{json, Value};
+use tollgate_model::ErrorCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -118,6 +119,9 @@ fn refined(service: &str) -> Value {
     schemas["CreateToken"]["else"] = json!({ "properties": { "service_user_id": { "type": "null" } } });
     schemas["DemoSessionRequest"]["properties"]["user"]["enum"] =
         json!(crate::demo::users().iter().map(|u| u.id.clone()).collect::<Vec<_>>());
+    // Every error code, in the order the document lists them.
+    let codes: Vec<ErrorCode> =
+        serde_json::from_value(doc["components"]["schemas"]["ErrorCode"]["enum"].clone()).unwrap_or_default();
     for (_, methods) in doc["paths"].as_object_mut().into_iter().flatten() {
         for (_, op) in methods.as_object_mut().into_iter().flatten() {
             let uses_the_database = op.get("security").is_some();
@@ -125,14 +129,21 @@ fn refined(service: &str) -> Value {
             if uses_the_database && responses.get("503").is_none() {
                 responses["503"] = json!({ "$ref": "#/components/responses/Unavailable" });
             }
-            for (_, response) in responses.as_object_mut().into_iter().flatten() {
-                add_examples(response.get_mut("content"));
+            for (status, response) in responses.as_object_mut().into_iter().flatten() {
+                let problem = problem_example(&codes, status.parse().ok(), response["description"].as_str());
+                add_examples(response.get_mut("content"), problem);
             }
-            add_examples(op.get_mut("requestBody").and_then(|b| b.get_mut("content")));
+            add_examples(op.get_mut("requestBody").and_then(|b| b.get_mut("content")), None);
         }
     }
-    for (_, response) in doc["components"]["responses"].as_object_mut().into_iter().flatten() {
-        add_examples(response.get_mut("content"));
+    for (name, response) in doc["components"]["responses"].as_object_mut().into_iter().flatten() {
+        let status = match name.as_str() {
+            "Unauthenticated" => 401,
+            "NotFound" => 404,
+            _ => 503,
+        };
+        let problem = problem_example(&codes, Some(status), response["description"].as_str());
+        add_examples(response.get_mut("content"), problem);
     }
     for (path, method, part, example) in untyped_examples() {
         let op = &mut doc["paths"][path][method];
@@ -152,8 +163,24 @@ fn refined(service: &str) -> Value {
     doc
 }
 
-/// Sets the example of each media type whose schema has one in [`example_of`].
-fn add_examples(content: Option<&mut Value>) {
+/// A problem as an operation answers it with `status`: the error code its description names
+/// in backticks (`not_found`), or the first code of that status.
+fn problem_example(codes: &[ErrorCode], status: Option<u16>, description: Option<&str>) -> Option<Value> {
+    let status = status?;
+    let named = description
+        .into_iter()
+        .flat_map(|d| d.split('`').skip(1).step_by(2))
+        .filter_map(|word| serde_json::from_value::<ErrorCode>(json!(word)).ok())
+        .find(|code| code.status() == status);
+    let code = named.or_else(|| codes.iter().copied().find(|code| code.status() == status))?;
+    let mut problem = serde_json::to_value(tollgate_model::Problem::new(code, code.title().to_lowercase())).ok()?;
+    problem["request_id"] = json!("ab1500778856-0000000040");
+    Some(problem)
+}
+
+/// Sets the example of each media type whose schema has one in [`example_of`] (`problem`
+/// for a problem body).
+fn add_examples(content: Option<&mut Value>, problem: Option<Value>) {
     for (_, media) in content.and_then(Value::as_object_mut).into_iter().flatten() {
         if media.get("example").is_some() {
             continue;
@@ -167,7 +194,12 @@ fn add_examples(content: Option<&mut Value>) {
                     .as_str()
                     .map(|r| format!("[{}]", r.rsplit('/').next().unwrap_or("")))
             });
-        if let Some(example) = name.as_deref().and_then(example_of) {
+        let example = match name.as_deref() {
+            Some("Problem") => problem.clone(),
+            Some(name) => example_of(name),
+            None => None,
+        };
+        if let Some(example) = example {
             media["example"] = example;
         }
     }
@@ -282,11 +314,6 @@ fn example_of(schema: &str) -> Option<Value> {
         "RegistryToken" => json!({
             "token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.c2ln", "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.c2ln",
             "expires_in": 300, "issued_at": "2026-11-29T00:30:53Z"
-        }),
-        "Problem" => json!({
-            "type": "urn:tollgate:problem:invalid_field", "title": "Invalid field", "status": 422,
-            "detail": "the name must not be empty", "code": "invalid_field", "field": "name",
-            "request_id": "ab1500778856-0000000040"
         }),
         _ => return None,
     })

@@ -76,6 +76,15 @@ fn every_body_of_the_document_has_an_example() {
             check(format!("{method} {path} request"), &op["requestBody"]["content"]);
             for (status, response) in op["responses"].as_object().unwrap() {
                 check(format!("{method} {path} {status}"), &response["content"]);
+                // A problem's example is one this answer can be: its status and its code's.
+                let problem = &response["content"]["application/problem+json"]["example"];
+                if !problem.is_null() {
+                    assert_eq!(problem["status"].to_string(), *status, "{method} {path}");
+                    assert_eq!(
+                        problem["type"],
+                        format!("urn:tollgate:problem:{}", problem["code"].as_str().unwrap())
+                    );
+                }
             }
         }
     }
