@@ -494,3 +494,42 @@ async fn a_frozen_database_link_answers_503_at_once_and_recovers() {
     let ready = http.get(format!("{}/readyz", b.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// Two nodes re-generate one token at the same moment: a second later both nodes accept the
+/// same one secret, and neither accepts the other or the original.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_regenerates_on_two_nodes_leave_one_secret_everywhere() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let (a, b) = two_nodes(&app.database_url).await;
+    let http = reqwest::Client::new();
+    // Each demo node signs its own sessions.
+    let (bearer, bearer_b) = (a.session("alice").await, b.session("alice").await);
+    for round in 0..4 {
+        let (id, original) = create(&a, &bearer, &format!("raced-{round}")).await;
+        // Both nodes have the original cached.
+        for node in [&a, &b] {
+            assert!(active(&http, node, &original).await && active(&http, node, &original).await);
+        }
+        let (on_a, on_b) = tokio::join!(regenerate(&a, &bearer, &id), regenerate(&b, &bearer_b, &id));
+        tokio::time::sleep(BOUND).await;
+        let mut winners = Vec::new();
+        for node in [&a, &b] {
+            assert!(
+                !active(&http, node, &original).await,
+                "round {round}: the original lived on"
+            );
+            let mut valid = Vec::new();
+            for secret in [&on_a, &on_b] {
+                if active(&http, node, secret).await {
+                    valid.push(secret.clone());
+                }
+            }
+            assert_eq!(valid.len(), 1, "round {round}: exactly one new secret works on a node");
+            winners.push(valid.remove(0));
+        }
+        assert_eq!(
+            winners[0], winners[1],
+            "round {round}: both nodes accept the same secret"
+        );
+    }
+}
