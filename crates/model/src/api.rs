@@ -258,16 +258,23 @@ pub enum AuditAction {
     ServiceUserCreate,
     #[serde(rename = "service_user.delete")]
     ServiceUserDelete,
+    #[serde(rename = "project.create")]
+    ProjectCreate,
+    /// The project's name or subscription (end date, products) changed.
+    #[serde(rename = "project.update")]
+    ProjectUpdate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::TokenGenerate,
         AuditAction::TokenSecretRegenerate,
         AuditAction::TokenProductsSync,
         AuditAction::TokenDelete,
         AuditAction::ServiceUserCreate,
         AuditAction::ServiceUserDelete,
+        AuditAction::ProjectCreate,
+        AuditAction::ProjectUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -278,6 +285,8 @@ impl AuditAction {
             AuditAction::TokenDelete => "token.delete",
             AuditAction::ServiceUserCreate => "service_user.create",
             AuditAction::ServiceUserDelete => "service_user.delete",
+            AuditAction::ProjectCreate => "project.create",
+            AuditAction::ProjectUpdate => "project.update",
         }
     }
 
@@ -289,7 +298,7 @@ impl AuditAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditTarget {
-    /// `token` or `service_user`.
+    /// `token`, `service_user` or `project` (whose id is its key).
     #[serde(rename = "type")]
     pub target_type: String,
     pub id: String,
@@ -389,4 +398,80 @@ pub struct RegistryToken {
     /// RFC 3339.
     #[serde(deserialize_with = "crate::time::instant")]
     pub issued_at: DateTime<Utc>,
+}
+
+/// A project as an operator puts it: its display name and its subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutProject {
+    /// 1–64 characters.
+    pub name: String,
+    pub subscription: PutSubscription,
+}
+
+/// A subscription as an operator puts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutSubscription {
+    /// The last day on which the subscription is valid (`YYYY-MM-DD`).
+    #[serde(deserialize_with = "crate::time::date")]
+    pub end_date: NaiveDate,
+    /// Every product of the subscription; a product left out is removed from it and from the
+    /// project's tokens.
+    pub products: Vec<PutProduct>,
+}
+
+/// A product of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutProduct {
+    /// The registry namespace: lowercase letters and digits separated by single `.`, `_` or
+    /// `-`, at most 64 characters.
+    pub code: String,
+    /// The display name; when absent, a known product keeps its name and a new one is named
+    /// by its code.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A project and its current subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProjectDetails {
+    pub key: String,
+    pub name: String,
+    pub subscription: Subscription,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProjectList {
+    pub items: Vec<ProjectDetails>,
+}
+
+/// How the portal signs in: the demo picker, or the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SignInOptions {
+    /// The built-in demo identity provider: sign in by picking a demo user.
+    pub demo: bool,
+    /// The identity provider, when the portal can sign in with it.
+    pub oidc: Option<OidcOptions>,
+}
+
+/// What a public client needs for Authorization Code with PKCE at the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OidcOptions {
+    pub issuer: String,
+    pub client_id: String,
+    /// Scopes to ask for, separated by spaces.
+    pub scopes: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    /// Where sign-out ends the provider's session too, if the provider offers it.
+    pub end_session_endpoint: Option<String>,
 }

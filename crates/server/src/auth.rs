@@ -1,5 +1,7 @@
-//! Bearer JWTs: verified against the issuer's JWKS (fetched, cached, refetched when an
-//! unknown `kid` appears), then resolved to the acting portal user.
+//! Bearer JWTs: verified against the issuer's JWKS (found through OpenID Connect discovery
+//! or configured; cached, refetched when an unknown `kid` appears), their claims read through
+//! the configured claim names and role values, then resolved to the acting portal user or
+//! operator.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -7,11 +9,13 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use tollgate_model::{ErrorCode, Role};
-use tollgate_store::{Actor, UserClaims};
+use tollgate_store::policy::Party;
+use tollgate_store::{Actor, Operator, UserClaims};
 
 /// Keys are refetched after this long even when every `kid` is known.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -43,6 +47,120 @@ pub fn require_safe_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Which claims carry what, and which values of the role claim mean which role. A claim name
+/// is looked up as it is first (`https://example.com/roles`), then as a path of dotted parts
+/// (`realm_access.roles`). The role claim may be a string or a list of strings (`groups`,
+/// `roles`); when several values map to roles, the widest wins (operator, then customer
+/// admin, then customer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMap {
+    pub project: String,
+    pub role: String,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<(String, Party)>,
+}
+
+impl Default for ClaimMap {
+    fn default() -> ClaimMap {
+        ClaimMap {
+            project: "project".into(),
+            role: "role".into(),
+            name: "name".into(),
+            email: "email".into(),
+            roles: ClaimMap::parse_roles("customer=customer,customer_admin=customer_admin,operator=operator")
+                .expect("the default role values parse"),
+        }
+    }
+}
+
+impl ClaimMap {
+    /// `role=value` pairs separated by commas, e.g.
+    /// `customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-ops`; a role may
+    /// have several values.
+    pub fn parse_roles(text: &str) -> Result<Vec<(String, Party)>, String> {
+        let mut roles = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (role, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not `role=value`"))?;
+            let party = match role.trim() {
+                "operator" => Party::Operator,
+                other => Party::Member(
+                    Role::parse(other)
+                        .ok_or_else(|| format!("`{other}` is not a role (customer, customer_admin or operator)"))?,
+                ),
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(format!("`{pair}` gives no claim value"));
+            }
+            roles.push((value.to_owned(), party));
+        }
+        if roles.is_empty() {
+            return Err("no role values given".into());
+        }
+        Ok(roles)
+    }
+
+    fn rank(party: Party) -> u8 {
+        match party {
+            Party::Operator => 3,
+            Party::Member(Role::CustomerAdmin) => 2,
+            Party::Member(Role::Customer) => 1,
+        }
+    }
+
+    /// The widest role that the values of the role claim map to.
+    fn role_of(&self, claim: Option<&Value>) -> Option<Party> {
+        let values: Vec<&str> = match claim? {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => return None,
+        };
+        self.roles
+            .iter()
+            .filter(|(value, _)| values.contains(&value.as_str()))
+            .map(|(_, party)| *party)
+            .max_by_key(|p| ClaimMap::rank(*p))
+    }
+}
+
+/// A claim by its configured name: the name itself, else a path of dotted parts.
+fn claim<'a>(claims: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(found) = claims.get(name) {
+        return Some(found);
+    }
+    name.split('.').try_fold(claims, |at, part| at.get(part))
+}
+
+/// A text claim; a list of exactly one text (as group mappers send it) counts as that text.
+fn text_claim(claims: &Value, name: &str) -> Option<String> {
+    match claim(claims, name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) if a.len() == 1 => a[0].as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Who a valid bearer token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Member(UserClaims),
+    Operator(Operator),
+}
+
+/// What OpenID Connect discovery tells about the issuer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovered {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
 #[derive(Default)]
 struct KeySet {
     keys: HashMap<String, DecodingKey>,
@@ -55,7 +173,10 @@ struct KeySet {
 pub struct Verifier {
     issuer: String,
     audience: String,
-    jwks_url: String,
+    /// A configured JWKS URL; without one, discovery names it.
+    jwks_url: Option<String>,
+    claims: ClaimMap,
+    discovered: RwLock<Option<(Discovered, Instant)>>,
     http: reqwest::Client,
     keys: RwLock<KeySet>,
     refresh: tokio::sync::Mutex<()>,
@@ -65,17 +186,10 @@ pub struct Verifier {
     max_lifetime: u64,
 }
 
+/// The registered claims Tollgate checks itself; the others are read through the [`ClaimMap`].
 #[derive(Deserialize)]
-struct Claims {
+struct Registered {
     sub: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    project: Option<String>,
-    #[serde(default)]
-    role: Option<String>,
     exp: u64,
     #[serde(default)]
     iat: Option<u64>,
@@ -93,7 +207,9 @@ fn unauthenticated(detail: &str) -> ApiError {
 }
 
 impl Verifier {
-    pub fn new(issuer: String, audience: String, jwks_url: String) -> Verifier {
+    /// A verifier of `issuer`'s tokens for `audience`, with keys from `jwks_url` or, without
+    /// one, from the issuer's discovery document.
+    pub fn new(issuer: String, audience: String, jwks_url: Option<String>) -> Verifier {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -102,6 +218,8 @@ impl Verifier {
             issuer,
             audience,
             jwks_url,
+            claims: ClaimMap::default(),
+            discovered: RwLock::new(None),
             http,
             keys: RwLock::new(KeySet::default()),
             refresh: Default::default(),
@@ -116,12 +234,70 @@ impl Verifier {
         self
     }
 
+    /// Reads the caller's project, role, name and email through `claims`.
+    pub fn claims(mut self, claims: ClaimMap) -> Verifier {
+        self.claims = claims;
+        self
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
+    fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
+    }
+
+    /// The issuer's discovery document, fetched at most every few minutes (and not again for
+    /// a few seconds after a failure).
+    pub async fn discovery(&self) -> Result<Discovered, ApiError> {
+        if let Some((found, at)) = &*self.discovered.read().unwrap_or_else(|p| p.into_inner()) {
+            if at.elapsed() < KEYS_MAX_AGE {
+                return Ok(found.clone());
+            }
+        }
+        let failed_recently = self
+            .failed_at
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < FAILURE_COOLDOWN);
+        let stale = self.discovered.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if failed_recently {
+            return stale.map(|(d, _)| d).ok_or_else(keys_unavailable);
+        }
+        match self.fetch_discovery().await {
+            Ok(found) => {
+                *self.discovered.write().unwrap_or_else(|p| p.into_inner()) = Some((found.clone(), Instant::now()));
+                Ok(found)
+            }
+            Err(e) => {
+                *self.failed_at.write().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                tracing::warn!(url = %self.discovery_url(), error = %e, "OpenID Connect discovery failed");
+                stale.map(|(d, _)| d).ok_or_else(keys_unavailable)
+            }
+        }
+    }
+
+    async fn fetch_discovery(&self) -> Result<Discovered, String> {
+        let url = self.discovery_url();
+        let response = self.http.get(&url).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("the discovery document answered {}", response.status()));
+        }
+        let found: Discovered = response.json().await.map_err(|e| e.to_string())?;
+        // OpenID Connect Discovery 1.0, section 4.3: the document must be the issuer's own.
+        if found.issuer != self.issuer {
+            return Err(format!(
+                "the discovery document names the issuer `{}`, not `{}`",
+                found.issuer, self.issuer
+            ));
+        }
+        require_safe_url(&found.jwks_uri)?;
+        Ok(found)
+    }
+
     /// The claims of a valid token, or the reason it is refused.
-    pub async fn verify(&self, token: &str) -> Result<UserClaims, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
         let head = decode_header(token).map_err(|_| unauthenticated("the bearer token is not a well-formed JWT"))?;
         if matches!(head.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
             return Err(unauthenticated(
@@ -135,7 +311,7 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY;
-        let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
+        let data = decode::<Value>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
                 ExpiredSignature => {
@@ -152,7 +328,10 @@ impl Verifier {
                 _ => unauthenticated("the bearer token is invalid"),
             }
         })?;
-        let c = data.claims;
+        let all = data.claims;
+        let c: Registered = serde_json::from_value(all.clone()).map_err(|_| {
+            unauthenticated("the bearer token's `sub`, `exp` or `iat` claim is not what Tollgate expects")
+        })?;
         let now = jsonwebtoken::get_current_timestamp();
         let lifetime = match c.iat {
             Some(iat) => c.exp.saturating_sub(iat),
@@ -164,18 +343,35 @@ impl Verifier {
                 self.max_lifetime
             )));
         }
-        let project = c
-            .project
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| unauthenticated("the bearer token lacks the `project` claim"))?;
-        let role =
-            c.role.as_deref().and_then(Role::parse).ok_or_else(|| {
-                unauthenticated("the bearer token's `role` claim must be `customer` or `customer_admin`")
-            })?;
+        let map = &self.claims;
+        let party = match claim(&all, &map.role) {
+            None => {
+                return Err(unauthenticated(&format!(
+                    "the bearer token lacks the `{}` claim",
+                    map.role
+                )))
+            }
+            Some(values) => map.role_of(Some(values)).ok_or_else(|| {
+                unauthenticated(&format!(
+                    "the bearer token's `{}` claim maps to no role of Tollgate (see TOLLGATE_ROLE_VALUES)",
+                    map.role
+                ))
+            })?,
+        };
         if c.sub.is_empty() || c.sub.len() > 255 {
             return Err(unauthenticated("the bearer token's `sub` claim is empty or too long"));
         }
-        let texts = [Some(&c.sub), c.name.as_ref(), c.email.as_ref(), Some(&project)];
+        let name = text_claim(&all, &map.name);
+        let email = text_claim(&all, &map.email);
+        let project = match party {
+            Party::Operator => None,
+            Party::Member(_) => Some(
+                text_claim(&all, &map.project)
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| unauthenticated(&format!("the bearer token lacks the `{}` claim", map.project)))?,
+            ),
+        };
+        let texts = [Some(&c.sub), name.as_ref(), email.as_ref(), project.as_ref()];
         if texts
             .into_iter()
             .flatten()
@@ -185,13 +381,16 @@ impl Verifier {
                 "the bearer token's claims contain control characters or are too long",
             ));
         }
-        let name = c.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
-        Ok(UserClaims {
-            id: c.sub,
-            name,
-            email: c.email.unwrap_or_default(),
-            project_key: project,
-            role,
+        let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
+        Ok(match (party, project) {
+            (Party::Member(role), Some(project_key)) => Identity::Member(UserClaims {
+                id: c.sub,
+                name,
+                email: email.unwrap_or_default(),
+                project_key,
+                role,
+            }),
+            _ => Identity::Operator(Operator { id: c.sub, name }),
         })
     }
 
@@ -218,7 +417,7 @@ impl Verifier {
                 let fetched = self.fetch().await;
                 *self.failed_at.write().unwrap_or_else(|p| p.into_inner()) = fetched.is_err().then(Instant::now);
                 if let Err(e) = fetched {
-                    tracing::warn!(jwks_url = %self.jwks_url, error = %e, "fetching the issuer's keys failed");
+                    tracing::warn!(issuer = %self.issuer, error = %e, "fetching the issuer's keys failed");
                     // Keep using a known key while the issuer is unreachable.
                     return found.ok_or_else(keys_unavailable);
                 }
@@ -239,7 +438,11 @@ impl Verifier {
     }
 
     async fn fetch(&self) -> Result<(), String> {
-        let response = self.http.get(&self.jwks_url).send().await.map_err(|e| e.to_string())?;
+        let url = match &self.jwks_url {
+            Some(url) => url.clone(),
+            None => self.discovery().await.map_err(|e| e.to_string())?.jwks_uri,
+        };
+        let response = self.http.get(&url).send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
             return Err(format!("the JWKS endpoint answered {}", response.status()));
         }
@@ -264,7 +467,24 @@ impl Verifier {
     }
 }
 
-/// The authenticated portal user of a request.
+fn bearer_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+}
+
+/// The identity of a request's bearer token.
+async fn identify(state: &AppState, bearer: Option<String>) -> Result<Identity, ApiError> {
+    let token =
+        bearer.ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
+    state.verifier.verify(&token).await
+}
+
+/// The authenticated portal user of a request (an operator is refused: they see nothing
+/// inside a project).
 pub struct Caller(pub Actor);
 
 impl FromRequest for Caller {
@@ -273,22 +493,48 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim().to_owned());
+        let bearer = bearer_of(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let token = bearer
-                .ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
-            let claims = state.verifier.verify(&token).await?;
+            let claims = match identify(&state, bearer).await? {
+                Identity::Member(claims) => claims,
+                Identity::Operator(_) => {
+                    return Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        tollgate_store::policy::OPERATORS_SEE_NO_TOKEN,
+                    ))
+                }
+            };
             let actor =
                 crate::blocking::store_call(&state.store, crate::blocking::API_PATIENCE, move |s| s.sign_in(&claims))
                     .await?;
             Ok(Caller(actor))
+        })
+    }
+}
+
+/// An operator of the vendor: the caller of `/api/v1/projects`.
+pub struct OperatorCaller(pub Operator);
+
+impl FromRequest for OperatorCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<OperatorCaller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = bearer_of(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            match identify(&state, bearer).await? {
+                Identity::Operator(operator) => Ok(OperatorCaller(operator)),
+                Identity::Member(claims) => {
+                    use tollgate_store::policy::{allowed, Operation, Target};
+                    allowed(claims.role, Operation::ManageProjects, Target::Project)?;
+                    Err(ApiError::internal(
+                        "the permission table let a project member manage projects",
+                    ))
+                }
+            }
         })
     }
 }

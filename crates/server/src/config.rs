@@ -70,10 +70,12 @@ pub struct Config {
     /// The identity provider's issuer (`iss`). Required unless `--demo`.
     #[arg(long, env = "TOLLGATE_ISSUER", value_parser = non_empty)]
     pub issuer: Option<String>,
-    /// The issuer's JWKS URL (`https`, or `http` on a loopback address only).
-    /// Default: `<issuer>/.well-known/jwks.json`.
+    /// The issuer's JWKS URL (`https`, or `http` on a loopback address only), overriding the
+    /// `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`).
     #[arg(long, env = "TOLLGATE_JWKS_URL", value_parser = non_empty)]
     pub jwks_url: Option<String>,
+    #[command(flatten)]
+    pub oidc: OidcConfig,
     /// The audience (`aud`) that bearer tokens must name.
     #[arg(long, env = "TOLLGATE_AUDIENCE", default_value = "tollgate", value_parser = non_empty)]
     pub audience: String,
@@ -95,6 +97,66 @@ pub struct Config {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub gateway: GatewayConfig,
+}
+
+/// How the portal signs in with the identity provider, and which claims say who the caller is.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OidcConfig {
+    /// The portal's client id at the identity provider: a public client (no secret) allowed
+    /// the Authorization Code flow with PKCE, with `<this server>/` as its redirect URI. Without
+    /// it, the portal cannot sign in (the API still accepts the issuer's tokens).
+    #[arg(long, env = "TOLLGATE_OIDC_CLIENT_ID", value_parser = non_empty)]
+    pub client_id: Option<String>,
+    /// The scopes the portal asks for, separated by spaces.
+    #[arg(long, env = "TOLLGATE_OIDC_SCOPES", default_value = "openid profile email", value_parser = non_empty)]
+    pub scopes: String,
+    /// The claim that carries the caller's project key (a name, or a dotted path).
+    #[arg(long, env = "TOLLGATE_CLAIM_PROJECT", default_value = "project", value_parser = non_empty)]
+    pub claim_project: String,
+    /// The claim whose value, or list of values, says the caller's role (`role`, `groups`,
+    /// `roles`, `realm_access.roles`, …).
+    #[arg(long, env = "TOLLGATE_CLAIM_ROLE", default_value = "role", value_parser = non_empty)]
+    pub claim_role: String,
+    /// The claim with the caller's display name.
+    #[arg(long, env = "TOLLGATE_CLAIM_NAME", default_value = "name", value_parser = non_empty)]
+    pub claim_name: String,
+    /// The claim with the caller's email address.
+    #[arg(long, env = "TOLLGATE_CLAIM_EMAIL", default_value = "email", value_parser = non_empty)]
+    pub claim_email: String,
+    /// Which values of the role claim mean which role: `role=value` pairs separated by commas,
+    /// roles `customer`, `customer_admin` and `operator` (e.g.
+    /// `customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-ops`).
+    #[arg(long, env = "TOLLGATE_ROLE_VALUES", default_value = "customer=customer,customer_admin=customer_admin,operator=operator",
+          value_parser = non_empty)]
+    pub role_values: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            client_id: None,
+            scopes: "openid profile email".into(),
+            claim_project: "project".into(),
+            claim_role: "role".into(),
+            claim_name: "name".into(),
+            claim_email: "email".into(),
+            role_values: "customer=customer,customer_admin=customer_admin,operator=operator".into(),
+        }
+    }
+}
+
+impl OidcConfig {
+    /// The claim names and role values, checked.
+    pub fn claim_map(&self) -> Result<crate::auth::ClaimMap, String> {
+        Ok(crate::auth::ClaimMap {
+            project: self.claim_project.clone(),
+            role: self.claim_role.clone(),
+            name: self.claim_name.clone(),
+            email: self.claim_email.clone(),
+            roles: crate::auth::ClaimMap::parse_roles(&self.role_values)
+                .map_err(|why| format!("TOLLGATE_ROLE_VALUES: {why}"))?,
+        })
+    }
 }
 
 /// The registry gateway's endpoints: introspection and Docker registry tokens.
@@ -170,6 +232,7 @@ impl Config {
             demo: true,
             issuer: None,
             jwks_url: None,
+            oidc: OidcConfig::default(),
             audience: "tollgate".into(),
             max_bearer_lifetime: 86_400,
             trusted_proxies: TrustedProxies::default(),

@@ -8,7 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use tollgate_model::{DemoUser, Project, Role};
-use tollgate_store::{Origin, ProductSpec, Store, StoreError, UserClaims};
+use tollgate_store::{Operator, Origin, ProductSpec, ProjectSpec, Store, StoreError, UserClaims};
 
 pub const DEMO_ISSUER: &str = "tollgate-demo";
 /// The introspection client of demo mode, documented in the README.
@@ -139,24 +139,39 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
     let in_a_year = today
         .with_year(today.year() + 1)
         .unwrap_or(today + chrono::Days::new(365));
-    if !store.project_exists("acme")? {
-        store.put_project(
+    let seeder = Operator {
+        id: "demo-seed".into(),
+        name: "Demo data".into(),
+    };
+    let origin = Origin {
+        request_id: "demo-seed".into(),
+        client_address: None,
+    };
+    let projects = [
+        (
             "acme",
             "Acme Corp",
-            in_a_year,
-            &[
+            vec![
                 product("wso2am", "WSO2 API Manager"),
                 product("wso2is", "WSO2 Identity Server"),
             ],
-        )?;
-    }
-    if !store.project_exists("globex")? {
-        store.put_project(
+        ),
+        (
             "globex",
             "Globex Corporation",
-            in_a_year,
-            &[product("wso2mi", "WSO2 Micro Integrator")],
-        )?;
+            vec![product("wso2mi", "WSO2 Micro Integrator")],
+        ),
+    ];
+    for (key, name, products) in projects {
+        if !store.project_exists(key)? {
+            let spec = ProjectSpec {
+                key: key.into(),
+                name: name.into(),
+                end_date: in_a_year,
+                products,
+            };
+            store.put_project(&seeder, &origin, &spec)?;
+        }
     }
     let people = users();
     let mut actors = people
@@ -164,10 +179,6 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
         .map(|user| store.sign_in(&claims(user)))
         .collect::<Result<Vec<_>, _>>()?;
     let alice = actors.swap_remove(0);
-    let origin = Origin {
-        request_id: "demo-seed".into(),
-        client_address: None,
-    };
     let existing = store.list_service_users(&alice)?;
     for (name, description) in [
         ("ci-pipeline", "The CI system that builds on our images"),

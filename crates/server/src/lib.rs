@@ -82,6 +82,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         registry_host: config.registry_host.clone(),
         gateway,
         trusted_proxies: config.trusted_proxies.clone(),
+        oidc_client: config.oidc.client_id.clone().map(|client_id| state::PortalClient {
+            client_id,
+            scopes: config.oidc.scopes.clone(),
+        }),
     });
     let server = http_server(&config, state.clone(), listener)?;
     Ok(Running { addr, server, state })
@@ -130,7 +134,7 @@ fn http_server(
 /// Where portal users' identities come from: decided before anything is opened or seeded.
 enum Identity {
     Demo,
-    Issuer { issuer: String, jwks_url: String },
+    Issuer { issuer: String, jwks_url: Option<String> },
 }
 
 impl Identity {
@@ -159,12 +163,18 @@ impl Identity {
                     "DEMO MODE (--demo): a built-in identity provider signs sessions for the demo users, \
                      anyone can sign in as them, and demo data is seeded; never use it in production"
                 );
-                ((demo::DEMO_ISSUER.to_owned(), jwks_url), Some(demo_issuer))
+                ((demo::DEMO_ISSUER.to_owned(), Some(jwks_url)), Some(demo_issuer))
             }
             Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
         };
-        let verifier =
-            auth::Verifier::new(issuer, config.audience.clone(), jwks_url).max_lifetime(config.max_bearer_lifetime);
+        let claims = if demo.is_some() {
+            auth::ClaimMap::default()
+        } else {
+            config.oidc.claim_map().map_err(StartError::Config)?
+        };
+        let verifier = auth::Verifier::new(issuer, config.audience.clone(), jwks_url)
+            .max_lifetime(config.max_bearer_lifetime)
+            .claims(claims);
         Ok((verifier, demo))
     }
 
@@ -181,15 +191,17 @@ impl Identity {
                     .into(),
             )),
             (Some(issuer), false) => {
-                let jwks_url = config
-                    .jwks_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
-                auth::require_safe_url(&jwks_url)
-                    .map_err(|why| StartError::Config(format!("TOLLGATE_JWKS_URL: {why}")))?;
+                // Keys and endpoints come from the issuer's discovery document, when they are
+                // first needed: a node starts while the identity provider is down.
+                auth::require_safe_url(issuer).map_err(|why| StartError::Config(format!("TOLLGATE_ISSUER: {why}")))?;
+                if let Some(url) = &config.jwks_url {
+                    auth::require_safe_url(url)
+                        .map_err(|why| StartError::Config(format!("TOLLGATE_JWKS_URL: {why}")))?;
+                }
+                config.oidc.claim_map().map_err(StartError::Config)?;
                 Ok(Identity::Issuer {
                     issuer: issuer.clone(),
-                    jwks_url,
+                    jwks_url: config.jwks_url.clone(),
                 })
             }
         }

@@ -135,10 +135,26 @@ fn project(command: ProjectCommand) -> Result<(), String> {
                     },
                 })
                 .collect();
-            let summary = store
-                .put_project(&key, &name, end_date, &specs)
+            // The audit log names the host's user as the operator.
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let operator = tollgate_store::Operator {
+                id: format!("host:{user}"),
+                name: format!("{user} (tollgate project put)"),
+            };
+            let origin = tollgate_store::Origin {
+                request_id: format!("cli-{}", std::process::id()),
+                client_address: None,
+            };
+            let spec = tollgate_store::ProjectSpec {
+                key,
+                name,
+                end_date,
+                products: specs,
+            };
+            let put = store
+                .put_project(&operator, &origin, &spec)
                 .map_err(|e| e.to_string())?;
-            print_project(&summary);
+            print_project(&put.project);
             Ok(())
         }
         ProjectCommand::List { db } => {

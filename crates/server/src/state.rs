@@ -12,6 +12,14 @@ pub struct AppState {
     pub registry_host: String,
     pub gateway: crate::gateway::Gateway,
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// The portal's client at the identity provider, when the portal can sign in with it.
+    pub oidc_client: Option<PortalClient>,
+}
+
+/// The portal as a public client of the identity provider.
+pub struct PortalClient {
+    pub client_id: String,
+    pub scopes: String,
 }
 
 impl AppState {

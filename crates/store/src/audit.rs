@@ -21,6 +21,15 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// A project, named by its key.
+    pub fn project(key: &'a str, name: &'a str) -> Target<'a> {
+        Target {
+            kind: "project",
+            id: key,
+            name,
+        }
+    }
+
     pub fn service_user(id: &'a str, name: &'a str) -> Target<'a> {
         Target {
             kind: "service_user",
@@ -38,13 +47,35 @@ pub(crate) fn record(
     target: Target<'_>,
     details: serde_json::Value,
 ) -> Result<()> {
+    record_by(
+        c,
+        &actor.project_id,
+        (&actor.user_id, &actor.name),
+        origin,
+        action,
+        target,
+        details,
+    )
+}
+
+/// An event of `project_id` by someone who need not be of the project (an operator): `by` is
+/// their id and name.
+pub(crate) fn record_by(
+    c: &mut DbConn,
+    project_id: &str,
+    by: (&str, &str),
+    origin: &Origin,
+    action: AuditAction,
+    target: Target<'_>,
+    details: serde_json::Value,
+) -> Result<()> {
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(new_id()),
-            audit_events::project_id.eq(&actor.project_id),
+            audit_events::project_id.eq(project_id),
             audit_events::occurred_at.eq(now()),
-            audit_events::actor_id.eq(&actor.user_id),
-            audit_events::actor_name.eq(&actor.name),
+            audit_events::actor_id.eq(by.0),
+            audit_events::actor_name.eq(by.1),
             audit_events::action.eq(action.as_str()),
             audit_events::target_type.eq(target.kind),
             audit_events::target_id.eq(target.id),

@@ -41,6 +41,8 @@ pub enum Change {
     Token(String),
     /// A digest now belongs to a token: forget that it was unknown.
     Digest(SecretDigest),
+    /// The subscription of the project with this key changed: forget its tokens.
+    Project(String),
 }
 
 impl Change {
@@ -49,6 +51,7 @@ impl Change {
         match self {
             Change::Token(id) => format!("{node} token:{id}"),
             Change::Digest(d) => format!("{node} digest:{}", d.hex()),
+            Change::Project(key) => format!("{node} project:{key}"),
         }
     }
 
@@ -57,6 +60,7 @@ impl Change {
         let change = match change.split_once(':')? {
             ("token", id) => Change::Token(id.to_owned()),
             ("digest", d) => Change::Digest(SecretDigest::from_hex(d)?),
+            ("project", key) => Change::Project(key.to_owned()),
             _ => return None,
         };
         Some((node, change))
@@ -88,7 +92,7 @@ impl Store {
                     tokens::registry_username,
                     projects::key,
                     tokens::kind,
-                    tokens::subscription_end_date,
+                    projects::subscription_end_date,
                     tokens::created_at,
                     tokens::secret_regenerated_at,
                 ))
@@ -164,7 +168,11 @@ mod tests {
     #[test]
     fn changes_survive_the_notification_payload() {
         let digest = crate::secret::digest("tgr_x");
-        for change in [Change::Token("01a2-x".into()), Change::Digest(digest)] {
+        for change in [
+            Change::Token("01a2-x".into()),
+            Change::Digest(digest),
+            Change::Project("acme".into()),
+        ] {
             assert_eq!(Change::parse(&change.payload("n1")), Some(("n1", change)));
         }
         assert_eq!(Change::parse("nonsense"), None);

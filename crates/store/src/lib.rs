@@ -18,9 +18,9 @@ pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
 pub use gateway::{Change, GatewayToken};
 pub use notify::ChangeListener;
-pub use projects::{ProductSpec, ProjectSummary};
+pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};
-pub use users::{Actor, UserClaims};
+pub use users::{Actor, Operator, UserClaims};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

@@ -1,22 +1,38 @@
 //! Who may do what: the permission table of the specification, in one place. Every
 //! operation of the store asks [`check`] (or, for lists, [`token_scope`]) before it acts.
 //!
-//! | operation                         | customer               | customer admin        |
-//! |-----------------------------------|------------------------|-----------------------|
-//! | generate a user token (for self)  | yes                    | yes                   |
-//! | generate a service token          | no                     | yes                   |
-//! | view tokens                       | those created for them | every token of the project |
-//! | re-sync a token's products        | no                     | any token of the project |
-//! | re-generate a token's secret      | their own              | any token of the project |
-//! | delete a token                    | their own              | any token of the project |
-//! | manage service users              | no                     | yes                   |
-//! | read the audit log                | no                     | yes                   |
+//! | operation                         | customer               | customer admin        | operator |
+//! |-----------------------------------|------------------------|-----------------------|----------|
+//! | generate a user token (for self)  | yes                    | yes                   | no       |
+//! | generate a service token          | no                     | yes                   | no       |
+//! | view tokens                       | those created for them | every token of the project | no  |
+//! | re-sync a token's products        | no                     | any token of the project | no    |
+//! | re-generate a token's secret      | their own              | any token of the project | no    |
+//! | delete a token                    | their own              | any token of the project | no    |
+//! | manage service users              | no                     | yes                   | no       |
+//! | read the audit log                | no                     | yes                   | no       |
+//! | put and read projects             | no                     | no                    | every project |
 //!
 //! Something of another project does not exist for the caller (`NotFound`, never
 //! `Forbidden`, so that ids do not leak), and neither does a token a customer may not see.
+//! Operators belong to no project and see no token: everything of a project is refused to
+//! them as a whole (`Forbidden`), before any lookup.
 
 use crate::{Actor, StoreError};
 use tollgate_model::Role;
+
+/// Who asks: a member of a project in their role, or an operator of the vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Member(Role),
+    Operator,
+}
+
+impl From<Role> for Party {
+    fn from(role: Role) -> Party {
+        Party::Member(role)
+    }
+}
 
 /// What an actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +45,12 @@ pub enum Operation {
     DeleteToken,
     ManageServiceUsers,
     ReadAuditLog,
+    /// Put and read projects and their subscriptions.
+    ManageProjects,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::GenerateUserToken,
         Operation::GenerateServiceToken,
         Operation::ViewToken,
@@ -41,6 +59,7 @@ impl Operation {
         Operation::DeleteToken,
         Operation::ManageServiceUsers,
         Operation::ReadAuditLog,
+        Operation::ManageProjects,
     ];
 }
 
@@ -65,11 +84,17 @@ pub enum Decision {
     Hide,
 }
 
-/// The table: may a `role` do `op` to `target`?
-pub fn decide(role: Role, op: Operation, target: Target) -> Decision {
+/// The table: may `who` do `op` to `target`?
+pub fn decide(who: impl Into<Party>, op: Operation, target: Target) -> Decision {
     use Decision::*;
     use Operation::*;
     use Target::*;
+    let role = match (who.into(), op) {
+        (Party::Operator, ManageProjects) => return Allow,
+        (Party::Operator, _) => return Forbid(OPERATORS_SEE_NO_TOKEN),
+        (Party::Member(_), ManageProjects) => return Forbid("only operators of the vendor can manage projects"),
+        (Party::Member(role), _) => role,
+    };
     let admin = role == Role::CustomerAdmin;
     match (op, target) {
         (_, OtherProject) => Hide,
@@ -90,13 +115,22 @@ pub fn decide(role: Role, op: Operation, target: Target) -> Decision {
     }
 }
 
-/// [`decide`] for `actor`, as the store's error.
-pub fn check(actor: &Actor, op: Operation, target: Target) -> Result<(), StoreError> {
-    match decide(actor.role, op, target) {
+/// Why an operator is refused everything of a project.
+pub const OPERATORS_SEE_NO_TOKEN: &str =
+    "operators manage projects and subscriptions (/api/v1/projects) and see nothing inside a project";
+
+/// [`decide`] for `who`, as the store's error.
+pub fn allowed(who: impl Into<Party>, op: Operation, target: Target) -> Result<(), StoreError> {
+    match decide(who, op, target) {
         Decision::Allow => Ok(()),
         Decision::Forbid(why) => Err(StoreError::Forbidden(why)),
         Decision::Hide => Err(StoreError::NotFound),
     }
+}
+
+/// [`decide`] for `actor`, as the store's error.
+pub fn check(actor: &Actor, op: Operation, target: Target) -> Result<(), StoreError> {
+    allowed(actor.role, op, target)
 }
 
 /// Which tokens of the project a list shows the actor.
@@ -139,10 +173,27 @@ mod tests {
 
     #[test]
     fn another_project_is_hidden_whatever_the_operation() {
-        for op in Operation::ALL {
+        for op in Operation::ALL.into_iter().filter(|op| *op != ManageProjects) {
             for role in [Customer, CustomerAdmin] {
                 assert_eq!(decide(role, op, OtherProject), Hide, "{op:?} {role:?}");
             }
+        }
+    }
+
+    #[test]
+    fn operators_manage_projects_and_nothing_inside_them() {
+        for target in [Project, Own, Others, OtherProject] {
+            for op in Operation::ALL {
+                let expected = if op == ManageProjects {
+                    Allow
+                } else {
+                    Forbid(OPERATORS_SEE_NO_TOKEN)
+                };
+                assert_eq!(decide(Party::Operator, op, target), expected, "{op:?} {target:?}");
+            }
+        }
+        for role in [Customer, CustomerAdmin] {
+            assert!(matches!(decide(role, ManageProjects, Project), Forbid(_)));
         }
     }
 

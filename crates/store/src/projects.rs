@@ -1,10 +1,31 @@
-//! Projects and their subscription, as operators manage them with `tollgate project`.
+//! Projects and their subscription, as operators manage them (`/api/v1/projects`, and
+//! `tollgate project` on the host).
 
-use crate::schema::{products, projects, subscription_products};
-use crate::{new_id, now, DbConn, Result, Store, StoreError};
+use crate::audit::{record_by, Target};
+use crate::gateway::{publish, Change};
+use crate::schema::{products, projects, subscription_products, token_products, tokens};
+use crate::{new_id, now, DbConn, Operator, Origin, Result, Store, StoreError};
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use tollgate_model::{expires_at, Name, Product, Project, Subscription};
+use tollgate_model::{expires_at, AuditAction, Name, Product, Project, Subscription};
+
+/// A project as an operator puts it: key, display name, the subscription's end date and
+/// products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectSpec {
+    pub key: String,
+    pub name: String,
+    pub end_date: NaiveDate,
+    pub products: Vec<ProductSpec>,
+}
+
+/// What a put did: the project as it now is, whether it was new, whether anything changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPut {
+    pub project: ProjectSummary,
+    pub created: bool,
+    pub changed: bool,
+}
 
 /// A product of a subscription; a `name` given replaces the product's display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,72 +58,77 @@ fn valid_product_code(code: &str) -> bool {
 }
 
 impl Store {
-    /// Creates the project or replaces its name and subscription.
-    pub fn put_project(
-        &self,
-        key: &str,
-        name: &str,
-        end_date: NaiveDate,
-        wanted: &[ProductSpec],
-    ) -> Result<ProjectSummary> {
+    /// Creates the project or replaces its name and subscription, in one transaction with its
+    /// audit event. Products the subscription no longer has leave its tokens at once, and
+    /// every node forgets what it cached of the project's tokens: what a token may pull
+    /// follows the subscription. Putting what is already there changes nothing and records
+    /// nothing.
+    pub fn put_project(&self, by: &Operator, origin: &Origin, spec: &ProjectSpec) -> Result<ProjectPut> {
+        let key = spec.key.as_str();
         if !valid_key(key) {
             return Err(StoreError::invalid(
                 "key",
                 "the key must be 1-32 lowercase letters, digits or '-', starting with a letter or digit",
             ));
         }
-        let name = Name::parse(name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
-        for spec in wanted {
-            if !valid_product_code(&spec.code) {
+        let name = Name::parse(&spec.name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
+        for (i, product) in spec.products.iter().enumerate() {
+            if !valid_product_code(&product.code) {
                 return Err(StoreError::invalid(
-                    "product",
+                    "products",
                     format!(
-                        "`{}` is not a product code (lowercase letters and digits, separated by . _ -)",
-                        spec.code
+                        "products[{i}]: `{}` is not a product code (lowercase letters and digits, separated by single . _ -; at most 64)",
+                        product.code
                     ),
                 ));
             }
-            if let Some(n) = &spec.name {
-                Name::parse(n).map_err(|e| StoreError::invalid("product", format!("name of {}: {e}", spec.code)))?;
+            if let Some(n) = &product.name {
+                Name::parse(n).map_err(|e| {
+                    StoreError::invalid("products", format!("products[{i}]: the name of {} {e}", product.code))
+                })?;
             }
         }
-        self.write(|c| {
+        let put = self.write(|c| {
             let at = now();
-            for spec in wanted {
+            for product in &spec.products {
                 let existing: Option<String> = products::table
-                    .find(&spec.code)
+                    .find(&product.code)
                     .select(products::name)
                     .first(c)
                     .optional()?;
-                let display = spec.name.as_deref().map(|n| n.trim().to_owned());
+                let display = product.name.as_deref().map(|n| n.trim().to_owned());
                 match (existing, display) {
                     (None, display) => {
                         diesel::insert_into(products::table)
                             .values((
-                                products::code.eq(&spec.code),
-                                products::name.eq(display.unwrap_or_else(|| spec.code.clone())),
+                                products::code.eq(&product.code),
+                                products::name.eq(display.unwrap_or_else(|| product.code.clone())),
                             ))
                             .execute(c)?;
                     }
                     (Some(old), Some(new)) if old != new => {
-                        diesel::update(products::table.find(&spec.code))
+                        diesel::update(products::table.find(&product.code))
                             .set(products::name.eq(new))
                             .execute(c)?;
                     }
                     _ => {}
                 }
             }
-            let project_id: Option<String> = projects::table
+            let found: Option<String> = projects::table
                 .filter(projects::key.eq(key))
                 .select(projects::id)
                 .first(c)
                 .optional()?;
-            let project_id = match project_id {
+            let before = match &found {
+                Some(id) => Some(summary(c, id)?),
+                None => None,
+            };
+            let project_id = match found {
                 Some(id) => {
                     diesel::update(projects::table.find(&id))
                         .set((
                             projects::name.eq(name.as_str()),
-                            projects::subscription_end_date.eq(end_date),
+                            projects::subscription_end_date.eq(spec.end_date),
                             projects::updated_at.eq(at),
                         ))
                         .execute(c)?;
@@ -117,7 +143,7 @@ impl Store {
                             projects::id.eq(&id),
                             projects::key.eq(key),
                             projects::name.eq(name.as_str()),
-                            projects::subscription_end_date.eq(end_date),
+                            projects::subscription_end_date.eq(spec.end_date),
                             projects::created_at.eq(at),
                             projects::updated_at.eq(at),
                         ))
@@ -125,10 +151,10 @@ impl Store {
                     id
                 }
             };
-            let mut codes: Vec<&str> = wanted.iter().map(|s| s.code.as_str()).collect();
+            let mut codes: Vec<&str> = spec.products.iter().map(|s| s.code.as_str()).collect();
             codes.sort_unstable();
             codes.dedup();
-            for code in codes {
+            for code in &codes {
                 diesel::insert_into(subscription_products::table)
                     .values((
                         subscription_products::project_id.eq(&project_id),
@@ -136,7 +162,74 @@ impl Store {
                     ))
                     .execute(c)?;
             }
-            summary(c, &project_id)
+            // Products gone from the subscription leave the project's tokens.
+            let tokens_of_project = tokens::table
+                .filter(tokens::project_id.eq(&project_id))
+                .select(tokens::id);
+            diesel::delete(
+                token_products::table
+                    .filter(token_products::token_id.eq_any(tokens_of_project))
+                    .filter(token_products::product_code.ne_all(&codes)),
+            )
+            .execute(c)?;
+            let after = summary(c, &project_id)?;
+            if before.as_ref() == Some(&after) {
+                return Ok(ProjectPut {
+                    project: after,
+                    created: false,
+                    changed: false,
+                });
+            }
+            let codes_of = |s: Option<&ProjectSummary>| -> Vec<String> {
+                s.map(|s| s.subscription.products.iter().map(|p| p.code.clone()).collect())
+                    .unwrap_or_default()
+            };
+            let (old, new) = (codes_of(before.as_ref()), codes_of(Some(&after)));
+            let details = serde_json::json!({
+                "name": after.project.name,
+                "end_date": after.subscription.end_date,
+                "end_date_before": before.as_ref().map(|b| b.subscription.end_date),
+                "products": new,
+                "products_added": new.iter().filter(|p| !old.contains(p)).collect::<Vec<_>>(),
+                "products_removed": old.iter().filter(|p| !new.contains(p)).collect::<Vec<_>>(),
+            });
+            let action = if before.is_some() {
+                AuditAction::ProjectUpdate
+            } else {
+                AuditAction::ProjectCreate
+            };
+            record_by(
+                c,
+                &project_id,
+                (&by.id, &by.name),
+                origin,
+                action,
+                Target::project(key, &after.project.name),
+                details,
+            )?;
+            publish(c, &self.node, &Change::Project(key.to_owned()))?;
+            Ok(ProjectPut {
+                created: before.is_none(),
+                changed: true,
+                project: after,
+            })
+        })?;
+        if put.changed {
+            self.announce(&[Change::Project(key.to_owned())]);
+        }
+        Ok(put)
+    }
+
+    /// One project and its subscription.
+    pub fn get_project(&self, key: &str) -> Result<ProjectSummary> {
+        self.read(|c| {
+            let id: String = projects::table
+                .filter(projects::key.eq(key))
+                .select(projects::id)
+                .first(c)
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            summary(c, &id)
         })
     }
 

@@ -63,7 +63,6 @@ diesel::table! {
         registry_username -> Text,
         secret_digest -> Text,
         secret_last4 -> Text,
-        subscription_end_date -> Date,
         last_used_at -> Nullable<Timestamp>,
         secret_regenerated_at -> Nullable<Timestamp>,
     }

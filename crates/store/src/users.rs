@@ -16,6 +16,14 @@ pub struct UserClaims {
     pub role: Role,
 }
 
+/// Vendor staff or the vendor's subscription system: sets projects and subscriptions, belongs
+/// to no project, sees no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub id: String,
+    pub name: String,
+}
+
 /// A signed-in portal user and their project: the subject of every permission check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {

@@ -160,6 +160,21 @@ impl ChangeListener for TokenCache {
         let digest = match change {
             Change::Token(id) => e.digest_of_token.get(id).copied(),
             Change::Digest(digest) => Some(*digest),
+            Change::Project(key) => {
+                // Rare (an operator changed a subscription): one pass over the cache.
+                let of_project: Vec<SecretDigest> = e
+                    .by_digest
+                    .iter()
+                    .filter_map(|(d, l)| match l {
+                        Lookup::Known(k) if k.token.project_key == *key => Some(*d),
+                        _ => None,
+                    })
+                    .collect();
+                for d in &of_project {
+                    e.remove(d);
+                }
+                None
+            }
         };
         if let Some(digest) = digest {
             e.remove(&digest);
@@ -188,7 +203,7 @@ mod tests {
     use chrono::Utc;
 
     fn token(id: &str) -> Arc<Known> {
-        let token = GatewayToken {
+        known(GatewayToken {
             id: id.into(),
             registry_username: "u".into(),
             project_key: "p".into(),
@@ -196,7 +211,10 @@ mod tests {
             products: vec![],
             expires_at: Utc::now(),
             issued_at: Utc::now(),
-        };
+        })
+    }
+
+    fn known(token: GatewayToken) -> Arc<Known> {
         Arc::new(Known {
             token,
             introspection: Default::default(),
@@ -242,6 +260,18 @@ mod tests {
         c.insert(c.epoch(), digest, Lookup::Unknown);
         c.changed(&Change::Digest(digest));
         assert!(c.get(&digest).is_none());
+    }
+
+    #[test]
+    fn a_subscription_change_forgets_the_projects_tokens_only() {
+        let c = cache();
+        let mut other = token("b").token.clone();
+        other.project_key = "q".into();
+        c.insert(c.epoch(), d(1), Lookup::Known(token("a")));
+        c.insert(c.epoch(), d(2), Lookup::Known(known(other)));
+        c.changed(&Change::Project("p".into()));
+        assert!(c.get(&d(1)).is_none());
+        assert!(c.get(&d(2)).is_some());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod gateway;
 pub mod health;
 pub mod problems;
+pub mod projects;
 pub mod service_users;
 pub mod tokens;
 
@@ -158,6 +159,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource(api(paths::SERVICE_USER)).delete(service_users::delete))
                 .service(resource(api(paths::AUDIT_EVENTS)).get(account::audit_events))
+                .service(resource(api(paths::PROJECTS)).get(projects::list))
+                .service(resource(api(paths::PROJECT)).get(projects::get).put(projects::put))
+                .service(resource(api(paths::SIGN_IN)).get(projects::sign_in))
                 .service(resource(api(paths::DEMO_USERS)).get(demo::users))
                 .service(resource(api(paths::DEMO_SESSION)).post(demo::session))
                 .service(resource(api(paths::DEMO_JWKS)).get(demo::jwks))

@@ -122,10 +122,17 @@ impl StandInIssuer {
             App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
                 use std::sync::atomic::Ordering::SeqCst;
                 this.asked.fetch_add(1, SeqCst);
-                let answer = if this.failing.load(SeqCst) || req.path() != "/.well-known/jwks.json" {
-                    actix_web::HttpResponse::InternalServerError().finish()
-                } else {
-                    actix_web::HttpResponse::Ok().json(json!({ "keys": *this.keys.lock().unwrap() }))
+                let issuer = format!("http://{addr}");
+                let answer = match req.path() {
+                    _ if this.failing.load(SeqCst) => actix_web::HttpResponse::InternalServerError().finish(),
+                    "/.well-known/jwks.json" => {
+                        actix_web::HttpResponse::Ok().json(json!({ "keys": *this.keys.lock().unwrap() }))
+                    }
+                    "/.well-known/openid-configuration" => actix_web::HttpResponse::Ok().json(json!({
+                        "issuer": issuer, "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+                        "authorization_endpoint": format!("{issuer}/authorize"),
+                        "token_endpoint": format!("{issuer}/token") })),
+                    _ => actix_web::HttpResponse::NotFound().finish(),
                 };
                 async move { answer }
             }))

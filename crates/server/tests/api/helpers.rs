@@ -293,6 +293,30 @@ impl TestApp {
             .expect("tollgate runs")
     }
 
+    /// A bearer token of an operator (no project), signed by the demo issuer.
+    pub fn operator(&self, sub: &str) -> String {
+        operator_of(self.data_dir.path(), sub)
+    }
+
+    /// Puts acme through the operator API: `products` as `code` or `code=name`.
+    pub async fn put_acme_api(&self, end_date: &str, products: &[&str]) -> Answer {
+        let products: Vec<Value> = products
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((code, name)) => json!({ "code": code, "name": name }),
+                None => json!({ "code": p }),
+            })
+            .collect();
+        let body = json!({ "name": "Acme Corp", "subscription": { "end_date": end_date, "products": products } });
+        self.send(
+            Method::PUT,
+            "/api/v1/projects/acme",
+            Some(&self.operator("olivia")),
+            Some(body),
+        )
+        .await
+    }
+
     /// Replaces acme's subscription through the operators' command.
     pub fn put_acme(&self, end_date: &str, products: &[&str]) {
         let mut args = vec![
@@ -342,6 +366,18 @@ impl Drop for TestApp {
             .ok();
         }
     }
+}
+
+/// An operator's bearer token signed by the demo issuer whose key is in `data_dir`.
+pub fn operator_of(data_dir: &std::path::Path, sub: &str) -> String {
+    let issuer = tollgate_server::demo::DemoIssuer::load_or_create(data_dir, "tollgate").unwrap();
+    let now = chrono::Utc::now().timestamp();
+    issuer
+        .sign_claims(
+            &json!({ "iss": tollgate_server::demo::DEMO_ISSUER, "aud": "tollgate", "sub": sub,
+            "iat": now, "exp": now + 600, "name": "Olivia Operator", "role": "operator" }),
+        )
+        .unwrap()
 }
 
 /// A `tollgate serve` process of its own: real HTTP between processes.
@@ -400,6 +436,11 @@ impl ServerProcess {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("tollgate serve did not become ready at {base}");
+    }
+
+    /// An operator's bearer token for this process (signed with its demo issuer's key).
+    pub fn operator(&self, sub: &str) -> String {
+        operator_of(self._data_dir.path(), sub)
     }
 
     /// A demo user's bearer token from this process.

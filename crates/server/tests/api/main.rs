@@ -13,6 +13,7 @@ mod me;
 mod nodes;
 mod openapi;
 mod permissions;
+mod projects;
 mod registry;
 mod serve;
 mod service_users;

@@ -1,6 +1,7 @@
 //! The permission table of the specification, row for row, through the real API: each
-//! operation by a customer (bob) and a customer admin (alice) of `acme`, on what is their own,
-//! on another user's of the project, and on something of another project (carol's `globex`).
+//! operation by a customer (bob) and a customer admin (alice) of `acme` and by an operator of
+//! the vendor (olivia), on what is their own, on another user's of the project, and on
+//! something of another project (carol's `globex`).
 
 use crate::both_backends;
 use crate::helpers::{Db, TestApp};
@@ -24,9 +25,12 @@ enum On {
 enum Who {
     Customer,
     Admin,
+    Operator,
 }
 
-/// SPEC: `| operation | customer | customer admin |`, with the status each cell answers.
+/// SPEC: `| operation | customer | customer admin |` and the operator's sentence, with the
+/// status each cell answers. An operator owns nothing of a project ("own" does not apply to
+/// them) and is refused everything inside one.
 /// `None`: the cell does not apply (one cannot generate "another user's" token). A customer
 /// is refused what no customer may do before any id is looked at, so that `403` says nothing
 /// about another project either.
@@ -34,33 +38,40 @@ enum Who {
 type Cells = [Option<u16>; 3];
 
 #[rustfmt::skip]
-const TABLE: &[(Op, Cells, Cells)] = &[
-    //                           customer: own, other user's, other project's | admin: the same
-    (Op::GenerateUserToken,    [Some(201), None,      None],      [Some(201), None,      None]),
-    (Op::GenerateServiceToken, [Some(403), None,      Some(403)], [Some(201), None,      Some(404)]),
-    (Op::ViewToken,            [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
-    (Op::ResyncToken,          [Some(403), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
-    (Op::RegenerateSecret,     [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)]),
-    (Op::DeleteToken,          [Some(204), Some(404), Some(404)], [Some(204), Some(204), Some(404)]),
-    (Op::ManageServiceUsers,   [Some(403), None,      Some(403)], [Some(201), None,      Some(404)]),
-    (Op::ReadAuditLog,         [Some(403), None,      None],      [Some(200), None,      None]),
+const TABLE: &[(Op, Cells, Cells, Cells)] = &[
+    //                           customer: own, other user's, other project's | admin: the same | operator
+    (Op::GenerateUserToken,    [Some(201), None,      None],      [Some(201), None,      None],      [Some(403), None,      None]),
+    (Op::GenerateServiceToken, [Some(403), None,      Some(403)], [Some(201), None,      Some(404)], [None,      Some(403), Some(403)]),
+    (Op::ViewToken,            [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)], [None,      Some(403), Some(403)]),
+    (Op::ResyncToken,          [Some(403), Some(404), Some(404)], [Some(200), Some(200), Some(404)], [None,      Some(403), Some(403)]),
+    (Op::RegenerateSecret,     [Some(200), Some(404), Some(404)], [Some(200), Some(200), Some(404)], [None,      Some(403), Some(403)]),
+    (Op::DeleteToken,          [Some(204), Some(404), Some(404)], [Some(204), Some(204), Some(404)], [None,      Some(403), Some(403)]),
+    (Op::ManageServiceUsers,   [Some(403), None,      Some(403)], [Some(201), None,      Some(404)], [None,      Some(403), Some(403)]),
+    (Op::ReadAuditLog,         [Some(403), None,      None],      [Some(200), None,      None],      [None,      Some(403), None]),
+    (Op::ManageProjects,       [Some(403), None,      Some(403)], [Some(403), None,      Some(403)], [None,      Some(200), Some(200)]),
 ];
 
 async fn the_permission_table_holds_row_for_row(db: Db) {
     let app = TestApp::spawn(db).await;
     let (alice, bob, carol) = app.everyone().await;
+    let olivia = app.operator("olivia");
     app.post(&carol, "/api/v1/service-users", json!({ "name": "globex-ci" }))
         .await
         .ok(201);
     let mut n = 0;
-    for &(op, customer, admin) in TABLE {
-        for (who, row) in [(Who::Customer, customer), (Who::Admin, admin)] {
+    for &(op, customer, admin, operator) in TABLE {
+        for (who, row) in [
+            (Who::Customer, customer),
+            (Who::Admin, admin),
+            (Who::Operator, operator),
+        ] {
             for (on, expected) in [On::Own, On::OtherUsers, On::OtherProject].into_iter().zip(row) {
                 let Some(expected) = expected else { continue };
                 n += 1;
                 let (actor, other) = match who {
                     Who::Customer => (&bob, &alice),
                     Who::Admin => (&alice, &bob),
+                    Who::Operator => (&olivia, &bob),
                 };
                 // A fresh target for every cell: a delete must not decide the next cell.
                 let token_of = |owner: &str| {
@@ -70,6 +81,8 @@ async fn the_permission_table_holds_row_for_row(db: Db) {
                     async move { app.create_token_id(&owner, &name).await }
                 };
                 let token = match on {
+                    // An operator owns no token; their own cells that apply are about no token.
+                    On::Own if who == Who::Operator => token_of(other).await,
                     On::Own => token_of(actor).await,
                     On::OtherUsers => token_of(other).await,
                     On::OtherProject => token_of(&carol).await,
@@ -79,9 +92,9 @@ async fn the_permission_table_holds_row_for_row(db: Db) {
             }
         }
     }
-    assert_eq!(n, 36, "every cell of the table was tried");
+    assert_eq!(n, 56, "every cell of the table was tried");
     assert!(
-        Op::ALL.iter().all(|op| TABLE.iter().any(|(row, _, _)| row == op)),
+        Op::ALL.iter().all(|op| TABLE.iter().any(|(row, ..)| row == op)),
         "every operation of the policy has its row"
     );
 }
@@ -123,6 +136,18 @@ async fn perform(app: &TestApp, actor: &str, carol: &str, op: Op, on: On, token:
             }
         },
         Op::ReadAuditLog => app.get(actor, "/api/v1/audit-events").await,
+        // The project itself: put acme as it is (own or another user's), read globex.
+        Op::ManageProjects => match on {
+            On::OtherProject => app.get(actor, "/api/v1/projects/globex").await,
+            _ => {
+                let acme = app.get(&app.operator("olivia"), "/api/v1/projects/acme").await;
+                let acme = acme.ok(200);
+                let body = json!({ "name": acme["name"], "subscription": {
+                    "end_date": acme["subscription"]["end_date"], "products": acme["subscription"]["products"] } });
+                app.send(reqwest::Method::PUT, "/api/v1/projects/acme", Some(actor), Some(body))
+                    .await
+            }
+        },
     };
     answer.status.as_u16()
 }

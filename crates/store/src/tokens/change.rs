@@ -40,17 +40,12 @@ impl Store {
             let row = lock_for(c, actor, id, Operation::ResyncToken)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
-            diesel::update(tokens::table.find(&row.id))
-                .set(tokens::subscription_end_date.eq(subscription.end_date))
-                .execute(c)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             set_products(c, &row.id, &subscription)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;
             let details = serde_json::json!({
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
-                "subscription_end_date_before": before.subscription_end_date,
-                "subscription_end_date": subscription.end_date,
             });
             record(
                 c,

@@ -67,7 +67,6 @@ impl Store {
                     tokens::registry_username.eq(&registry_username),
                     tokens::secret_digest.eq(secret.digest().hex()),
                     tokens::secret_last4.eq(secret.last4()),
-                    tokens::subscription_end_date.eq(subscription.end_date),
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;

@@ -53,11 +53,19 @@ impl Store {
             if let Some(kind) = f.kind {
                 q = q.filter(tokens::kind.eq(kind.as_str()));
             }
-            let today = Utc::now().date_naive();
-            match f.status {
-                Some(TokenStatus::Active) => q = q.filter(tokens::subscription_end_date.ge(today)),
-                Some(TokenStatus::Expired) => q = q.filter(tokens::subscription_end_date.lt(today)),
-                None => {}
+            // Every token of a project ends with its subscription: a status filter keeps all of
+            // them or none.
+            let subscription = subscription_of(c, &actor.project_id)?;
+            let status = if Utc::now() < subscription.expires_at {
+                TokenStatus::Active
+            } else {
+                TokenStatus::Expired
+            };
+            if f.status.is_some_and(|wanted| wanted != status) {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
             }
             if let Some(who) = &f.created_for {
                 q = q.filter(tokens::user_id.eq(who).or(tokens::service_user_id.eq(who)));
@@ -114,7 +122,6 @@ impl Store {
                 }),
                 _ => None,
             };
-            let subscription = subscription_of(c, &actor.project_id)?;
             Ok(Page {
                 items: hydrate(c, rows, &subscription)?,
                 next_cursor,

@@ -18,12 +18,12 @@ use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
 use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use tollgate_model::{
-    expires_at, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort,
-    TokenStatus, UserRef,
+    AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort, TokenStatus,
+    UserRef,
 };
 
 type Db = <DbConn as Connection>::Backend;
@@ -50,7 +50,6 @@ struct TokenRow {
     created_at: NaiveDateTime,
     registry_username: String,
     secret_last4: String,
-    subscription_end_date: NaiveDate,
     last_used_at: Option<NaiveDateTime>,
     secret_regenerated_at: Option<NaiveDateTime>,
 }

@@ -42,8 +42,11 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
     Ok(rows
         .into_iter()
         .map(|r| {
+            // The token's products are always a part of the subscription (a product leaves
+            // the tokens when it leaves the subscription); one the subscription has and the
+            // token lacks waits for a re-sync.
             let products = products_of.remove(&r.id).unwrap_or_default();
-            let expires = expires_at(r.subscription_end_date);
+            let out_of_sync = subscription.products.iter().any(|p| !products.contains(p));
             let created_for = match &r.service_user_id {
                 Some(sid) => Principal {
                     kind: PrincipalKind::ServiceUser,
@@ -60,8 +63,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 }
             };
             Token {
-                out_of_sync: products != subscription.products || r.subscription_end_date != subscription.end_date,
-                status: if now < expires {
+                out_of_sync,
+                status: if now < subscription.expires_at {
                     TokenStatus::Active
                 } else {
                     TokenStatus::Expired
@@ -73,8 +76,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 },
                 created_for,
                 products,
-                subscription_end_date: r.subscription_end_date,
-                expires_at: expires,
+                subscription_end_date: subscription.end_date,
+                expires_at: subscription.expires_at,
                 created_at: utc(r.created_at),
                 registry_username: r.registry_username,
                 secret_last4: r.secret_last4,
