@@ -17,7 +17,13 @@ check:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy -p tollgate-frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit:
+## The npm packages of the tests: the browser driver, axe, and the test identity provider
+## (oidc-provider) that the Rust API tests start too.
+e2e/node_modules/.installed: e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+unit: e2e/node_modules/.installed
 	$(CARGO) test
 
 walkthrough:
@@ -39,18 +45,18 @@ web:
 	frontend/build.sh
 
 ## Browser tests: Debian's chromium, driven by playwright-core, against a fresh server.
-e2e: web
+e2e: web e2e/node_modules/.installed
 	$(CARGO) build $(SERVER)
-	cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test
+	cd e2e && npm test
 
 clean:
 	$(CARGO) clean
 	rm -rf frontend/dist
 
 ## The SPA's budget: bundle size and time to an interactive token table (release build).
-bench-web: web
+bench-web: web e2e/node_modules/.installed
 	$(CARGO) build --release $(SERVER)
-	cd e2e && npm ci --no-audit --no-fund --loglevel=error && node bench-web.mjs
+	cd e2e && node bench-web.mjs
 
 ## The gateway benchmark (release build, wrk): prints requests/s and p50/p99 latency.
 bench:

@@ -39,6 +39,9 @@ export const ACCOUNTS = {
 // Clients of the client-credentials grant: what their tokens claim.
 const MACHINES = {
   'ci-acme': { secret: 'ci-acme-secret', project: 'acme', groups: ['tollgate-admins'], name: 'Acme CI' },
+  'ci-reader': { secret: 'ci-reader-secret', project: 'acme', groups: ['tollgate-users'], name: 'Acme reader' },
+  'no-role': { secret: 'no-role-secret', project: 'acme', groups: ['staff'], name: 'No role' },
+  'no-project': { secret: 'no-project-secret', groups: ['tollgate-admins'], name: 'No project' },
   'subscriptions': { secret: 'subscriptions-secret', groups: ['vendor-operators'], name: 'Subscription system' },
   'elsewhere': { secret: 'elsewhere-secret', project: 'acme', groups: ['tollgate-admins'], name: 'Other API',
     resource: OTHER_RESOURCE },

@@ -300,6 +300,12 @@ impl TestApp {
 
     /// Puts acme through the operator API: `products` as `code` or `code=name`.
     pub async fn put_acme_api(&self, end_date: &str, products: &[&str]) -> Answer {
+        self.put_acme_api_with(&self.operator("olivia"), end_date, products)
+            .await
+    }
+
+    /// [`TestApp::put_acme_api`] as the operator whose bearer token this is.
+    pub async fn put_acme_api_with(&self, operator: &str, end_date: &str, products: &[&str]) -> Answer {
         let products: Vec<Value> = products
             .iter()
             .map(|p| match p.split_once('=') {
@@ -308,13 +314,8 @@ impl TestApp {
             })
             .collect();
         let body = json!({ "name": "Acme Corp", "subscription": { "end_date": end_date, "products": products } });
-        self.send(
-            Method::PUT,
-            "/api/v1/projects/acme",
-            Some(&self.operator("olivia")),
-            Some(body),
-        )
-        .await
+        self.send(Method::PUT, "/api/v1/projects/acme", Some(operator), Some(body))
+            .await
     }
 
     /// Replaces acme's subscription through the operators' command.

@@ -11,6 +11,7 @@ mod gateway;
 mod logs;
 mod me;
 mod nodes;
+mod oidc;
 mod openapi;
 mod permissions;
 mod projects;
