@@ -30,6 +30,16 @@ frontend/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --enable
 hash() { sha256sum "$1" | cut -c1-16; }
 wasm="tollgate-$(hash "$out/tollgate_bg.wasm").wasm"
 mv "$out/tollgate_bg.wasm" "$out/$wasm"
+# wasm-bindgen's inline JavaScript snippets, flattened beside the glue under content-hashed
+# names (the server serves one folder, and only content-hashed names are cached for long).
+if [ -d "$out/snippets" ]; then
+  for f in $(cd "$out" && find snippets -name '*.js' | sort); do
+    name="snippet-$(hash "$out/$f").js"
+    mv "$out/$f" "$out/$name"
+    sed -i "s|'./$f'|'./$name'|" "$out/tollgate.js"
+  done
+  rm -rf "$out/snippets"
+fi
 js="tollgate-$(hash "$out/tollgate.js").js"
 mv "$out/tollgate.js" "$out/$js"
 css="style-$(hash frontend/style.css).css"

@@ -51,7 +51,7 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
         spawn_local(async move {
             match client.create_token(&body).await {
                 Ok(issued) => on_issued.run(issued),
-                Err(e) => server_error.set(Some(e.to_string())),
+                Err(e) => server_error.set(Some(crate::shown(&e))),
             }
             busy.set(false);
         });
@@ -85,7 +85,7 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
                                     </select>
                                 }.into_any(),
                                 Ok(None) => ().into_any(),
-                                Err(e) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+                                Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
                             })}
                         </Suspense>
                     </Show>
@@ -142,7 +142,7 @@ pub fn RegenerateDialog(
         spawn_local(async move {
             match client.regenerate_secret(&id).await {
                 Ok(issued) => on_issued.run(issued),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(crate::shown(&e))),
             }
         });
     };
@@ -173,7 +173,7 @@ pub fn DeleteDialog(
         spawn_local(async move {
             match client.delete_token(&id).await {
                 Ok(()) => on_deleted.run(name),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(crate::shown(&e))),
             }
         });
     };

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_model::{
     paths, AuditEvent, CreateServiceUser, CreateToken, DemoSession, DemoSessionRequest, DemoUser, ErrorCode,
-    IssuedToken, Me, Page, Problem, ServiceUser, ServiceUserList, Token, TokenListQuery,
+    IssuedToken, Me, Page, Problem, ServiceUser, ServiceUserList, SignInOptions, Token, TokenListQuery,
 };
 
 /// What a call can fail with. `Api` carries the server's problem, whose `detail` is meant for
@@ -144,6 +144,30 @@ impl Client {
     pub async fn demo_session(&self, user: &str) -> Result<DemoSession> {
         let body = DemoSessionRequest { user: user.to_owned() };
         Client::json(self.request(Method::POST, paths::DEMO_SESSION).json(&body)).await
+    }
+
+    /// How the portal signs in: the demo picker or the identity provider (public).
+    pub async fn sign_in_options(&self) -> Result<SignInOptions> {
+        Client::json(self.request(Method::GET, paths::SIGN_IN)).await
+    }
+
+    /// [`Client::sign_in_options`] read as a JSON value (for the portal's bundle, which parses
+    /// JSON values anyway and has no room for one more typed parser).
+    pub async fn sign_in_options_value(&self) -> Result<serde_json::Value> {
+        Client::json(self.request(Method::GET, paths::SIGN_IN)).await
+    }
+
+    /// POSTs a form to another server (the identity provider's token endpoint) and reads its
+    /// JSON answer, through the same path as every API call (the portal's bundle has no room
+    /// for a second one).
+    pub async fn post_form(&self, url: &str, body: String) -> Result<serde_json::Value> {
+        let builder = self
+            .http
+            .post(url)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        Client::json(builder).await
     }
 
     pub async fn me(&self) -> Result<Me> {

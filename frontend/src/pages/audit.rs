@@ -19,7 +19,7 @@ pub fn AuditPage(session: Session) -> impl IntoView {
             <h1 id="audit-title">"Audit log"</h1>
             <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
                 {move || events.get().map(|r| match r {
-                    Err(e) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
                     Ok(page) => {
                         let next = page.next_cursor.clone();
                         view! {

@@ -33,7 +33,7 @@ pub fn ServiceUsersPage(session: Session) -> impl IntoView {
                     message.set(Some(format!("Service user “{}” created.", s.name)));
                     name.set(String::new());
                 }
-                Err(e) => message.set(Some(e.to_string())),
+                Err(e) => message.set(Some(crate::shown(&e))),
             }
             reload.update(|n| *n += 1);
         });
@@ -43,7 +43,7 @@ pub fn ServiceUsersPage(session: Session) -> impl IntoView {
         spawn_local(async move {
             match client.delete_service_user(&id).await {
                 Ok(()) => message.set(Some("Service user deleted.".into())),
-                Err(e) => message.set(Some(e.to_string())),
+                Err(e) => message.set(Some(crate::shown(&e))),
             }
             reload.update(|n| *n += 1);
         });
@@ -60,7 +60,7 @@ pub fn ServiceUsersPage(session: Session) -> impl IntoView {
             {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
                 {move || users.get().map(|r| match r {
-                    Err(e) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No service users yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table>

@@ -60,7 +60,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
         spawn_local(async move {
             match client.sync_products(&id).await {
                 Ok(t) => notice.set(Some(format!("Products of “{}” re-synced.", t.name))),
-                Err(e) => notice.set(Some(e.to_string())),
+                Err(e) => notice.set(Some(crate::shown(&e))),
             }
             reload.update(|n| *n += 1);
         });
@@ -112,7 +112,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
             </form>
             <Transition fallback=|| view! { <p role="status">"Loading tokens…"</p> }>
                 {move || tokens.get().map(|result| match result {
-                    Err(e) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
                     Ok(page) if page.items.is_empty() => view! {
                         <p class="empty">"No tokens yet. Generate one to pull images with docker or Kubernetes."</p>
                     }.into_any(),
