@@ -93,10 +93,7 @@ fn schedule_renewal(options: OidcOptions) {
                 Some(Ok(_)) => {}
                 Some(Err(why)) => end_session(format!("Your session has ended: {why} Sign in again.")),
                 None => {
-                    let here = web_sys::window()
-                        .and_then(|w| w.location().pathname().ok())
-                        .unwrap_or_else(|| "/".into());
-                    if let Err(why) = oidc::start(&options, &here).await {
+                    if let Err(why) = oidc::start(&options, &oidc::here()).await {
                         end_session(why);
                     }
                 }

@@ -140,7 +140,9 @@ pub fn replace_address(path: &str) {
 /// address is not such a return.
 pub async fn complete(options: &OidcOptions) -> Option<Result<Tokens, String>> {
     let state = param("state")?;
-    if param("code").is_none() && param("error").is_none() {
+    let (code, error) = (param("code"), param("error"));
+    let error = error.map(|e| param("error_description").unwrap_or(e));
+    if code.is_none() && error.is_none() {
         return None;
     }
     let pending = get(PENDING);
@@ -162,11 +164,10 @@ pub async fn complete(options: &OidcOptions) -> Option<Result<Tokens, String>> {
             "The sign-in could not be completed (it was not started here, or started twice). Sign in again.".into(),
         ));
     }
-    if let Some(error) = param("error") {
-        let why = param("error_description").unwrap_or(error);
+    if let Some(why) = error {
         return Some(Err(format!("The identity provider did not sign you in: {why}")));
     }
-    let code = param("code").unwrap_or_default();
+    let code = code.unwrap_or_default();
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&client_id={}&code_verifier={verifier}",
         encode(&code),
@@ -244,6 +245,11 @@ pub fn end_session_url(options: &OidcOptions) -> Option<String> {
         encode(&options.client_id),
         encode(&redirect_uri())
     ))
+}
+
+/// The page the user is on (to return to after a sign-in).
+pub fn here() -> String {
+    window().location().pathname().unwrap_or_else(|_| "/".into())
 }
 
 /// Leaves for `url`.

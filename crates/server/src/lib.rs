@@ -98,6 +98,10 @@ fn http_server(
     listener: TcpListener,
 ) -> Result<Server, StartError> {
     let web_dir = config.web_dir.clone();
+    // The portal calls the identity provider's token endpoint when it signs in with it.
+    let csp = web::Data::new(spa::Csp::new(
+        config.oidc.client_id.as_ref().and(config.issuer.as_deref()),
+    ));
     let api_document = openapi::document(&config.gateway.registry_service);
     let mut server = HttpServer::new(move || {
         let app = App::new()
@@ -118,6 +122,7 @@ fn http_server(
         match spa::Portal::of(web_dir.as_deref()) {
             Some(portal) => app
                 .app_data(web::Data::new(portal))
+                .app_data(csp.clone())
                 .default_service(web::to(spa::serve)),
             None => app.default_service(web::to(routes::not_found)),
         }

@@ -51,11 +51,27 @@ impl Portal {
     }
 }
 
-/// Scripts and the WASM from this origin only (WASM compilation needs 'wasm-unsafe-eval'),
-/// styles from files only, API calls to this origin only, no framing, no plugins.
-pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-    connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'self'; \
-    frame-ancestors 'none'";
+/// The portal's Content Security Policy: scripts and the WASM from this origin only (WASM
+/// compilation needs 'wasm-unsafe-eval'), styles from files only, calls to this origin and to
+/// the identity provider's origin (its token endpoint) only, no framing, no plugins.
+pub struct Csp(pub String);
+
+impl Csp {
+    /// The policy, letting the portal call `provider` (an issuer URL) too when given.
+    pub fn new(provider: Option<&str>) -> Csp {
+        let origin = provider
+            .and_then(|url| reqwest::Url::parse(url).ok())
+            .map(|url| url.origin().ascii_serialization())
+            .filter(|origin| origin != "null")
+            .map(|origin| format!(" {origin}"))
+            .unwrap_or_default();
+        Csp(format!(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+             connect-src 'self'{origin}; img-src 'self' data:; font-src 'self'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'"
+        ))
+    }
+}
 
 /// Prefixes that belong to the API: an unknown path under them is a 404 problem, never the app.
 const API_PREFIXES: [&str; 4] = ["/api/", "/auth/", "/oauth2/", "/docs/"];
@@ -76,7 +92,7 @@ fn safe_file_name(path: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
-pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpResponse, ApiError> {
+pub async fn serve(req: HttpRequest, portal: web::Data<Portal>, csp: web::Data<Csp>) -> Result<HttpResponse, ApiError> {
     if API_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
         return Err(ApiError::new(ErrorCode::NotFound, "no such resource"));
     }
@@ -123,7 +139,7 @@ pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpRe
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp.0.as_str()))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .body(index))
 }
@@ -131,6 +147,13 @@ pub async fn serve(req: HttpRequest, portal: web::Data<Portal>) -> Result<HttpRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_lets_the_portal_call_its_identity_provider_only() {
+        assert!(Csp::new(None).0.contains("connect-src 'self';"));
+        let with = Csp::new(Some("https://login.example.com/realms/acme")).0;
+        assert!(with.contains("connect-src 'self' https://login.example.com;"), "{with}");
+    }
 
     #[test]
     fn only_content_hashed_names_are_immutable() {

@@ -140,6 +140,11 @@ impl Store {
             },
             backend,
         };
+        // Migrations first, on a connection of their own: the pool's connections, opened
+        // together, would otherwise wait for (or on SQLite be refused) the lock they hold.
+        let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        migrate(&mut first)?;
+        drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(POOL_WAIT)
@@ -152,27 +157,11 @@ impl Store {
             listener: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
         };
-        store.migrate()?;
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    fn migrate(&self) -> Result<()> {
-        let mut conn = self.conn()?;
-        let outcome = match &mut *conn {
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConn::Pg(c) => {
-                // Several nodes may start at once: let one migrate while the others wait.
-                c.batch_execute("SELECT pg_advisory_lock(7104281)")?;
-                let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
-                c.batch_execute("SELECT pg_advisory_unlock(7104281)")?;
-                done
-            }
-        };
-        outcome.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>> {
@@ -203,6 +192,21 @@ impl Store {
             f(c)
         })
     }
+}
+
+/// Runs the pending migrations on `conn`.
+fn migrate(conn: &mut DbConn) -> Result<()> {
+    let outcome = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => {
+            // Several nodes may start at once: let one migrate while the others wait.
+            c.batch_execute("SELECT pg_advisory_lock(7104281)")?;
+            let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            c.batch_execute("SELECT pg_advisory_unlock(7104281)")?;
+            done
+        }
+    };
+    outcome.map_err(|e| StoreError::Migration(e.to_string()))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub fn SignIn(
         let go = move |_| {
             let provider = provider.clone();
             spawn_local(async move {
-                if let Err(why) = crate::oidc::start(&provider, "/").await {
+                if let Err(why) = crate::oidc::start(&provider, &crate::oidc::here()).await {
                     error.set(Some(why));
                 }
             });
