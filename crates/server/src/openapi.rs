@@ -272,7 +272,29 @@ fn example_of(schema: &str) -> Option<Value> {
         "id": "alice", "name": "Alice Admin", "email": "alice@acme.example",
         "role": "customer_admin", "project": project
     });
+    let details = json!({
+        "key": "acme", "name": "Acme Corp",
+        "subscription": { "end_date": "2027-11-29", "expires_at": "2027-11-30T00:00:00Z", "products": products }
+    });
     Some(match schema {
+        "ProjectDetails" => details,
+        "ProjectList" => json!({ "items": [details] }),
+        "PutProject" => json!({
+            "name": "Acme Corp",
+            "subscription": { "end_date": "2027-11-29", "products": [
+                { "code": "wso2am", "name": "WSO2 API Manager" }, { "code": "wso2is" }
+            ] }
+        }),
+        "SignInOptions" => json!({
+            "demo": false,
+            "oidc": {
+                "issuer": "https://login.example.com/realms/vendor", "client_id": "tollgate-portal",
+                "scopes": "openid profile email",
+                "authorization_endpoint": "https://login.example.com/realms/vendor/protocol/openid-connect/auth",
+                "token_endpoint": "https://login.example.com/realms/vendor/protocol/openid-connect/token",
+                "end_session_endpoint": "https://login.example.com/realms/vendor/protocol/openid-connect/logout"
+            }
+        }),
         "Token" => token,
         "Page_Token" => json!({ "items": [token], "next_cursor": "MjAyNi0xMS0yOVQwMDozMDo1My4wNjk5ODA" }),
         "IssuedToken" => json!({
