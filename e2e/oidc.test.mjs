@@ -19,7 +19,7 @@ const shots = join(root, 'e2e', 'screenshots');
 const axeSource = readFileSync(join(root, 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 // Short-lived access tokens, so that renewal happens while the tests run.
 const ACCESS_TTL = 20;
-let server, provider, providerPort, issuer, base, browser, data;
+let server, quiet, provider, providerPort, issuer, base, quietBase, browser, data;
 
 const freePort = () => new Promise((ok) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
@@ -28,7 +28,8 @@ const freePort = () => new Promise((ok) => {
 /** Starts the provider (again) on its port with its key: a restart forgets its sessions and refresh tokens. */
 async function startProvider() {
   provider = spawn('node', [join(root, 'e2e', 'oidc', 'provider.mjs'), '--port', String(providerPort),
-    '--key', join(data, 'provider-key.json'), '--redirect', `${base}/`, '--refresh', '--access-ttl', String(ACCESS_TTL)],
+    '--key', join(data, 'provider-key.json'), '--redirect', `${base}/`, '--redirect', `${quietBase}/`, '--refresh',
+    '--access-ttl', String(ACCESS_TTL)],
   { stdio: ['ignore', 'pipe', 'ignore'] });
   const lines = createInterface({ input: provider.stdout });
   for await (const line of lines) {
@@ -57,19 +58,27 @@ before(async () => {
   data = mkdtempSync(join(tmpdir(), 'tollgate-oidc-'));
   mkdirSync(shots, { recursive: true });
   const port = await freePort();
+  const quietPort = await freePort();
   providerPort = await freePort();
   base = `http://127.0.0.1:${port}`;
+  quietBase = `http://127.0.0.1:${quietPort}`;
   await startProvider();
-  const env = { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_LOG: 'warn',
-    TOLLGATE_ISSUER: issuer, TOLLGATE_AUDIENCE: 'urn:tollgate', TOLLGATE_OIDC_CLIENT_ID: 'tollgate-portal',
-    TOLLGATE_OIDC_SCOPES: 'openid profile email', TOLLGATE_CLAIM_ROLE: 'groups',
-    TOLLGATE_ROLE_VALUES: 'customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-operators' };
-  for (const key of ['TOLLGATE_DATABASE_URL', 'TOLLGATE_DEMO', 'TOLLGATE_WEB_DIR', 'TOLLGATE_JWKS_URL']) delete env[key];
-  server = spawn(bin, ['serve'], { env, cwd: data, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Two nodes on one database: the second signs in with a client that gets no refresh token.
+  const serve = async (listen, clientId) => {
+    const env = { ...process.env, TOLLGATE_LISTEN: listen, TOLLGATE_DATA_DIR: data, TOLLGATE_LOG: 'warn',
+      TOLLGATE_ISSUER: issuer, TOLLGATE_AUDIENCE: 'urn:tollgate', TOLLGATE_OIDC_CLIENT_ID: clientId,
+      TOLLGATE_OIDC_SCOPES: 'openid profile email', TOLLGATE_CLAIM_ROLE: 'groups',
+      TOLLGATE_ROLE_VALUES: 'customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-operators' };
+    for (const key of ['TOLLGATE_DATABASE_URL', 'TOLLGATE_DEMO', 'TOLLGATE_WEB_DIR', 'TOLLGATE_JWKS_URL']) delete env[key];
+    const child = spawn(bin, ['serve'], { env, cwd: data, stdio: ['ignore', 'ignore', 'inherit'] });
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`http://${listen}/readyz`)).ok) break; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return child;
+  };
+  server = await serve(`127.0.0.1:${port}`, 'tollgate-portal');
+  quiet = await serve(`127.0.0.1:${quietPort}`, 'tollgate-portal-norefresh');
   // The vendor's subscription system creates the projects through the operator API.
   const operator = await clientToken('subscriptions');
   for (const [key, name, products] of [['acme', 'Acme Corp', ['wso2am']], ['globex', 'Globex', ['wso2mi']]]) {
@@ -89,6 +98,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill('SIGTERM');
+  quiet?.kill('SIGTERM');
   provider?.kill('SIGTERM');
   rmSync(data, { recursive: true, force: true });
 });
@@ -202,5 +212,26 @@ test('a session the provider no longer honours lands on sign-in with a message, 
   assert.match(await notice.innerText(), /`groups` claim maps to no role/);
   assert.equal(await page.getByRole('heading', { name: 'Registry tokens' }).count(), 0);
   assert.deepEqual(page.cspViolations, []);
+  await page.context().close();
+});
+
+test('without a refresh token, the session is renewed by a new sign-in that returns to the same page', async () => {
+  const page = await newPage();
+  await page.goto(`${quietBase}/audit`);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await providerLogin(page, 'gina');
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  assert.equal(page.url(), `${quietBase}/audit`);
+  const first = await storage(page);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.refresh')), null, 'no refresh token given');
+  // Before the token expires, the portal goes through the provider (whose session is still
+  // open) and comes back to the audit log with a new token, with no login form on the way.
+  await page.waitForFunction((old) => {
+    const now = sessionStorage.getItem('tollgate.bearer');
+    return now && now !== old && location.pathname === '/audit';
+  }, first.bearer, { timeout: ACCESS_TTL * 1000 });
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  assert.match(await page.locator('header').innerText(), /Gina Globex · Customer admin · Globex/);
+  assert.equal(await page.getByRole('alert').count(), 0);
   await page.context().close();
 });

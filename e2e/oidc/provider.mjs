@@ -7,7 +7,8 @@
 //
 // Options: --port (0: any free port), --key (the signing key, kept across restarts; made when
 // absent), --redirect (portal origin, repeatable; the callback and the sign-out return are
-// under it), --access-ttl seconds (default 300), --refresh (issue refresh tokens to the portal).
+// under it), --access-ttl seconds (default 300), --refresh (issue refresh tokens to the portal
+// client `tollgate-portal`; `tollgate-portal-norefresh` never gets one).
 import Provider from 'oidc-provider';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,16 +70,16 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey(opt.key)] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   clients: [
-    {
-      client_id: 'tollgate-portal',
+    ...[['tollgate-portal', opt.refresh], ['tollgate-portal-norefresh', false]].map(([id, refresh]) => ({
+      client_id: id,
       token_endpoint_auth_method: 'none',
       application_type: 'web',
-      grant_types: opt.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+      grant_types: refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
       response_types: ['code'],
       redirect_uris: portalRedirects,
       post_logout_redirect_uris: portalRedirects,
       id_token_signed_response_alg: 'ES256',
-    },
+    })),
     ...Object.entries(MACHINES).map(([id, m]) => ({
       client_id: id,
       client_secret: m.secret,
