@@ -188,6 +188,11 @@ pub struct GatewayConfig {
     /// Its certificate, for the registry's `rootcertbundle`. Default: created beside the key.
     #[arg(long, env = "TOLLGATE_TOKEN_CERT_FILE", value_parser = non_empty_path)]
     pub token_cert_file: Option<PathBuf>,
+    /// Certificates published beside the signing one (comma-separated PEM files), in
+    /// `/auth/certificate.pem` and `/auth/jwks.json`: the next key before it signs, or the
+    /// previous one until its last tokens have expired.
+    #[arg(long, env = "TOLLGATE_TOKEN_PUBLISHED_CERT_FILES", value_delimiter = ',')]
+    pub token_published_cert_files: Vec<PathBuf>,
     /// Failed secret checks allowed per minute and client address at `/auth/token` (0: no
     /// limit). Only failures count, and only failures are refused.
     #[arg(long, env = "TOLLGATE_TOKEN_FAILURES_PER_MINUTE", default_value_t = 60)]
@@ -210,6 +215,7 @@ impl Default for GatewayConfig {
             token_ttl: 300,
             token_key_file: None,
             token_cert_file: None,
+            token_published_cert_files: Vec::new(),
             token_failures_per_minute: 60,
             introspect_failures_per_minute: 600,
             last_used_flush_ms: 5000,

@@ -56,12 +56,7 @@ impl EcKey {
 
     /// The public key as a JWK with this `kid`.
     pub fn public_jwk(&self, kid: &str) -> serde_json::Value {
-        let point = self.signing.verifying_key().to_encoded_point(false);
-        let coordinate = |c: Option<&p256::FieldBytes>| c.map(|b| b64(b)).unwrap_or_default();
-        json!({
-            "kty": "EC", "crv": "P-256", "x": coordinate(point.x()), "y": coordinate(point.y()),
-            "kid": kid, "alg": "ES256", "use": "sig",
-        })
+        public_jwk(self.signing.verifying_key(), kid)
     }
 
     /// The DER (SubjectPublicKeyInfo) of the public key.
@@ -73,6 +68,51 @@ impl EcKey {
             .map(|d| d.into_vec())
             .unwrap_or_default()
     }
+}
+
+/// A P-256 public key as a JWK with this `kid`.
+pub fn public_jwk(key: &p256::ecdsa::VerifyingKey, kid: &str) -> serde_json::Value {
+    let (x, y) = coordinates(key);
+    json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" })
+}
+
+/// The base64url `x` and `y` of a P-256 public key.
+fn coordinates(key: &p256::ecdsa::VerifyingKey) -> (String, String) {
+    let point = key.to_encoded_point(false);
+    let coordinate = |c: Option<&p256::FieldBytes>| c.map(|b| b64(b)).unwrap_or_default();
+    (coordinate(point.x()), coordinate(point.y()))
+}
+
+/// The RFC 7638 JWK thumbprint of a P-256 public key: SHA-256 of its required members in
+/// lexicographic order, base64url. Distribution 3 names a trusted key by it.
+pub fn thumbprint(key: &p256::ecdsa::VerifyingKey) -> String {
+    use sha2::{Digest, Sha256};
+    let (x, y) = coordinates(key);
+    b64(&Sha256::digest(format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    )))
+}
+
+/// The certificates of a PEM bundle, each as DER with its P-256 public key.
+pub fn certificates(pem: &str) -> Result<Vec<(Vec<u8>, p256::ecdsa::VerifyingKey)>, String> {
+    let mut found = Vec::new();
+    for block in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let block = block.map_err(|e| format!("not a PEM certificate: {e}"))?;
+        if block.label != "CERTIFICATE" {
+            continue;
+        }
+        let cert = block
+            .parse_x509()
+            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        let point = &cert.public_key().subject_public_key.data;
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map_err(|_| "the certificate's key is not an ES256 (P-256) key".to_owned())?;
+        found.push((block.contents.clone(), key));
+    }
+    if found.is_empty() {
+        return Err("no certificate in the file".into());
+    }
+    Ok(found)
 }
 
 pub fn b64(bytes: &[u8]) -> String {

@@ -244,6 +244,7 @@ fn build_gateway(
         &config.db.data_dir,
         g.token_key_file.clone(),
         g.token_cert_file.clone(),
+        &g.token_published_cert_files,
         g.token_issuer.clone(),
         g.token_ttl,
     )?;

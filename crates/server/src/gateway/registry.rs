@@ -1,10 +1,16 @@
 //! Docker registry tokens (the CNCF Distribution `token` auth): the ES256 signing key and its
 //! certificate, scope parsing, and the signed JWT that grants `pull` on the token's products.
+//!
+//! Every token's header carries `x5c` (the signing certificate, which the registry checks
+//! against its `rootcertbundle`: Distribution 2.8 and 3) and a `kid` that is the RFC 7638
+//! thumbprint of the key (what Distribution 3 names a key of its bundle or JWKS by).
+//! Certificates published beside the signing one (a key rotation) are in the bundle and the
+//! JWKS too.
 
 use crate::keys::{b64, EcKey, KeyError};
+use base64::Engine;
 use chrono::{Datelike, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// One entry of the `access` claim.
@@ -23,6 +29,7 @@ pub struct RegistrySigner {
     rng: ring::rand::SystemRandom,
     /// The JWT header, already base64url-encoded: it never changes.
     header: String,
+    /// The signing certificate and those published beside it, as the registry's bundle.
     certificate_pem: String,
     jwks: serde_json::Value,
     issuer: String,
@@ -36,6 +43,7 @@ impl RegistrySigner {
         data_dir: &Path,
         key_file: Option<PathBuf>,
         cert_file: Option<PathBuf>,
+        published: &[PathBuf],
         issuer: String,
         ttl_seconds: u64,
     ) -> Result<RegistrySigner, KeyError> {
@@ -53,8 +61,37 @@ impl RegistrySigner {
             std::fs::write(&cert_path, &pem).map_err(|e| error(e.to_string()))?;
             pem
         };
-        let kid = libtrust_key_id(&key.public_der());
-        let jwks = serde_json::json!({ "keys": [key.public_jwk(&kid)] });
+        let signing_key = *key.signing.verifying_key();
+        let (signing_der, certified) = crate::keys::certificates(&certificate_pem)
+            .map_err(error)?
+            .into_iter()
+            .next()
+            .expect("certificates() finds at least one");
+        if certified != signing_key {
+            return Err(error(
+                "the certificate is not of the signing key (TOLLGATE_TOKEN_KEY_FILE)".into(),
+            ));
+        }
+        let kid = crate::keys::thumbprint(&signing_key);
+        let mut keys = vec![key.public_jwk(&kid)];
+        let mut bundle = certificate_pem.trim_end().to_owned() + "\n";
+        for path in published {
+            let error = |message: String| KeyError {
+                path: path.display().to_string(),
+                message,
+            };
+            let pem = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+            for (_, public) in crate::keys::certificates(&pem).map_err(error)? {
+                let kid = crate::keys::thumbprint(&public);
+                if !keys.iter().any(|k| k["kid"] == kid.as_str()) {
+                    keys.push(crate::keys::public_jwk(&public, &kid));
+                }
+            }
+            bundle.push_str(pem.trim_end());
+            bundle.push('\n');
+        }
+        let jwks = serde_json::json!({ "keys": keys });
+        let x5c = base64::engine::general_purpose::STANDARD.encode(&signing_der);
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = {
             use p256::pkcs8::EncodePrivateKey;
@@ -66,14 +103,16 @@ impl RegistrySigner {
             &rng,
         )
         .map_err(|e| error(e.to_string()))?;
-        let header = b64(serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": kid })
-            .to_string()
-            .as_bytes());
+        let header = b64(
+            serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": kid, "x5c": [x5c] })
+                .to_string()
+                .as_bytes(),
+        );
         Ok(RegistrySigner {
             signer,
             rng,
             header,
-            certificate_pem,
+            certificate_pem: bundle,
             jwks,
             issuer,
             ttl_seconds,
@@ -123,25 +162,6 @@ fn self_signed_certificate(key: &EcKey) -> Result<String, rcgen::Error> {
     params.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     params.not_after = rcgen::date_time_ymd(year + 20, 1, 1);
     Ok(params.self_signed(&key_pair)?.pem())
-}
-
-/// The key id Distribution (libtrust) computes for a public key: the SHA-256 of its DER,
-/// truncated to 240 bits, base32, in groups of four separated by `:`.
-pub fn libtrust_key_id(public_der: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let hash = Sha256::digest(public_der);
-    let mut bits = String::new();
-    let (mut buffer, mut count) = (0u32, 0u32);
-    for &byte in &hash[..30] {
-        buffer = (buffer << 8) | u32::from(byte);
-        count += 8;
-        while count >= 5 {
-            count -= 5;
-            bits.push(char::from(ALPHABET[((buffer >> count) & 31) as usize]));
-        }
-    }
-    let groups: Vec<&str> = (0..bits.len()).step_by(4).map(|i| &bits[i..i + 4]).collect();
-    groups.join(":")
 }
 
 /// The most scopes one token request may ask for, counted after splitting on spaces.
@@ -289,15 +309,5 @@ mod tests {
         assert!(split_scopes(&one_parameter).is_none());
         let exactly = vec![vec!["repository:wso2am/x:pull"; MAX_SCOPES].join("  ")];
         assert_eq!(split_scopes(&exactly).unwrap().len(), MAX_SCOPES);
-    }
-
-    #[test]
-    fn key_ids_look_like_libtrust_ones() {
-        let id = libtrust_key_id(b"anything");
-        assert_eq!(id.len(), 59);
-        assert_eq!(id.split(':').count(), 12);
-        assert!(id
-            .split(':')
-            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))));
     }
 }

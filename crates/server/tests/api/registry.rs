@@ -219,3 +219,115 @@ async fn a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_to
         "a pull with a deleted token",
     );
 }
+
+/// What Distribution 3 does with a registry token (`registry/auth/token`): the `x5c` chain must
+/// lead to a certificate of its `rootcertbundle` (here checked by `openssl verify`, as Go's
+/// x509 does), the signature must verify with the leaf's key, and the `kid` must be the RFC
+/// 7638 thumbprint of that key, as its JWKS names it. A certificate published for a key
+/// rotation is in the bundle and the JWKS beside the signing one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_tokens_carry_x5c_and_a_thumbprint_kid_that_distribution_3_trusts() {
+    use base64::Engine;
+    use p256::ecdsa::signature::Verifier;
+    let next_dir = tempfile::tempdir().unwrap();
+    let next_key = next_dir.path().join("next-key.pem");
+    let next_cert = next_dir.path().join("next-cert.pem");
+    // The next key of a rotation: made by its own signer, published here before it signs.
+    tollgate_server::gateway::registry::RegistrySigner::load_or_create(
+        next_dir.path(),
+        Some(next_key),
+        Some(next_cert.clone()),
+        &[],
+        "tollgate".into(),
+        300,
+    )
+    .unwrap();
+    let published = next_cert.clone();
+    let app = TestApp::spawn_with(Db::Sqlite, move |c| {
+        c.gateway.token_published_cert_files = vec![published]
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "d3").await;
+    let user = created["token"]["registry_username"].as_str().unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    let answer: serde_json::Value = app
+        .http
+        .get(format!(
+            "{}/auth/token?service=tollgate-registry&scope=repository:wso2am/x:pull",
+            app.base
+        ))
+        .basic_auth(user, Some(secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = answer["token"].as_str().unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value = serde_json::from_slice(&url.decode(parts[0]).unwrap()).unwrap();
+    let leaf = base64::engine::general_purpose::STANDARD
+        .decode(header["x5c"][0].as_str().expect("an x5c chain"))
+        .unwrap();
+
+    // The chain leads to the configured root bundle.
+    let bundle = app
+        .http
+        .get(format!("{}/auth/certificate.pem", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("bundle.pem"), &bundle).unwrap();
+    let leaf_pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&leaf)
+    );
+    std::fs::write(work.path().join("leaf.pem"), &leaf_pem).unwrap();
+    let verify = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(work.path().join("bundle.pem"))
+        .arg(work.path().join("leaf.pem"))
+        .output()
+        .expect("openssl runs");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    // The signature verifies with the leaf's key, and the kid is that key's thumbprint, as
+    // the JWKS publishes it; the next key is published too.
+    let (_, key) = tollgate_server::keys::certificates(&leaf_pem).unwrap().remove(0);
+    let signature = p256::ecdsa::Signature::from_slice(&url.decode(parts[2]).unwrap()).unwrap();
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("the signature verifies with the x5c key");
+    let kid = tollgate_server::keys::thumbprint(&key);
+    assert_eq!(header["kid"], kid.as_str());
+    assert_eq!(kid.len(), 43, "a base64url SHA-256");
+    let jwks: serde_json::Value = app
+        .http
+        .get(format!("{}/auth/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    let (_, next) = tollgate_server::keys::certificates(&std::fs::read_to_string(&next_cert).unwrap())
+        .unwrap()
+        .remove(0);
+    assert_eq!(kids, [kid, tollgate_server::keys::thumbprint(&next)]);
+    assert_eq!(
+        bundle.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "the bundle has both certificates"
+    );
+}
