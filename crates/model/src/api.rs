@@ -1,5 +1,6 @@
 //! Request and response bodies of the REST API (`/api/v1`).
 
+use crate::problem::Problem;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -398,6 +399,14 @@ pub struct RegistryToken {
     /// RFC 3339.
     #[serde(deserialize_with = "crate::time::instant")]
     pub issued_at: DateTime<Utc>,
+    /// Asked for with `access_type=offline` (POST) or `offline_token=true` (GET): gets new
+    /// registry tokens without the secret, until the secret is re-generated, the token
+    /// deleted or its subscription ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The scopes granted, space-separated (OAuth2 answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A project as an operator puts it: its display name and its subscription.
@@ -474,4 +483,31 @@ pub struct OidcOptions {
     pub token_endpoint: String,
     /// Where sign-out ends the provider's session too, if the provider offers it.
     pub end_session_endpoint: Option<String>,
+}
+
+/// A refusal of the registry's endpoints (`/auth/token`, `/auth/forward`): a problem, with the
+/// members that Docker, containerd and podman print (`details`, `errors`), and for the OAuth2
+/// variant of the token endpoint the RFC 6749 `error` and `error_description`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegistryProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The reason, as Docker clients read it.
+    pub details: String,
+    /// The reason as a Distribution error (`UNAUTHORIZED`, `DENIED`, `TOOMANYREQUESTS`).
+    pub errors: Vec<RegistryError>,
+    /// RFC 6749 error code (`POST /auth/token` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// One error of the Distribution error format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegistryError {
+    pub code: String,
+    pub message: String,
 }

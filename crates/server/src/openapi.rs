@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::demo::jwks,
         crate::routes::gateway::introspect,
         crate::routes::gateway::token,
+        crate::routes::gateway::token_post,
         crate::routes::gateway::certificate,
         crate::routes::gateway::jwks,
         crate::routes::health::healthz,
@@ -164,6 +165,7 @@ fn refined(service: &str) -> Value {
             p["schema"]["enum"] = json!([service]);
         }
     }
+    doc["components"]["schemas"]["TokenForm"]["properties"]["service"]["enum"] = json!([service]);
     doc
 }
 
@@ -200,6 +202,19 @@ fn add_examples(content: Option<&mut Value>, problem: Option<Value>) {
             });
         let example = match name.as_deref() {
             Some("Problem") => problem.clone(),
+            // The registry's refusals: the problem with what registry clients print.
+            Some("RegistryProblem") => problem.clone().map(|mut p| {
+                let detail = p["detail"].clone();
+                let code = match p["status"].as_u64() {
+                    Some(429) => "TOOMANYREQUESTS",
+                    Some(403) => "DENIED",
+                    Some(401) => "UNAUTHORIZED",
+                    _ => "UNSUPPORTED",
+                };
+                p["details"] = detail.clone();
+                p["errors"] = json!([{ "code": code, "message": detail }]);
+                p
+            }),
             Some(name) => example_of(name),
             None => None,
         };
@@ -220,6 +235,16 @@ fn untyped_examples() -> Vec<(&'static str, &'static str, &'static str, Value)> 
         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
     }]});
     vec![
+        (
+            paths::REGISTRY_TOKEN,
+            "post",
+            "request",
+            json!({
+                "grant_type": "password", "service": "tollgate-registry", "client_id": "containerd",
+                "access_type": "offline", "scope": "repository:wso2am/gateway:pull",
+                "username": "tg-acme-ee866a2q7g", "password": "tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa"
+            }),
+        ),
         (paths::DEMO_JWKS, "get", "200", jwks.clone()),
         (paths::REGISTRY_JWKS, "get", "200", jwks),
         (

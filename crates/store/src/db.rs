@@ -116,6 +116,9 @@ pub struct Store {
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
     /// This process' name in change notifications.
     pub(crate) node: Arc<str>,
+    /// SQLite: write transactions this process has committed (each bumps `write_gate`), so
+    /// that a change by another process (`tollgate project put`) can be told from its own.
+    pub(crate) own_writes: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -156,6 +159,7 @@ impl Store {
             url: Some(url.to_owned()),
             listener: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
+            own_writes: Arc::default(),
         };
         Ok(store)
     }
@@ -185,12 +189,29 @@ impl Store {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         let conn: &mut DbConn = &mut conn;
-        conn.transaction(|c| {
-            if matches!(c, DbConn::Sqlite(_)) {
+        let sqlite = matches!(conn, DbConn::Sqlite(_));
+        let done = conn.transaction(|c| {
+            if sqlite {
                 diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
             }
             f(c)
-        })
+        });
+        if sqlite && done.is_ok() {
+            self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        done
+    }
+
+    /// SQLite: how many write transactions every process has committed.
+    pub(crate) fn all_writes(&self) -> Result<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Writes {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            writes: i64,
+        }
+        let mut conn = self.conn()?;
+        let row: Writes = diesel::sql_query("SELECT writes FROM write_gate WHERE id = 1").get_result(&mut *conn)?;
+        Ok(row.writes)
     }
 }
 

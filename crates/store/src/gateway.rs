@@ -2,7 +2,7 @@
 //! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
 
 use crate::notify::{ChangeListener, CHANNEL};
-use crate::schema::{projects, token_products, tokens};
+use crate::schema::{projects, retired_secrets, token_products, tokens};
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -33,6 +33,32 @@ type DigestRow = (
     NaiveDateTime,
     Option<NaiveDateTime>,
 );
+
+/// Why a secret that once worked no longer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    /// Its token's secret was re-generated.
+    Regenerated,
+    /// Its token was deleted.
+    Deleted,
+}
+
+impl Retired {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retired::Regenerated => "regenerated",
+            Retired::Deleted => "deleted",
+        }
+    }
+}
+
+/// What a secret's digest names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretLookup {
+    Token(GatewayToken),
+    Retired(Retired),
+    Unknown,
+}
 
 /// A change to tokens that caches must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,42 +106,33 @@ pub(crate) fn publish(c: &mut DbConn, node: &str, change: &Change) -> Result<()>
 }
 
 impl Store {
-    /// The token whose secret has this digest, if any.
-    pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<Option<GatewayToken>> {
+    /// The token whose secret has this digest, else why the secret no longer works, if it
+    /// ever did.
+    pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<SecretLookup> {
         // One read transaction: the token and its products as of the same moment.
         self.read(|c| {
-            let row: Option<DigestRow> = tokens::table
-                .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
-                .filter(tokens::secret_digest.eq(digest.hex()))
-                .select((
-                    tokens::id,
-                    tokens::registry_username,
-                    projects::key,
-                    tokens::kind,
-                    projects::subscription_end_date,
-                    tokens::created_at,
-                    tokens::secret_regenerated_at,
-                ))
+            if let Some(token) = gateway_token(c, By::Digest(&digest.hex()))? {
+                return Ok(SecretLookup::Token(token));
+            }
+            let retired: Option<String> = retired_secrets::table
+                .find(digest.hex())
+                .select(retired_secrets::reason)
                 .first(c)
                 .optional()?;
-            let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
-                return Ok(None);
-            };
-            let products: Vec<String> = token_products::table
-                .filter(token_products::token_id.eq(&id))
-                .order(token_products::product_code)
-                .select(token_products::product_code)
-                .load(c)?;
-            Ok(Some(GatewayToken {
-                id,
-                registry_username,
-                project_key,
-                kind: TokenKind::parse(&kind).unwrap_or_default(),
-                products,
-                expires_at: expires_at(end_date),
-                issued_at: utc(regenerated_at.unwrap_or(created_at)),
-            }))
+            Ok(match retired.as_deref() {
+                Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
+                Some(_) => SecretLookup::Retired(Retired::Deleted),
+                None => SecretLookup::Unknown,
+            })
         })
+    }
+
+    /// The token with this id as the gateway sees it (a refresh token names its token).
+    pub fn gateway_token_by_id(&self, id: &str) -> Result<Option<GatewayToken>> {
+        if !crate::is_id(id) {
+            return Ok(None);
+        }
+        self.read(|c| gateway_token(c, By::Id(id)))
     }
 
     /// Records when tokens were last used, in one transaction; a token deleted meanwhile is
@@ -147,7 +164,39 @@ impl Store {
             Some(url) if self.backend() == crate::Backend::Postgres => {
                 crate::notify::spawn(url.clone(), self.node.clone(), Arc::downgrade(&listener));
             }
-            _ => listener.single_node(),
+            _ => {
+                listener.single_node();
+                self.watch_other_writers(Arc::downgrade(&listener));
+            }
+        }
+    }
+
+    /// SQLite has one serving node, but other processes may write (`tollgate project put` on
+    /// the host): every 150 ms, a count of writes beyond this process' own makes the listener
+    /// forget everything, well within the promised second.
+    fn watch_other_writers(&self, listener: std::sync::Weak<dyn ChangeListener>) {
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tollgate-sqlite-watch".into())
+            .spawn(move || {
+                use std::sync::atomic::Ordering;
+                let mut last = (
+                    store.all_writes().unwrap_or(0),
+                    store.own_writes.load(Ordering::Acquire),
+                );
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(150));
+                    let Some(listener) = listener.upgrade() else { return };
+                    let Ok(all) = store.all_writes() else { continue };
+                    let own = store.own_writes.load(Ordering::Acquire);
+                    if (all - last.0) - (own - last.1) > 0 {
+                        listener.missed_changes();
+                    }
+                    last = (all, own);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot watch for other writers of the SQLite database");
         }
     }
 
@@ -159,6 +208,53 @@ impl Store {
             }
         }
     }
+}
+
+/// Which token [`gateway_token`] looks for.
+enum By<'a> {
+    Digest(&'a str),
+    Id(&'a str),
+}
+
+/// The token found `by` its digest or id, with its products, as of one moment.
+fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
+    type Db = <DbConn as diesel::Connection>::Backend;
+    let query = tokens::table
+        .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
+        .into_boxed::<Db>();
+    let query = match by {
+        By::Digest(hex) => query.filter(tokens::secret_digest.eq(hex)),
+        By::Id(id) => query.filter(tokens::id.eq(id)),
+    };
+    let row: Option<DigestRow> = query
+        .select((
+            tokens::id,
+            tokens::registry_username,
+            projects::key,
+            tokens::kind,
+            projects::subscription_end_date,
+            tokens::created_at,
+            tokens::secret_regenerated_at,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
+        return Ok(None);
+    };
+    let products: Vec<String> = token_products::table
+        .filter(token_products::token_id.eq(&id))
+        .order(token_products::product_code)
+        .select(token_products::product_code)
+        .load(c)?;
+    Ok(Some(GatewayToken {
+        id,
+        registry_username,
+        project_key,
+        kind: TokenKind::parse(&kind).unwrap_or_default(),
+        products,
+        expires_at: expires_at(end_date),
+        issued_at: utc(regenerated_at.unwrap_or(created_at)),
+    }))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod users;
 
 pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
-pub use gateway::{Change, GatewayToken};
+pub use gateway::{Change, GatewayToken, Retired, SecretLookup};
 pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};

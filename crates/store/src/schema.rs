@@ -92,6 +92,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retired_secrets (digest) {
+        digest -> Text,
+        reason -> Text,
+        retired_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(subscription_products -> products (product_code));
 diesel::joinable!(token_products -> products (product_code));
 
@@ -104,4 +112,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     token_products,
     audit_events,
+    retired_secrets,
 );

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tollgate_store::secret::SecretDigest;
-use tollgate_store::{Change, ChangeListener, GatewayToken};
+use tollgate_store::{Change, ChangeListener, GatewayToken, Retired};
 
 /// Unknown digests kept at most; past that they are forgotten all at once, so that a flood of
 /// made-up secrets cannot grow the cache without bound.
@@ -24,7 +24,8 @@ pub const TRUST: Duration = Duration::from_millis(750);
 #[derive(Clone)]
 pub enum Lookup {
     Known(Arc<Known>),
-    Unknown,
+    /// No token has this secret; `Some` when one had it, and why it no longer works.
+    Unknown(Option<Retired>),
 }
 
 /// A valid token, with its introspection answer serialized once.
@@ -45,7 +46,7 @@ struct Entries {
 impl Entries {
     fn remove(&mut self, digest: &SecretDigest) {
         match self.by_digest.remove(digest) {
-            Some(Lookup::Unknown) => self.unknown -= 1,
+            Some(Lookup::Unknown(_)) => self.unknown -= 1,
             Some(Lookup::Known(known)) if self.digest_of_token.get(&known.token.id) == Some(digest) => {
                 self.digest_of_token.remove(&known.token.id);
             }
@@ -133,7 +134,7 @@ impl TokenCache {
                     }
                 }
             }
-            Lookup::Unknown => {
+            Lookup::Unknown(_) => {
                 if e.unknown >= MAX_UNKNOWN {
                     e.by_digest.retain(|_, l| matches!(l, Lookup::Known(_)));
                     e.unknown = 0;
@@ -257,7 +258,7 @@ mod tests {
     fn a_new_digest_forgets_that_it_was_unknown() {
         let c = cache();
         let digest = tollgate_store::secret::digest("x");
-        c.insert(c.epoch(), digest, Lookup::Unknown);
+        c.insert(c.epoch(), digest, Lookup::Unknown(None));
         c.changed(&Change::Digest(digest));
         assert!(c.get(&digest).is_none());
     }
@@ -279,11 +280,11 @@ mod tests {
         let c = TokenCache::new(Arc::new(Metrics::new()));
         assert!(!c.trusted(), "nothing is trusted before the first confirmation");
         c.confirmed(Instant::now());
-        c.insert(c.epoch(), d(1), Lookup::Unknown);
+        c.insert(c.epoch(), d(1), Lookup::Unknown(None));
         assert!(c.get(&d(1)).is_some());
         std::thread::sleep(TRUST + Duration::from_millis(50));
         assert!(c.get(&d(1)).is_none(), "no confirmation for longer than TRUST");
-        c.insert(c.epoch(), d(2), Lookup::Unknown);
+        c.insert(c.epoch(), d(2), Lookup::Unknown(None));
         c.confirmed(Instant::now());
         assert!(c.get(&d(2)).is_none(), "nothing was cached while untrusted");
         assert!(c.get(&d(1)).is_some());
@@ -321,7 +322,7 @@ mod tests {
             c.insert(
                 c.epoch(),
                 tollgate_store::secret::digest(&format!("u{n}")),
-                Lookup::Unknown,
+                Lookup::Unknown(None),
             );
         }
         assert!(c.len() <= MAX_UNKNOWN + 1);

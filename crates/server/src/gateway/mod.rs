@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tollgate_model::Introspection;
 use tollgate_store::secret::{digest, PlainSecret};
-use tollgate_store::{GatewayToken, Store};
+use tollgate_store::{GatewayToken, Retired, SecretLookup, Store};
 use usage::Usage;
 
 /// A client allowed to call the introspection endpoint. Only the digest of its
@@ -61,7 +61,38 @@ impl GatewayClient {
 /// The result of checking a presented secret.
 pub enum Check {
     Active(Arc<Known>),
-    Inactive,
+    Refused(Refusal),
+}
+
+/// Why a presented secret is refused: what the registry client prints. Only the holder of a
+/// secret learns what became of it, and nobody learns whether another token exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a Tollgate secret: wrong prefix, length or checksum.
+    Malformed,
+    /// No token has or had this secret (or the username is not the secret's).
+    Unknown,
+    Regenerated,
+    Deleted,
+    /// The token's subscription ended at this moment.
+    Expired(chrono::DateTime<chrono::Utc>),
+}
+
+impl Refusal {
+    pub fn message(self) -> String {
+        match self {
+            Refusal::Malformed => {
+                "this is not a Tollgate registry secret (it starts with tgr_ and carries a checksum): check for a typing error".into()
+            }
+            Refusal::Unknown => "unknown registry username or secret".into(),
+            Refusal::Regenerated => "this secret was re-generated and no longer works: use the new secret".into(),
+            Refusal::Deleted => "the token of this secret was deleted".into(),
+            Refusal::Expired(at) => format!(
+                "the subscription of this token ended on {}: ask the vendor to renew it",
+                (at - chrono::Duration::days(1)).date_naive()
+            ),
+        }
+    }
 }
 
 /// The RFC 7662 answer for an active token.
@@ -125,7 +156,7 @@ impl Gateway {
     /// secrets are refused before any lookup; known answers come from the cache.
     pub async fn check(&self, store: &Store, presented: &str) -> Result<Check, ApiError> {
         if PlainSecret::parse(presented).is_err() {
-            return Ok(Check::Inactive);
+            return Ok(Check::Refused(Refusal::Malformed));
         }
         let digest = digest(presented);
         let lookup = match self.cache.get(&digest) {
@@ -137,7 +168,7 @@ impl Gateway {
                 })
                 .await?;
                 let lookup = match found {
-                    Some(token) => {
+                    SecretLookup::Token(token) => {
                         let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;
                         Lookup::Known(Arc::new(Known {
                             token,
@@ -145,7 +176,8 @@ impl Gateway {
                             last_use: Default::default(),
                         }))
                     }
-                    None => Lookup::Unknown,
+                    SecretLookup::Retired(why) => Lookup::Unknown(Some(why)),
+                    SecretLookup::Unknown => Lookup::Unknown(None),
                 };
                 self.cache.insert(epoch, digest, lookup.clone());
                 lookup
@@ -153,7 +185,10 @@ impl Gateway {
         };
         Ok(match lookup {
             Lookup::Known(known) if chrono::Utc::now() < known.token.expires_at => Check::Active(known),
-            _ => Check::Inactive,
+            Lookup::Known(known) => Check::Refused(Refusal::Expired(known.token.expires_at)),
+            Lookup::Unknown(None) => Check::Refused(Refusal::Unknown),
+            Lookup::Unknown(Some(Retired::Regenerated)) => Check::Refused(Refusal::Regenerated),
+            Lookup::Unknown(Some(Retired::Deleted)) => Check::Refused(Refusal::Deleted),
         })
     }
 }

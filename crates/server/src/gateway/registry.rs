@@ -22,6 +22,21 @@ pub struct Access {
     pub actions: Vec<String>,
 }
 
+/// How long a refresh token lives at most (it dies sooner with its secret).
+pub const REFRESH_LIFETIME_SECONDS: i64 = 90 * 86_400;
+
+fn refresh_audience(service: &str) -> String {
+    format!("{service}/refresh")
+}
+
+/// What a valid refresh token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshClaims {
+    pub token_id: String,
+    /// When the secret it was given for was issued (Unix microseconds).
+    pub secret_issued_at: i64,
+}
+
 pub struct RegistrySigner {
     /// ring's ECDSA: registry tokens are signed on every pull, and its P-256 is several times
     /// faster than the portable implementation.
@@ -29,6 +44,10 @@ pub struct RegistrySigner {
     rng: ring::rand::SystemRandom,
     /// The JWT header, already base64url-encoded: it never changes.
     header: String,
+    /// The header of refresh tokens (no certificate: only this server reads them).
+    refresh_header: String,
+    /// The public key (SEC1, uncompressed), to verify refresh tokens.
+    public_point: Vec<u8>,
     /// The signing certificate and those published beside it, as the registry's bundle.
     certificate_pem: String,
     jwks: serde_json::Value,
@@ -108,10 +127,16 @@ impl RegistrySigner {
                 .to_string()
                 .as_bytes(),
         );
+        let refresh_header = b64(serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": kid })
+            .to_string()
+            .as_bytes());
+        let public_point = signing_key.to_encoded_point(false).as_bytes().to_vec();
         Ok(RegistrySigner {
             signer,
             rng,
             header,
+            refresh_header,
+            public_point,
             certificate_pem: bundle,
             jwks,
             issuer,
@@ -129,6 +154,53 @@ impl RegistrySigner {
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// A refresh token for `token` at `service`: a JWT of this server naming the token and
+    /// when its current secret was issued, so that it dies with the secret.
+    pub fn sign_refresh(&self, token: &tollgate_store::GatewayToken, service: &str) -> Result<String, String> {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "typ": "refresh",
+            "iss": self.issuer,
+            "sub": token.registry_username,
+            // Not the registry's audience: a registry never takes it for an access token.
+            "aud": refresh_audience(service),
+            "tid": token.id,
+            // To the microsecond: a secret re-generated in the same second is another one.
+            "sgen": token.issued_at.timestamp_micros(),
+            "iat": now,
+            "exp": now + REFRESH_LIFETIME_SECONDS,
+        });
+        let mut jwt = format!("{}.{}", self.refresh_header, b64(claims.to_string().as_bytes()));
+        let signature = self.signer.sign(&self.rng, jwt.as_bytes()).map_err(|e| e.to_string())?;
+        jwt.push('.');
+        jwt.push_str(&b64(signature.as_ref()));
+        Ok(jwt)
+    }
+
+    /// What a refresh token of this server for `service` says, if it is one and unexpired.
+    pub fn verify_refresh(&self, jwt: &str, service: &str) -> Option<RefreshClaims> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts = jwt.split('.');
+        let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || header != self.refresh_header {
+            return None;
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &self.public_point)
+            .verify(format!("{header}.{payload}").as_bytes(), &signature)
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let valid = claims["typ"] == "refresh"
+            && claims["iss"] == self.issuer.as_str()
+            && claims["aud"] == refresh_audience(service).as_str()
+            && claims["exp"].as_i64().is_some_and(|exp| exp > Utc::now().timestamp());
+        valid.then_some(())?;
+        Some(RefreshClaims {
+            token_id: claims["tid"].as_str()?.to_owned(),
+            secret_issued_at: claims["sgen"].as_i64()?,
+        })
     }
 
     /// A registry JWT (JWS compact, ES256) for `subject` at `service` with exactly `access`.

@@ -2,12 +2,13 @@
 //! and the key material a registry needs to trust Tollgate's tokens.
 
 use crate::error::ApiError;
-use crate::gateway::{basic_credentials, registry, Check};
+use crate::gateway::{basic_credentials, registry, Check, Refusal};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
-use tollgate_model::{ErrorCode, Introspection, Problem, RegistryToken};
+use tollgate_model::{ErrorCode, Introspection, Problem, RegistryError, RegistryProblem, RegistryToken};
+use tollgate_store::GatewayToken;
 
 fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
@@ -64,21 +65,7 @@ pub async fn introspect(
             "tollgate introspection",
         ));
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        });
-    if !is_form {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the body as application/x-www-form-urlencoded",
-        ));
-    }
+    require_form(&req)?;
     let mut token = None;
     for (key, value) in form_urlencoded::parse(&body) {
         if key == "token" {
@@ -105,7 +92,7 @@ pub async fn introspect(
             gw.metrics.introspection(true);
             known.introspection.clone()
         }
-        Check::Inactive => {
+        Check::Refused(_) => {
             gw.metrics.introspection(false);
             // The gateway asks for everybody: only an end client's address that the gateway
             // forwards as a trusted proxy is a budget, never the gateway's own.
@@ -132,98 +119,379 @@ struct TokenParams {
     scope: Option<Vec<String>>,
     /// The registry username (optional; must match the credential when sent).
     account: Option<String>,
+    /// `true`: also return a refresh token.
+    offline_token: Option<bool>,
+    /// The client's name (informational).
+    client_id: Option<String>,
+}
+
+/// The form of `POST /auth/token` (the OAuth2 variant of the Distribution token flow).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenForm {
+    /// `password` (username and secret) or `refresh_token`.
+    grant_type: String,
+    /// The registry's service name.
+    service: String,
+    /// The client's name (informational).
+    client_id: Option<String>,
+    /// `offline`: also return a refresh token.
+    access_type: Option<String>,
+    /// `repository:<name>:<actions>`, space-separated.
+    scope: Option<String>,
+    /// The registry username (`password` grant).
+    username: Option<String>,
+    /// The secret (`password` grant).
+    password: Option<String>,
+    /// A refresh token of this server (`refresh_token` grant).
+    refresh_token: Option<String>,
+}
+
+/// How a registry token is asked for.
+enum Credential {
+    /// Registry username and secret (HTTP Basic, or the `password` grant).
+    Secret { username: String, secret: String },
+    /// A refresh token.
+    Refresh(String),
+    /// Nothing usable.
+    Missing,
+}
+
+struct TokenRequest {
+    service: Option<String>,
+    scopes: Vec<String>,
+    account: Option<String>,
+    credential: Credential,
+    offline: bool,
+    /// The OAuth2 variant: errors carry `error` and `error_description`.
+    oauth: bool,
+}
+
+const REALM: &str = "tollgate registry";
+
+/// A refusal that Docker, containerd and podman print: a problem with `details` and
+/// `errors`, and for OAuth2 the RFC 6749 members.
+fn registry_refusal(code: ErrorCode, detail: &str, oauth: Option<&str>) -> HttpResponse {
+    registry_problem(Problem::new(code, detail), oauth)
+}
+
+/// [`registry_refusal`] of a problem (one that names its `field`, say).
+fn registry_problem(mut problem: Problem, oauth: Option<&str>) -> HttpResponse {
+    let (code, detail) = (problem.code, problem.detail.clone());
+    let detail = detail.as_str();
+    problem.request_id = crate::error::REQUEST_ID.try_with(Clone::clone).ok();
+    let distribution_code = match code {
+        ErrorCode::RateLimited => "TOOMANYREQUESTS",
+        ErrorCode::Forbidden => "DENIED",
+        ErrorCode::Unauthenticated => "UNAUTHORIZED",
+        _ => "UNSUPPORTED",
+    };
+    let body = RegistryProblem {
+        problem,
+        details: detail.to_owned(),
+        errors: vec![RegistryError {
+            code: distribution_code.into(),
+            message: detail.to_owned(),
+        }],
+        error: oauth.map(str::to_owned),
+        error_description: oauth.map(|_| detail.to_owned()),
+    };
+    let status =
+        actix_web::http::StatusCode::from_u16(code.status()).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if code == ErrorCode::Unauthenticated {
+        response.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
+    }
+    response
+        .content_type(if oauth.is_some() {
+            "application/json"
+        } else {
+            "application/problem+json"
+        })
+        .json(body)
+}
+
+/// A failed credential: counted against the client's address, refused with its reason (or,
+/// past the budget, with `429`).
+fn refused(state: &AppState, ip: std::net::IpAddr, endpoint: &str, why: &str, oauth: bool) -> HttpResponse {
+    let gw = &state.gateway;
+    gw.metrics.registry_token(false);
+    match gw.token_limiter.failed(ip) {
+        Some(wait) => {
+            gw.metrics.rate_limited(endpoint);
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = registry_refusal(
+                ErrorCode::RateLimited,
+                &format!("too many failed attempts from your address; retry in {seconds} s"),
+                oauth.then_some("invalid_grant"),
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        None => registry_refusal(ErrorCode::Unauthenticated, why, oauth.then_some("invalid_grant")),
+    }
 }
 
 /// The Docker registry token flow: HTTP Basic with the registry username and the secret.
 #[utoipa::path(get, operation_id = "getRegistryToken", path = paths::REGISTRY_TOKEN, tag = "registry gateway", security(("registry_login" = [])), params(TokenParams),
     responses(
         (status = 200, description = "A registry JWT granting `pull` on repositories under the token's products (partial grants are not errors)", body = RegistryToken),
-        (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong registry username and secret", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Wrong credentials from an address that has failed too often; see `Retry-After`. A valid login is never refused", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or unknown `service`, or a bad parameter", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or refused registry username and secret, with the reason (unknown, re-generated, deleted, subscription ended) in `detail`, `details` and `errors`", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 429, description = "Refused credentials from an address that has failed too often; see `Retry-After`. A valid login is never refused", body = RegistryProblem, content_type = "application/problem+json"),
     ))]
-pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let gw = &state.gateway;
-    let ip = state.client_ip(&req);
-    let (mut service, mut scope_parameters, mut account) = (None, Vec::new(), None);
+pub async fn token(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (mut service, mut scopes, mut account, mut offline) = (None, Vec::new(), None, false);
     for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
         match key.as_ref() {
             "service" => service = Some(value.into_owned()),
-            "scope" => scope_parameters.push(value.into_owned()),
+            "scope" => scopes.push(value.into_owned()),
             "account" => account = Some(value.into_owned()),
+            "offline_token" => offline = value == "true",
             _ => {}
         }
     }
-    // The request line is bounded by the server, so these are too; then the scopes count.
-    let scopes = registry::split_scopes(&scope_parameters).ok_or_else(|| {
-        ApiError::field(
-            ErrorCode::InvalidParameter,
-            "scope",
-            format!(
-                "at most {} scopes, counted after splitting on spaces",
-                registry::MAX_SCOPES
-            ),
-        )
-    })?;
-    match service {
+    let credential = match basic_credentials(authorization(&req)) {
+        Some((username, secret)) => Credential::Secret { username, secret },
+        None => Credential::Missing,
+    };
+    let request = TokenRequest {
+        service,
+        scopes,
+        account,
+        credential,
+        offline,
+        oauth: false,
+    };
+    issue(&req, &state, request).await
+}
+
+/// The OAuth2 variant of the token flow (as containerd asks first): `grant_type=password`
+/// with the registry username and secret, or `grant_type=refresh_token`; `access_type=offline`
+/// also returns a refresh token, which stops working with the secret.
+#[utoipa::path(post, operation_id = "createRegistryToken", path = paths::REGISTRY_TOKEN, tag = "registry gateway",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A registry JWT granting `pull` on repositories under the token's products", body = RegistryToken),
+        (status = 400, description = "A missing or unknown `grant_type` or `service`, or a bad parameter (`error`: `invalid_request`, `unsupported_grant_type`)", body = RegistryProblem),
+        (status = 401, description = "Refused credentials or refresh token, with the reason (`error`: `invalid_grant`)", body = RegistryProblem),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not application/x-www-form-urlencoded", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Refused credentials from an address that has failed too often; see `Retry-After`", body = RegistryProblem),
+    ))]
+pub async fn token_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require_form(&req)?;
+    let (mut grant, mut service, mut scopes, mut offline) = (None, None, Vec::new(), false);
+    let (mut username, mut password, mut refresh) = (None, None, None);
+    for (key, value) in form_urlencoded::parse(&body) {
+        let value = value.into_owned();
+        match key.as_ref() {
+            "grant_type" => grant = Some(value),
+            "service" => service = Some(value),
+            "scope" => scopes.push(value),
+            "access_type" => offline = value == "offline",
+            "username" => username = Some(value),
+            "password" => password = Some(value),
+            "refresh_token" => refresh = Some(value),
+            _ => {}
+        }
+    }
+    let credential = match (grant.as_deref(), username, password, refresh) {
+        (Some("password"), Some(username), Some(secret), _) => Credential::Secret { username, secret },
+        (Some("password"), ..) => {
+            return Ok(registry_refusal(
+                ErrorCode::InvalidParameter,
+                "the password grant needs `username` (the registry username) and `password` (the secret)",
+                Some("invalid_request"),
+            ))
+        }
+        (Some("refresh_token"), _, _, Some(token)) => Credential::Refresh(token),
+        (Some("refresh_token"), ..) => {
+            return Ok(registry_refusal(
+                ErrorCode::InvalidParameter,
+                "the refresh_token grant needs `refresh_token`",
+                Some("invalid_request"),
+            ))
+        }
+        _ => {
+            return Ok(registry_refusal(
+                ErrorCode::InvalidParameter,
+                "`grant_type` must be `password` or `refresh_token`",
+                Some("unsupported_grant_type"),
+            ))
+        }
+    };
+    let request = TokenRequest {
+        service,
+        scopes,
+        account: None,
+        credential,
+        offline,
+        oauth: true,
+    };
+    Ok(issue(&req, &state, request).await)
+}
+
+/// The body must be a form.
+fn require_form(req: &HttpRequest) -> Result<(), ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+    if is_form {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+/// Both variants of the token flow: checks the service, the scopes and the credential, then
+/// signs a registry token for what the token's products grant.
+async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> HttpResponse {
+    let gw = &state.gateway;
+    let ip = state.client_ip(req);
+    let oauth = request.oauth.then_some("invalid_request");
+    // The request is bounded by the server, so these are too; then the scopes count.
+    let bad = |field: &str, why: &str| {
+        registry_problem(Problem::new(ErrorCode::InvalidParameter, why).with_field(field), oauth)
+    };
+    let Some(scopes) = registry::split_scopes(&request.scopes) else {
+        let why = format!(
+            "at most {} scopes, counted after splitting on spaces",
+            registry::MAX_SCOPES
+        );
+        return bad("scope", &why);
+    };
+    match request.service {
         Some(s) if s == gw.service => {}
         Some(_) => {
-            return Err(ApiError::field(
-                ErrorCode::InvalidParameter,
+            return bad(
                 "service",
-                format!("this server issues tokens for the service `{}` only", gw.service),
-            ))
+                &format!("this server issues tokens for the service `{}` only", gw.service),
+            )
         }
-        None => {
-            return Err(ApiError::field(
-                ErrorCode::InvalidParameter,
-                "service",
-                "the `service` parameter is required",
-            ))
-        }
+        None => return bad("service", "the `service` parameter is required"),
     }
-    let realm = "tollgate registry";
-    let Some((username, secret)) = basic_credentials(authorization(&req)) else {
-        return Ok(unauthorized(
-            "log in with the token's registry username and secret",
-            realm,
-        ));
-    };
-    let refused = |detail: &str| {
-        gw.metrics.registry_token(false);
-        match gw.token_limiter.failed(ip) {
-            Some(wait) => rate_limited(&state, paths::REGISTRY_TOKEN, wait),
-            None => unauthorized(detail, realm),
+    let endpoint = paths::REGISTRY_TOKEN;
+    let known = match request.credential {
+        Credential::Missing => {
+            return registry_refusal(
+                ErrorCode::Unauthenticated,
+                "log in with the token's registry username and secret",
+                None,
+            )
         }
-    };
-    if account.as_ref().is_some_and(|a| *a != username) {
-        return Ok(refused("`account` does not match the username"));
-    }
-    let token = match gw.check(&state.store, &secret).await? {
-        Check::Active(known) if known.token.registry_username == username => known,
-        _ => {
-            return Ok(refused(
-                "the registry username or secret is wrong, or the token has expired",
-            ))
+        Credential::Secret { username, secret } => {
+            if request.account.as_ref().is_some_and(|a| *a != username) {
+                return refused(
+                    state,
+                    ip,
+                    endpoint,
+                    "`account` does not match the username",
+                    request.oauth,
+                );
+            }
+            match gw.check(&state.store, &secret).await {
+                Err(e) => return actix_web::ResponseError::error_response(&e),
+                Ok(Check::Active(known)) if known.token.registry_username == username => {
+                    gw.usage.used(&known);
+                    known.token.clone()
+                }
+                // Someone else's username with this secret: say nothing about either.
+                Ok(Check::Active(_)) => {
+                    return refused(state, ip, endpoint, &Refusal::Unknown.message(), request.oauth)
+                }
+                Ok(Check::Refused(why)) => return refused(state, ip, endpoint, &why.message(), request.oauth),
+            }
         }
+        Credential::Refresh(token) => match refreshed(state, &token).await {
+            Err(e) => return actix_web::ResponseError::error_response(&e),
+            Ok(Ok(token)) => {
+                // A refresh is a use of the token too.
+                let known = std::sync::Arc::new(crate::gateway::cache::Known {
+                    token,
+                    introspection: Default::default(),
+                    last_use: Default::default(),
+                });
+                gw.usage.used(&known);
+                known.token.clone()
+            }
+            Ok(Err(why)) => return refused(state, ip, endpoint, &why, request.oauth),
+        },
     };
-    gw.usage.used(&token);
-    let token = &token.token;
     gw.metrics.registry_token(true);
-    let access = registry::grant(&scopes, &token.products);
-    let (jwt, issued) = gw
+    let access = registry::grant(&scopes, &known.products);
+    let signed = gw
         .signer
-        .sign(&token.registry_username, &gw.service, &access)
-        .map_err(ApiError::internal)?;
+        .sign(&known.registry_username, &gw.service, &access)
+        .and_then(|(jwt, issued)| {
+            let refresh_token = match request.offline {
+                true => Some(gw.signer.sign_refresh(&known, &gw.service)?),
+                false => None,
+            };
+            Ok((jwt, issued, refresh_token))
+        });
+    let (jwt, issued, refresh_token) = match signed {
+        Ok(signed) => signed,
+        Err(e) => return actix_web::ResponseError::error_response(&ApiError::internal(e)),
+    };
     let issued_at = chrono::DateTime::from_timestamp(issued, 0).unwrap_or_else(chrono::Utc::now);
-    Ok(HttpResponse::Ok()
+    let scope = request.oauth.then(|| {
+        access
+            .iter()
+            .map(|a| format!("repository:{}:pull", a.name))
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RegistryToken {
             token: jwt.clone(),
             access_token: jwt,
             expires_in: gw.signer.ttl_seconds,
             issued_at,
-        }))
+            refresh_token,
+            scope,
+        })
+}
+
+/// The token a refresh token of this server names, while its secret is the one it was given
+/// for (asked of the database, so that every node agrees at once); else why not.
+async fn refreshed(state: &AppState, refresh_token: &str) -> Result<Result<GatewayToken, String>, ApiError> {
+    let gw = &state.gateway;
+    let Some(claims) = gw.signer.verify_refresh(refresh_token, &gw.service) else {
+        return Ok(Err(
+            "the refresh token is not valid: log in again with the secret".into()
+        ));
+    };
+    let id = claims.token_id.clone();
+    let found = crate::blocking::store_call(&state.store, crate::blocking::GATEWAY_PATIENCE, move |s| {
+        s.gateway_token_by_id(&id)
+    })
+    .await?;
+    Ok(match found {
+        None => Err(Refusal::Deleted.message()),
+        Some(token) if token.issued_at.timestamp_micros() != claims.secret_issued_at => {
+            Err(Refusal::Regenerated.message())
+        }
+        Some(token) if chrono::Utc::now() >= token.expires_at => Err(Refusal::Expired(token.expires_at).message()),
+        Some(token) => Ok(token),
+    })
 }
 
 /// The certificate of the key that signs registry tokens: the registry's `rootcertbundle`.

@@ -142,7 +142,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource(paths::READINESS).get(health::readyz))
         .service(resource(paths::METRICS).get(gateway::metrics))
         .service(resource(paths::INTROSPECT).post(gateway::introspect))
-        .service(resource(paths::REGISTRY_TOKEN).get(gateway::token))
+        .service(
+            resource(paths::REGISTRY_TOKEN)
+                .get(gateway::token)
+                .post(gateway::token_post),
+        )
         .service(resource(paths::REGISTRY_CERTIFICATE).get(gateway::certificate))
         .service(resource(paths::REGISTRY_JWKS).get(gateway::jwks))
         .service(

@@ -16,6 +16,7 @@ mod openapi;
 mod permissions;
 mod projects;
 mod registry;
+mod registry_auth;
 mod serve;
 mod service_users;
 mod tokens;

@@ -1,6 +1,21 @@
 //! Changing a token: re-generating its secret, re-syncing its products, deleting it.
 
 use super::*;
+use crate::gateway::Retired;
+use crate::schema::retired_secrets;
+
+/// Remembers the token's current secret as retired, and why.
+fn retire(c: &mut DbConn, token_id: &str, why: Retired) -> Result<()> {
+    let digest: String = tokens::table.find(token_id).select(tokens::secret_digest).first(c)?;
+    diesel::insert_into(retired_secrets::table)
+        .values((
+            retired_secrets::digest.eq(&digest),
+            retired_secrets::reason.eq(why.as_str()),
+            retired_secrets::retired_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
 
 impl Store {
     /// Replaces the token's secret; the old one stops working when this returns.
@@ -8,6 +23,7 @@ impl Store {
         let secret = PlainSecret::generate();
         let token = self.write(|c| {
             let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
+            retire(c, &row.id, Retired::Regenerated)?;
             diesel::update(tokens::table.find(&row.id))
                 .set((
                     tokens::secret_digest.eq(secret.digest().hex()),
@@ -65,6 +81,7 @@ impl Store {
     pub fn delete_token(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         self.write(|c| {
             let row = lock_for(c, actor, id, Operation::DeleteToken)?;
+            retire(c, &row.id, Retired::Deleted)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;

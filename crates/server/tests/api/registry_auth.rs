@@ -1,0 +1,305 @@
+//! The registry token endpoint as Docker, containerd and podman use it: the OAuth2 variant
+//! (`POST /auth/token`, password and refresh-token grants), refresh tokens that die with the
+//! secret on every node, and refusals that say why in the members the clients print.
+
+use crate::both_backends;
+use crate::helpers::{answer, Answer, Db, ServerProcess, TestApp};
+use serde_json::{json, Value};
+
+both_backends!(
+    the_oauth2_variant_grants_and_refreshes_until_the_secret_changes,
+    refusals_say_why_in_what_registry_clients_print
+);
+
+const SERVICE: &str = "tollgate-registry";
+
+async fn post(http: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> Answer {
+    answer(http.post(format!("{base}/auth/token")).form(form).send().await.unwrap()).await
+}
+
+/// A refusal as Docker (`details`), Distribution clients (`errors`) and OAuth2 clients
+/// (`error`, `error_description`) read it; returns the reason.
+#[track_caller]
+fn refusal(answer: &Answer, status: u16, oauth_error: Option<&str>) -> String {
+    assert_eq!(answer.status.as_u16(), status, "{}", answer.body);
+    let why = answer.body["detail"].as_str().unwrap().to_owned();
+    assert_eq!(answer.body["details"], why.as_str());
+    let code = match status {
+        401 => "UNAUTHORIZED",
+        429 => "TOOMANYREQUESTS",
+        _ => "UNSUPPORTED",
+    };
+    assert_eq!(answer.body["errors"], json!([{ "code": code, "message": why }]));
+    match oauth_error {
+        Some(error) => {
+            assert_eq!(answer.body["error"], error);
+            assert_eq!(answer.body["error_description"], why.as_str());
+        }
+        None => assert!(answer.body.get("error").is_none()),
+    }
+    if status == 401 {
+        assert_eq!(answer.headers["www-authenticate"], "Basic realm=\"tollgate registry\"");
+    }
+    why
+}
+
+async fn the_oauth2_variant_grants_and_refreshes_until_the_secret_changes(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "containerd").await;
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let scope = "repository:wso2am/gateway:pull repository:wso2mi/x:pull";
+
+    let password = [
+        ("grant_type", "password"),
+        ("service", SERVICE),
+        ("client_id", "containerd"),
+        ("scope", scope),
+        ("username", &user),
+        ("password", &secret),
+    ];
+    let plain = post(&app.http, &app.base, &password).await;
+    let plain = plain.ok(200);
+    assert_eq!(
+        plain["scope"], "repository:wso2am/gateway:pull",
+        "only what the products grant"
+    );
+    assert!(plain["refresh_token"].is_null(), "no refresh token unless asked");
+    assert_eq!(plain["access_token"], plain["token"]);
+
+    let mut offline = password.to_vec();
+    offline.push(("access_type", "offline"));
+    let refresh = post(&app.http, &app.base, &offline).await.ok(200)["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    assert!(
+        !refresh.contains(&secret[4..]),
+        "the refresh token does not carry the secret"
+    );
+    let by_refresh = [
+        ("grant_type", "refresh_token"),
+        ("service", SERVICE),
+        ("client_id", "containerd"),
+        ("scope", scope),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let renewed = post(&app.http, &app.base, &by_refresh).await;
+    assert_eq!(renewed.ok(200)["scope"], "repository:wso2am/gateway:pull");
+    // The GET variant gives one too.
+    let get = answer(
+        app.http
+            .get(format!(
+                "{}/auth/token?service={SERVICE}&offline_token=true&client_id=docker",
+                app.base
+            ))
+            .basic_auth(&user, Some(&secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(get.ok(200)["refresh_token"].is_string());
+
+    // A refresh token is not a registry token, nor one for another service.
+    let as_access = [
+        ("grant_type", "refresh_token"),
+        ("service", SERVICE),
+        ("refresh_token", plain["token"].as_str().unwrap()),
+    ];
+    refusal(
+        &post(&app.http, &app.base, &as_access).await,
+        401,
+        Some("invalid_grant"),
+    );
+    let mut tampered = refresh.clone();
+    tampered.insert(tampered.len() - 2, 'A');
+    let forged = [
+        ("grant_type", "refresh_token"),
+        ("service", SERVICE),
+        ("refresh_token", tampered.as_str()),
+    ];
+    refusal(&post(&app.http, &app.base, &forged).await, 401, Some("invalid_grant"));
+
+    // It dies with the secret.
+    app.post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
+        .await
+        .ok(200);
+    let why = refusal(
+        &post(&app.http, &app.base, &by_refresh).await,
+        401,
+        Some("invalid_grant"),
+    );
+    assert!(why.contains("re-generated"), "{why}");
+    app.delete(&alice, &format!("/api/v1/tokens/{id}")).await;
+    let why = refusal(
+        &post(&app.http, &app.base, &by_refresh).await,
+        401,
+        Some("invalid_grant"),
+    );
+    assert!(why.contains("deleted"), "{why}");
+
+    // Requests the grant types cannot serve.
+    let answer = post(
+        &app.http,
+        &app.base,
+        &[("grant_type", "client_credentials"), ("service", SERVICE)],
+    )
+    .await;
+    assert_eq!(answer.status.as_u16(), 400);
+    assert_eq!(answer.body["error"], "unsupported_grant_type");
+    let answer = post(
+        &app.http,
+        &app.base,
+        &[("grant_type", "password"), ("service", SERVICE)],
+    )
+    .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let answer = post(
+        &app.http,
+        &app.base,
+        &[("grant_type", "password"), ("username", "u"), ("password", "p")],
+    )
+    .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let not_a_form = app
+        .http
+        .post(format!("{}/auth/token", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_a_form.status().as_u16(), 415);
+}
+
+async fn refusals_say_why_in_what_registry_clients_print(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let get = |user: String, password: String| {
+        let app = &app;
+        async move {
+            answer(
+                app.http
+                    .get(format!(
+                        "{}/auth/token?service={SERVICE}&scope=repository:wso2am/x:pull",
+                        app.base
+                    ))
+                    .basic_auth(user, Some(password))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let created = app.create_token(&alice, "ci").await;
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let new = app
+        .post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
+        .await
+        .ok(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let why = refusal(&get(user.clone(), old.clone()).await, 401, None);
+    assert!(why.contains("re-generated") && why.contains("new secret"), "{why}");
+    get(user.clone(), new.clone()).await.ok(200);
+
+    // Someone else's username with a valid secret, or a secret no token ever had: the same
+    // words, which tell nothing about another token.
+    let bobs = app.create_token(&bob, "bob's").await;
+    let bobs_user = bobs["token"]["registry_username"].as_str().unwrap().to_owned();
+    let unknown = tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+    let with_other_user = refusal(&get(bobs_user, new.clone()).await, 401, None);
+    let never_seen = refusal(&get(user.clone(), unknown).await, 401, None);
+    assert_eq!(with_other_user, never_seen);
+    assert_eq!(never_seen, "unknown registry username or secret");
+    let typo = format!("{}x", &new[..new.len() - 1]);
+    assert!(refusal(&get(user.clone(), typo).await, 401, None).contains("typing error"));
+
+    // The subscription ended, by the operators' command on the host: another process, which
+    // the serving node hears of within the promised second on either backend.
+    app.put_acme("2020-01-31", &["wso2am", "wso2is"]);
+    let changed = std::time::Instant::now();
+    let mut ended = get(user.clone(), new.clone()).await;
+    while ended.status.as_u16() == 200 && changed.elapsed() < std::time::Duration::from_secs(1) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        ended = get(user.clone(), new.clone()).await;
+    }
+    let why = refusal(&ended, 401, None);
+    assert!(why.contains("ended on 2020-01-31"), "{why}");
+
+    // Deleted.
+    app.delete(&alice, &format!("/api/v1/tokens/{id}")).await;
+    let why = refusal(&get(user, new).await, 401, None);
+    assert!(why.contains("deleted"), "{why}");
+    let missing = answer(
+        app.http
+            .get(format!("{}/auth/token?service={SERVICE}", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refusal(&missing, 401, None);
+}
+
+/// Two nodes on one PostgreSQL: a refresh token made on one stops working on the other as
+/// soon as the secret is re-generated there (refresh tokens are checked against the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_dies_with_its_secret_on_every_node() {
+    let database = TestApp::spawn(Db::Postgres).await;
+    // The nodes share the registry signing key, as the README asks.
+    let keys = database.data_dir.path();
+    let (key, cert) = (
+        keys.join("registry-token-key.pem"),
+        keys.join("registry-token-cert.pem"),
+    );
+    let env = [
+        ("TOLLGATE_DATABASE_URL", database.database_url.as_str()),
+        ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
+        ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
+    ];
+    let a = ServerProcess::start(&env, None).await;
+    let b = ServerProcess::start(&env, None).await;
+    let http = reqwest::Client::new();
+    let alice = a.session("alice").await;
+    let created = a
+        .post(Some(&alice), "/api/v1/tokens", Some(json!({ "name": "k8s" })))
+        .await;
+    let (id, user, secret) = (
+        created["token"]["id"].as_str().unwrap().to_owned(),
+        created["token"]["registry_username"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    );
+    let login = [
+        ("grant_type", "password"),
+        ("service", SERVICE),
+        ("access_type", "offline"),
+        ("username", user.as_str()),
+        ("password", secret.as_str()),
+    ];
+    let refresh: Value = post(&http, &a.base, &login).await.ok(200)["refresh_token"].clone();
+    let by_refresh = [
+        ("grant_type", "refresh_token"),
+        ("service", SERVICE),
+        ("refresh_token", refresh.as_str().unwrap()),
+    ];
+    post(&http, &b.base, &by_refresh).await.ok(200);
+    let alice_b = b.session("alice").await;
+    b.post(Some(&alice_b), &format!("/api/v1/tokens/{id}/secret"), None)
+        .await;
+    let why = refusal(&post(&http, &a.base, &by_refresh).await, 401, Some("invalid_grant"));
+    assert!(why.contains("re-generated"), "{why}");
+}
