@@ -22,6 +22,7 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REGISTRY_TOKEN: &str = "/auth/token";
 pub const REGISTRY_CERTIFICATE: &str = "/auth/certificate.pem";
 pub const REGISTRY_JWKS: &str = "/auth/jwks.json";
+pub const FORWARD_AUTH: &str = "/auth/forward";
 pub const HEALTH: &str = "/healthz";
 pub const READINESS: &str = "/readyz";
 pub const METRICS: &str = "/metrics";

@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::gateway::introspect,
         crate::routes::gateway::token,
         crate::routes::gateway::token_post,
+        crate::routes::gateway::forward,
         crate::routes::gateway::certificate,
         crate::routes::gateway::jwks,
         crate::routes::health::healthz,

@@ -200,6 +200,11 @@ fn registry_problem(mut problem: Problem, oauth: Option<&str>) -> HttpResponse {
         actix_web::http::StatusCode::from_u16(code.status()).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
+    // The reason as a header too: a proxy that answers with its own body (nginx
+    // `auth_request`) can pass it on (`auth_request_set`).
+    if let Ok(value) = header::HeaderValue::from_str(detail) {
+        response.insert_header(("X-Tollgate-Error", value));
+    }
     if code == ErrorCode::Unauthenticated {
         response.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{REALM}\"")));
     }
@@ -494,6 +499,105 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<Result<Gatew
     })
 }
 
+/// What a pull through a proxy asks for: the registry API's root, or a repository.
+#[derive(Debug, PartialEq, Eq)]
+enum Pull<'a> {
+    /// `/v2/`: the client checks that it may talk to the registry at all.
+    Root,
+    Repository(&'a str),
+}
+
+/// The repository of a read path of the Distribution API (`/v2/<name>/manifests/…`,
+/// `/blobs/…`, `/tags/list`, `/referrers/…`), or the root; `None` for anything else (the
+/// catalog, uploads).
+fn pull_of(uri: &str) -> Option<Pull<'_>> {
+    let path = uri.split(['?', '#']).next()?;
+    if path == "/v2" || path == "/v2/" {
+        return Some(Pull::Root);
+    }
+    let rest = path.strip_prefix("/v2/")?;
+    for marker in ["/manifests/", "/blobs/", "/referrers/"] {
+        if let Some(at) = rest.rfind(marker) {
+            let (name, tail) = (&rest[..at], &rest[at + marker.len()..]);
+            let ok = !tail.is_empty() && !tail.contains('/') && !tail.starts_with("uploads");
+            return ok.then_some(Pull::Repository(name));
+        }
+    }
+    rest.strip_suffix("/tags/list").map(Pull::Repository)
+}
+
+/// Forward auth for a proxy in front of a registry without auth (nginx `auth_request`,
+/// Traefik `forwardAuth`, Caddy `forward_auth`): the pull's own `Authorization` (Basic, the
+/// registry username and secret) and the original request (`X-Original-URI` and
+/// `X-Original-Method`, or `X-Forwarded-Uri` and `X-Forwarded-Method`).
+#[utoipa::path(get, operation_id = "checkForwardedPull", path = paths::FORWARD_AUTH, tag = "registry gateway", security(("registry_login" = [])),
+    params(
+        ("X-Original-URI" = Option<String>, Header, description = "The original request's URI (nginx `auth_request`)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original request's method (nginx)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original request's URI (Traefik, Caddy)"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original request's method (Traefik, Caddy)"),
+    ),
+    responses(
+        (status = 200, description = "A pull (`GET` or `HEAD`) of a repository the token grants, or of `/v2/` with any valid token"),
+        (status = 401, description = "The credential is missing or refused, with the reason; `WWW-Authenticate: Basic`", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 403, description = "A valid credential, but the repository, the path or the method is not granted (`forbidden`)", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 429, description = "Refused credentials from an address that has failed too often; see `Retry-After`", body = RegistryProblem, content_type = "application/problem+json"),
+    ))]
+pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let gw = &state.gateway;
+    let original = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| req.headers().get(*n))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let uri = original(["x-original-uri", "x-forwarded-uri"]);
+    let method = original(["x-original-method", "x-forwarded-method"]);
+    let denied = |why: &str| registry_refusal(ErrorCode::Forbidden, why, None);
+    let Some((username, secret)) = basic_credentials(authorization(&req)) else {
+        return registry_refusal(
+            ErrorCode::Unauthenticated,
+            "log in with the token's registry username and secret",
+            None,
+        );
+    };
+    let ip = state.client_ip(&req);
+    let token = match gw.check(&state.store, &secret).await {
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+        Ok(Check::Active(known)) if known.token.registry_username == username => known,
+        Ok(Check::Active(_)) => return refused(&state, ip, paths::FORWARD_AUTH, &Refusal::Unknown.message(), false),
+        Ok(Check::Refused(why)) => return refused(&state, ip, paths::FORWARD_AUTH, &why.message(), false),
+    };
+    gw.usage.used(&token);
+    // Without the original method, a push could pass for a pull: the proxy must send it.
+    match method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("GET" | "HEAD") => {}
+        Some(_) => return denied("registry tokens pull only"),
+        None => return denied("the proxy must forward the original method (X-Original-Method or X-Forwarded-Method)"),
+    }
+    let Some(uri) = uri else {
+        return denied("the proxy must forward the original URI (X-Original-URI or X-Forwarded-Uri)");
+    };
+    let granted = match pull_of(&uri) {
+        Some(Pull::Root) => true,
+        Some(Pull::Repository(name)) => {
+            registry::is_repository_name(name)
+                && name
+                    .split_once('/')
+                    .is_some_and(|(product, _)| token.token.products.iter().any(|p| p == product))
+        }
+        None => return denied("only pulls of repositories are granted through this registry"),
+    };
+    if !granted {
+        return denied("the token does not grant this repository (its products are its namespaces)");
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Tollgate-Username", token.token.registry_username.clone()))
+        .finish()
+}
+
 /// The certificate of the key that signs registry tokens: the registry's `rootcertbundle`.
 #[utoipa::path(get, operation_id = "getRegistryCertificate", path = paths::REGISTRY_CERTIFICATE, tag = "registry gateway",
     responses((status = 200, description = "PEM certificate", body = String, content_type = "application/x-pem-file")))]
@@ -517,4 +621,41 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.gateway.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pull_of, Pull};
+
+    #[test]
+    fn read_paths_of_the_registry_api_name_their_repository() {
+        assert_eq!(pull_of("/v2/"), Some(Pull::Root));
+        assert_eq!(pull_of("/v2"), Some(Pull::Root));
+        assert_eq!(
+            pull_of("/v2/wso2am/gw/manifests/1.0"),
+            Some(Pull::Repository("wso2am/gw"))
+        );
+        assert_eq!(
+            pull_of("/v2/wso2am/a/b/blobs/sha256:ab?x=1"),
+            Some(Pull::Repository("wso2am/a/b"))
+        );
+        assert_eq!(
+            pull_of("/v2/wso2am/gw/tags/list?n=10"),
+            Some(Pull::Repository("wso2am/gw"))
+        );
+        assert_eq!(
+            pull_of("/v2/wso2am/gw/referrers/sha256:ab"),
+            Some(Pull::Repository("wso2am/gw"))
+        );
+        assert_eq!(pull_of("/v2/wso2am/gw/blobs/uploads/"), None);
+        assert_eq!(pull_of("/v2/wso2am/gw/blobs/uploads/123"), None);
+        assert_eq!(pull_of("/v2/_catalog"), None);
+        assert_eq!(pull_of("/v2/wso2am/gw/manifests/"), None);
+        assert_eq!(pull_of("/other/v2/"), None);
+        // A name that tries to climb out is not a repository name: the grant check refuses it.
+        assert_eq!(
+            pull_of("/v2/wso2am/../wso2mi/x/manifests/1"),
+            Some(Pull::Repository("wso2am/../wso2mi/x"))
+        );
+    }
 }

@@ -147,6 +147,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .get(gateway::token)
                 .post(gateway::token_post),
         )
+        .service(resource(paths::FORWARD_AUTH).get(gateway::forward))
         .service(resource(paths::REGISTRY_CERTIFICATE).get(gateway::certificate))
         .service(resource(paths::REGISTRY_JWKS).get(gateway::jwks))
         .service(

@@ -105,6 +105,24 @@ fn image_layout(layout: &Path) {
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
 }
 
+/// Seeds the registry's storage with two products' images, without auth.
+async fn seed(work: &Path, storage: &Path, layout: &Path) {
+    let open = start_registry(work, storage, "").await;
+    for repo in ["wso2am/gateway", "wso2mi/integrator"] {
+        let out = skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:1.0", layout.display()),
+            &format!("docker://{}/{repo}:1.0", open.addr),
+        ]);
+        assert!(
+            out.status.success(),
+            "pushing {repo}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[track_caller]
 fn assert_pull(out: &Output, allowed: bool, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -112,7 +130,10 @@ fn assert_pull(out: &Output, allowed: bool, what: &str) {
     if !allowed {
         let lower = stderr.to_lowercase();
         assert!(
-            lower.contains("unauthorized") || lower.contains("denied") || lower.contains("401"),
+            lower.contains("unauthorized")
+                || lower.contains("denied")
+                || lower.contains("401")
+                || lower.contains("403"),
             "{what}: {stderr}"
         );
     }
@@ -126,23 +147,7 @@ async fn a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_to
     let layout = work.path().join("layout");
     image_layout(&layout);
 
-    // Seed the registry's storage with two products' images, without auth.
-    {
-        let open = start_registry(work.path(), &storage, "").await;
-        for repo in ["wso2am/gateway", "wso2mi/integrator"] {
-            let out = skopeo(&[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("oci:{}:1.0", layout.display()),
-                &format!("docker://{}/{repo}:1.0", open.addr),
-            ]);
-            assert!(
-                out.status.success(),
-                "pushing {repo}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
+    seed(work.path(), &storage, &layout).await;
 
     let cert = app.data_dir.path().join("registry-token-cert.pem");
     let auth = format!(
@@ -330,4 +335,156 @@ async fn registry_tokens_carry_x5c_and_a_thumbprint_kid_that_distribution_3_trus
         2,
         "the bundle has both certificates"
     );
+}
+
+/// nginx from Debian in front of a registry without auth, asking `/auth/forward` on every
+/// request (`auth_request`): skopeo pulls what the token grants and is refused another
+/// product, a re-generated secret and a deleted token; a push is refused even with a valid
+/// secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let work = tempfile::tempdir().unwrap();
+    let storage = work.path().join("storage");
+    let layout = work.path().join("layout");
+    image_layout(&layout);
+    seed(work.path(), &storage, &layout).await;
+    let registry = start_registry(work.path(), &storage, "").await;
+    let nginx = Nginx::start(work.path(), &registry.addr, &app.base).await;
+
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "behind-nginx").await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let pull = |repo: &str, password: &str, into: &str| {
+        skopeo(&[
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            &format!("{user}:{password}"),
+            &format!("docker://{}/{repo}:1.0", nginx.addr),
+            &format!("dir:{}", work.path().join(into).display()),
+        ])
+    };
+    let anonymous = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{}/wso2am/gateway:1.0", nginx.addr),
+    ]);
+    assert_pull(&anonymous, false, "an anonymous pull");
+    assert_pull(
+        &pull("wso2am/gateway", &secret, "a"),
+        true,
+        "a pull of a product of the token",
+    );
+    assert!(work.path().join("a/manifest.json").exists());
+    let other = pull("wso2mi/integrator", &secret, "b");
+    assert_pull(&other, false, "a pull of another product");
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        said.contains("does not grant this repository"),
+        "skopeo shows Tollgate's reason: {said}"
+    );
+
+    // A push with a valid secret: refused before it reaches the registry.
+    let push = skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("{user}:{secret}"),
+        &format!("oci:{}:1.0", layout.display()),
+        &format!("docker://{}/wso2am/gateway:pushed", nginx.addr),
+    ]);
+    assert_pull(&push, false, "a push");
+
+    let id = created["token"]["id"].as_str().unwrap();
+    let renewed = app
+        .post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
+        .await
+        .ok(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = pull("wso2am/gateway", &secret, "c");
+    assert_pull(&old, false, "a pull with the re-generated secret");
+    let said = String::from_utf8_lossy(&old.stderr);
+    assert!(said.contains("re-generated"), "skopeo shows Tollgate's reason: {said}");
+    assert_pull(
+        &pull("wso2am/gateway", &renewed, "d"),
+        true,
+        "a pull with the new secret",
+    );
+    app.delete(&alice, &format!("/api/v1/tokens/{id}")).await;
+    assert_pull(
+        &pull("wso2am/gateway", &renewed, "e"),
+        false,
+        "a pull with a deleted token",
+    );
+}
+
+/// nginx (Debian's), configured as the README shows, in the foreground.
+struct Nginx {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nginx {
+    #[allow(
+        clippy::zombie_processes,
+        reason = "Nginx kills and waits for the child when it drops"
+    )]
+    async fn start(dir: &Path, registry: &str, tollgate: &str) -> Nginx {
+        let port = free_port();
+        let prefix = dir.join(format!("nginx-{port}"));
+        std::fs::create_dir_all(&prefix).unwrap();
+        let p = prefix.display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+               fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 0;\n\
+                 location /v2/ {{\n      auth_request /_tollgate;\n      auth_request_set $tollgate_error $upstream_http_x_tollgate_error;\n\
+                   error_page 401 = @unauthorized;\n      error_page 403 = @denied;\n\
+                   proxy_pass http://{registry};\n      proxy_set_header Host $http_host;\n    }}\n\
+                 location @unauthorized {{\n      default_type application/json;\n\
+                   add_header WWW-Authenticate 'Basic realm=\"tollgate registry\"' always;\n\
+                   return 401 '{{\"errors\":[{{\"code\":\"UNAUTHORIZED\",\"message\":\"$tollgate_error\"}}]}}';\n    }}\n\
+                 location @denied {{\n      default_type application/json;\n\
+                   return 403 '{{\"errors\":[{{\"code\":\"DENIED\",\"message\":\"$tollgate_error\"}}]}}';\n    }}\n\
+                 location = /_tollgate {{\n      internal;\n      proxy_pass {tollgate}/auth/forward;\n\
+                   proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n\
+                   proxy_set_header X-Original-URI $request_uri;\n      proxy_set_header X-Original-Method $request_method;\n\
+                   proxy_set_header X-Forwarded-For $remote_addr;\n    }}\n  }}\n}}\n"
+        );
+        let file = prefix.join("nginx.conf");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is installed (apt-get install nginx; .ci/run does it)");
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Nginx { child, addr };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
+        );
+    }
 }

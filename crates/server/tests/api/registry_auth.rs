@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 both_backends!(
     the_oauth2_variant_grants_and_refreshes_until_the_secret_changes,
-    refusals_say_why_in_what_registry_clients_print
+    refusals_say_why_in_what_registry_clients_print,
+    forward_auth_answers_pulls_of_granted_repositories_only
 );
 
 const SERVICE: &str = "tollgate-registry";
@@ -302,4 +303,79 @@ async fn a_refresh_token_dies_with_its_secret_on_every_node() {
         .await;
     let why = refusal(&post(&http, &a.base, &by_refresh).await, 401, Some("invalid_grant"));
     assert!(why.contains("re-generated"), "{why}");
+}
+
+async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "proxy").await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let ask = |headers: Vec<(&'static str, &'static str)>, creds: Option<(String, String)>| {
+        let app = &app;
+        async move {
+            let mut request = app.http.get(format!("{}/auth/forward", app.base));
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            if let Some((user, password)) = creds {
+                request = request.basic_auth(user, Some(password));
+            }
+            answer(request.send().await.unwrap()).await
+        }
+    };
+    let mine = || Some((user.clone(), secret.clone()));
+    let nginx = |uri: &'static str, method: &'static str| vec![("X-Original-URI", uri), ("X-Original-Method", method)];
+    let traefik =
+        |uri: &'static str, method: &'static str| vec![("X-Forwarded-Uri", uri), ("X-Forwarded-Method", method)];
+
+    for (headers, what) in [
+        (nginx("/v2/", "GET"), "the API root"),
+        (nginx("/v2/wso2am/gateway/manifests/1.0", "GET"), "a manifest"),
+        (nginx("/v2/wso2is/a/b/blobs/sha256:0123", "HEAD"), "a blob"),
+        (
+            traefik("/v2/wso2am/gateway/tags/list?n=5", "GET"),
+            "tags, through Traefik's headers",
+        ),
+    ] {
+        let answer = ask(headers, mine()).await;
+        assert_eq!(answer.status.as_u16(), 200, "{what}: {}", answer.body);
+        assert_eq!(answer.headers["x-tollgate-username"], user.as_str());
+    }
+    for (headers, why) in [
+        (
+            nginx("/v2/wso2mi/x/manifests/1.0", "GET"),
+            "does not grant this repository",
+        ),
+        (
+            nginx("/v2/wso2am/../wso2mi/x/manifests/1.0", "GET"),
+            "does not grant this repository",
+        ),
+        (nginx("/v2/wso2am/gateway/manifests/1.0", "PUT"), "pull only"),
+        (nginx("/v2/wso2am/gateway/blobs/uploads/", "POST"), "pull only"),
+        (nginx("/v2/_catalog", "GET"), "only pulls of repositories"),
+        (
+            vec![("X-Original-URI", "/v2/wso2am/gateway/manifests/1.0")],
+            "original method",
+        ),
+        (vec![("X-Original-Method", "GET")], "original URI"),
+    ] {
+        let answer = ask(headers, mine()).await;
+        assert_eq!(answer.status.as_u16(), 403, "{why}: {}", answer.body);
+        assert_eq!(answer.body["errors"][0]["code"], "DENIED");
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert!(detail.contains(why), "{detail} should say {why}");
+        assert_eq!(answer.headers["x-tollgate-error"], detail);
+    }
+    let missing = ask(nginx("/v2/", "GET"), None).await;
+    refusal(&missing, 401, None);
+    let wrong = ask(
+        nginx("/v2/", "GET"),
+        Some((
+            user.clone(),
+            tollgate_store::secret::PlainSecret::generate().expose().to_owned(),
+        )),
+    )
+    .await;
+    assert_eq!(refusal(&wrong, 401, None), "unknown registry username or secret");
 }
