@@ -133,7 +133,7 @@ pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
 }
 
 /// The registry gateway's secret checks: the hot path, answered by the ten thousand a second.
-pub const GATEWAY_CHECKS: [&str; 2] = [paths::INTROSPECT, paths::REGISTRY_TOKEN];
+pub const GATEWAY_CHECKS: [&str; 3] = [paths::INTROSPECT, paths::REGISTRY_TOKEN, paths::FORWARD_AUTH];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Under the API's scope, paths are registered without its prefix.

@@ -488,3 +488,148 @@ impl Nginx {
         );
     }
 }
+
+/// containerd (Debian's, the pull path of a Kubernetes node) with a root, state and socket of
+/// its own, pulling from Distribution 2.8 that trusts Tollgate: it asks `POST /auth/token`
+/// first and is answered (no `405` in Tollgate's log); another product and a re-generated
+/// secret are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containerd_pulls_with_the_oauth2_token_flow() {
+    let work = tempfile::tempdir().unwrap();
+    let log_path = work.path().join("tollgate.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let keys = work.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (key, cert) = (keys.join("key.pem"), keys.join("cert.pem"));
+    let tollgate = crate::helpers::ServerProcess::start(
+        &[
+            ("TOLLGATE_LOG", "tollgate_server=debug,warn"),
+            ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
+            ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
+        ],
+        Some(Stdio::from(log)),
+    )
+    .await;
+    let storage = work.path().join("storage");
+    let layout = work.path().join("layout");
+    image_layout(&layout);
+    seed(work.path(), &storage, &layout).await;
+    let auth = format!(
+        "auth:\n  token:\n    realm: {}/auth/token\n    service: tollgate-registry\n    issuer: tollgate\n    rootcertbundle: {}\n",
+        tollgate.base,
+        cert.display()
+    );
+    let registry = start_registry(work.path(), &storage, &auth).await;
+    let containerd = Containerd::start(work.path()).await;
+
+    let alice = tollgate.session("alice").await;
+    let created = tollgate
+        .post(Some(&alice), "/api/v1/tokens", Some(json!({ "name": "node-1" })))
+        .await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+
+    let pulled = containerd.pull(&format!("{}/wso2am/gateway:1.0", registry.addr), &user, &secret);
+    assert!(
+        pulled.status.success(),
+        "containerd pull: {}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let other = containerd.pull(&format!("{}/wso2mi/integrator:1.0", registry.addr), &user, &secret);
+    assert!(!other.status.success(), "another product was pulled");
+    let said = String::from_utf8_lossy(&other.stderr).to_lowercase();
+    assert!(
+        said.contains("401") || said.contains("403") || said.contains("unauthorized") || said.contains("denied"),
+        "{said}"
+    );
+
+    tollgate
+        .post(Some(&alice), &format!("/api/v1/tokens/{id}/secret"), None)
+        .await;
+    let old = containerd.pull(&format!("{}/wso2am/gateway:1.0", registry.addr), &user, &secret);
+    assert!(!old.status.success(), "a re-generated secret pulled");
+    // containerd prints the status only, never the body (skopeo and Docker print the reason).
+    let said = String::from_utf8_lossy(&old.stderr);
+    assert!(said.contains("401"), "{said}");
+
+    // The log as text, without its colours.
+    let coloured = std::fs::read_to_string(&log_path).unwrap();
+    let mut log = String::new();
+    let mut rest = coloured.as_str();
+    while let Some(at) = rest.find('\u{1b}') {
+        log.push_str(&rest[..at]);
+        rest = rest[at..].find('m').map_or("", |end| &rest[at + end + 1..]);
+    }
+    log.push_str(rest);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("method=POST") && l.contains("path=/auth/token") && l.contains("status=200")),
+        "containerd used POST /auth/token:\n{log}"
+    );
+    assert!(!log.contains("status=405"), "a 405 in Tollgate's log:\n{log}");
+}
+
+/// containerd in the foreground with a root, state and socket of its own, its CRI plugin off.
+struct Containerd {
+    child: Child,
+    socket: std::path::PathBuf,
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Containerd {
+    #[allow(
+        clippy::zombie_processes,
+        reason = "Containerd kills and waits for the child when it drops"
+    )]
+    async fn start(dir: &Path) -> Containerd {
+        let home = dir.join("containerd");
+        std::fs::create_dir_all(&home).unwrap();
+        let socket = home.join("containerd.sock");
+        let h = home.display();
+        let config = format!(
+            "version = 2\nroot = \"{h}/root\"\nstate = \"{h}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{h}/containerd.sock\"\n[ttrpc]\n  address = \"{h}/containerd.sock.ttrpc\"\n"
+        );
+        std::fs::write(home.join("config.toml"), config).unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(home.join("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(home.join("containerd.log"))
+                    .map(Stdio::from)
+                    .unwrap(),
+            )
+            .spawn()
+            .expect("containerd is installed (apt-get install containerd; .ci/run does it)");
+        for _ in 0..100 {
+            if socket.exists() {
+                return Containerd { child, socket };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "containerd did not start (it needs root): {}",
+            std::fs::read_to_string(home.join("containerd.log")).unwrap_or_default()
+        );
+    }
+
+    fn pull(&self, reference: &str, user: &str, secret: &str) -> Output {
+        Command::new("ctr")
+            .arg("--address")
+            .arg(&self.socket)
+            .args(["images", "pull", "--plain-http", "--snapshotter", "native", "--user"])
+            .arg(format!("{user}:{secret}"))
+            .arg(reference)
+            .output()
+            .expect("ctr runs")
+    }
+}
