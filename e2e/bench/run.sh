@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: a release Tollgate on a fresh SQLite database with N tokens, driven by wrk on
-# /oauth2/introspect (valid, unknown and re-generated secrets) and /auth/token, next to the
-# reference server that only parses, hashes and looks up. Prints requests/s and p50/p99.
+# /oauth2/introspect (valid, unknown and re-generated secrets), /auth/forward and /auth/token
+# (GET and POST), next to the reference server that only parses, hashes and looks up. Prints
+# requests/s and p50/p99.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -60,9 +61,13 @@ wrk -t"$threads" -c"$connections" -d3s -s e2e/bench/introspect.lua "http://127.0
 echo "== $duration each, $threads wrk threads, $connections connections, on $(nproc) cores shared with the server"
 run reference-introspect "http://127.0.0.1:$ref_port" introspect.lua
 run tollgate-introspect "http://127.0.0.1:$port" introspect.lua
+run tollgate-forward "http://127.0.0.1:$port" forward.lua
 run tollgate-token "http://127.0.0.1:$port" token.lua
+run tollgate-token-post "http://127.0.0.1:$port" token-post.lua
 ratio=$(awk -v a="$tollgate_introspect_rps" -v b="$reference_introspect_rps" 'BEGIN { printf "%.2f", a / b }')
+forward_ratio=$(awk -v a="$tollgate_forward_rps" -v b="$reference_introspect_rps" 'BEGIN { printf "%.2f", a / b }')
 echo "introspection / reference: $ratio (target at least 0.8, p99 under 10 ms); /auth/token target at least 10000 req/s"
+echo "forward auth / reference: $forward_ratio (target at least 0.8)"
 
 echo "== valid secrets alone, then the same client beside a junk flood from one address (half the connections each)"
 half=$((connections / 2))

@@ -1,6 +1,7 @@
 //! Seeds a fresh Tollgate database for `make bench`: the demo story, then N tokens for alice,
 //! some of them re-generated. Writes the secrets the load generator presents:
-//! `valid.txt`, `regenerated.txt` (old secrets), `unknown.txt`, and `logins.txt`
+//! `valid.txt`, `regenerated.txt` (old secrets), `unknown.txt`, `forms.txt` (password-grant
+//! bodies of `POST /auth/token`), and `logins.txt`
 //! (`Authorization` header values for `/auth/token`).
 
 use base64::Engine;
@@ -34,11 +35,12 @@ fn main() {
         client_address: None,
     };
     let file = |name: &str| std::io::BufWriter::new(std::fs::File::create(out.join(name)).expect("an output file"));
-    let (mut valid, mut regenerated, mut unknown, mut logins) = (
+    let (mut valid, mut regenerated, mut unknown, mut logins, mut forms) = (
         file("valid.txt"),
         file("regenerated.txt"),
         file("unknown.txt"),
         file("logins.txt"),
+        file("forms.txt"),
     );
     let started = std::time::Instant::now();
     for n in 0..count {
@@ -64,11 +66,19 @@ fn main() {
             secret.expose()
         ));
         writeln!(logins, "Basic {basic}").unwrap();
+        // The OAuth2 variant's password grant (usernames and secrets need no escaping).
+        writeln!(
+            forms,
+            "grant_type=password&service=tollgate-registry&client_id=bench&scope=repository%3Awso2am%2Fgateway%3Apull&username={}&password={}",
+            token.registry_username,
+            secret.expose()
+        )
+        .unwrap();
     }
     for _ in 0..(count / 20).max(1) {
         writeln!(unknown, "{}", PlainSecret::generate().expose()).unwrap();
     }
-    for f in [&mut valid, &mut regenerated, &mut unknown, &mut logins] {
+    for f in [&mut valid, &mut regenerated, &mut unknown, &mut logins, &mut forms] {
         f.flush().unwrap();
     }
     eprintln!("seeded {count} tokens in {:.1} s", started.elapsed().as_secs_f64());
