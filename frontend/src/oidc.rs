@@ -79,9 +79,31 @@ export async function pkce() {
   return [random(), random(), verifier, b64(digest)].join(' ');
 }
 export function param(name) { return new URLSearchParams(location.search).get(name); }
-export function idClaims(t) {
-  const c = JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-  return [c.iss, c.nonce, [].concat(c.aud).join(' ')].join('\n');
+// The token endpoint: the tokens are kept in session storage, the ID token's issuer,
+// audience and nonce checked (it came straight from the provider over TLS, OpenID Connect
+// Core 3.1.3.7); resolves to the access token, or fails with the reason.
+export async function exchange(endpoint, body, issuer, clientId, nonce) {
+  let answer, res;
+  try {
+    res = await fetch(endpoint, { method: 'POST', body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } });
+    answer = await res.json();
+  } catch { throw 'The identity provider could not be reached.'; }
+  if (!res.ok || !answer.access_token) {
+    throw `The identity provider refused the session: ${answer.error_description || answer.error || res.status}.`;
+  }
+  if (answer.id_token) {
+    const c = JSON.parse(atob(answer.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    if (c.iss !== issuer || ![].concat(c.aud).includes(clientId) || (nonce && c.nonce !== nonce)) {
+      throw "The identity provider's ID token is not for this sign-in; sign in again.";
+    }
+    sessionStorage.setItem('tollgate.id_token', answer.id_token);
+  } else if (nonce) {
+    throw 'The identity provider sent no ID token: is `openid` among TOLLGATE_OIDC_SCOPES?';
+  }
+  if (answer.refresh_token) sessionStorage.setItem('tollgate.refresh', answer.refresh_token);
+  sessionStorage.setItem('tollgate.expires', String(Date.now() + (answer.expires_in || 300) * 1000));
+  return answer.access_token;
 }
 "#)]
 extern "C" {
@@ -91,9 +113,15 @@ extern "C" {
     async fn pkce() -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
     /// A query parameter of the address bar.
     fn param(name: &str) -> Option<String>;
-    /// An ID token's `iss`, `nonce` and audiences (space-separated), one per line.
-    #[wasm_bindgen(catch, js_name = idClaims)]
-    fn id_claims(token: &str) -> Result<String, wasm_bindgen::JsValue>;
+    /// Posts `body` to the token endpoint and keeps the tokens: the access token, or why not.
+    #[wasm_bindgen(catch, js_name = exchange)]
+    async fn exchange_js(
+        endpoint: &str,
+        body: &str,
+        issuer: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
 }
 
 fn encode(text: &str) -> String {
@@ -188,45 +216,24 @@ pub async fn refresh(options: &OidcOptions) -> Option<Result<Tokens, String>> {
     Some(exchange(options, body, None).await)
 }
 
-/// Posts to the token endpoint and keeps what it answers.
+/// Posts to the token endpoint and keeps what it answers (in JavaScript, see above).
 async fn exchange(options: &OidcOptions, body: String, nonce: Option<&str>) -> Result<Tokens, String> {
-    let answer = tollgate_client::Client::new("")
-        .post_form(&options.token_endpoint, body)
-        .await
-        .map_err(|e| match e {
-            tollgate_client::ClientError::Transport(_) => "The identity provider could not be reached.".to_owned(),
-            _ => "The identity provider refused the session.".to_owned(),
-        })?;
-    let field = |name: &str| answer[name].as_str().map(str::to_owned);
-    let access = field("access_token").ok_or("The identity provider's answer was not understood.")?;
-    if let Some(id_token) = field("id_token") {
-        check_id_token(options, &id_token, nonce)?;
-        set(ID_TOKEN, &id_token);
-    } else if nonce.is_some() {
-        return Err("The identity provider sent no ID token: is `openid` among TOLLGATE_OIDC_SCOPES?".into());
+    let nonce = nonce.unwrap_or_default();
+    match exchange_js(
+        &options.token_endpoint,
+        &body,
+        &options.issuer,
+        &options.client_id,
+        nonce,
+    )
+    .await
+    {
+        Ok(access) => access
+            .as_string()
+            .map(|access| Tokens { access })
+            .ok_or_else(String::new),
+        Err(why) => Err(why.as_string().unwrap_or_default()),
     }
-    if let Some(refresh) = field("refresh_token") {
-        set(REFRESH, &refresh);
-    }
-    // Whole milliseconds: float formatting and parsing would weigh on the bundle.
-    let expires_at = js_sys::Date::now() as u64 + answer["expires_in"].as_u64().unwrap_or(300) * 1000;
-    set(EXPIRES, &expires_at.to_string());
-    Ok(Tokens { access })
-}
-
-/// The ID token came straight from the token endpoint (OpenID Connect Core 3.1.3.7: TLS
-/// stands in for its signature here); its issuer, audience and `nonce` must be ours.
-fn check_id_token(options: &OidcOptions, id_token: &str, nonce: Option<&str>) -> Result<(), String> {
-    let claims = id_claims(id_token).map_err(|_| "The identity provider's ID token was not understood.")?;
-    let mut lines = claims.split('\n');
-    let (iss, token_nonce, audiences) = (lines.next(), lines.next(), lines.next().unwrap_or_default());
-    let ours = iss == Some(options.issuer.as_str())
-        && audiences.split(' ').any(|a| a == options.client_id)
-        && nonce.is_none_or(|n| token_nonce == Some(n));
-    if !ours {
-        return Err("The identity provider's ID token is not for this sign-in; sign in again.".into());
-    }
-    Ok(())
 }
 
 /// When the stored access token expires (ms since the epoch).

@@ -13,7 +13,6 @@
 //! # Ok(()) }
 //! ```
 
-use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_model::{
@@ -57,8 +56,90 @@ struct PageQuery<'a> {
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
+    #[cfg(not(target_arch = "wasm32"))]
     http: reqwest::Client,
     bearer: Option<String>,
+}
+
+/// One call of the API, as the transport sends it.
+struct Call {
+    method: &'static str,
+    url: String,
+    bearer: Option<String>,
+    /// A JSON body.
+    body: Option<String>,
+}
+
+impl Call {
+    fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Call {
+        self.body = serde_json::to_string(body).ok();
+        self
+    }
+
+    fn query<Q: Serialize>(mut self, query: &Q) -> Call {
+        if let Ok(text) = serde_urlencoded::to_string(query) {
+            if !text.is_empty() {
+                self.url.push('?');
+                self.url.push_str(&text);
+            }
+        }
+        self
+    }
+}
+
+/// Native: reqwest (rustls).
+#[cfg(not(target_arch = "wasm32"))]
+async fn transport(http: &reqwest::Client, call: Call) -> Result<(u16, String)> {
+    let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut request = http.request(method, &call.url).header("accept", "application/json");
+    if let Some(token) = &call.bearer {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = call.body {
+        request = request.header("content-type", "application/json").body(body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    Ok((status, text))
+}
+
+// The browser: its own `fetch`, in a few lines of JavaScript. reqwest would bring a URL parser,
+// IDNA tables and an HTTP model into the portal's bundle, which has no room for them.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export async function call(method, url, bearer, body) {
+  const headers = { accept: 'application/json' };
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url, { method, headers, body });
+  return [res.status, await res.text()];
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = call)]
+    async fn fetch_call(
+        method: &str,
+        url: &str,
+        bearer: Option<String>,
+        body: Option<String>,
+    ) -> std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn transport(call: Call) -> Result<(u16, String)> {
+    let answer = fetch_call(call.method, &call.url, call.bearer, call.body)
+        .await
+        .map_err(|e| ClientError::Transport(e.as_string().unwrap_or_else(|| "the network failed".into())))?;
+    let answer = js_sys::Array::from(&answer);
+    let status = answer.get(0).as_f64().unwrap_or(0.0) as u16;
+    Ok((status, answer.get(1).as_string().unwrap_or_default()))
 }
 
 /// A path segment made safe for a URL (ids are UUIDs, but a caller may pass anything).
@@ -80,6 +161,7 @@ impl Client {
     pub fn new(base_url: &str) -> Client {
         Client {
             base: base_url.trim_end_matches('/').to_owned(),
+            #[cfg(not(target_arch = "wasm32"))]
             http: reqwest::Client::new(),
             bearer: None,
         }
@@ -93,139 +175,126 @@ impl Client {
         }
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    fn request(&self, method: &'static str, path: &str) -> Call {
         let url = if self.base.is_empty() {
             browser_origin() + path
         } else {
             format!("{}{path}", self.base)
         };
-        let builder = self.http.request(method, url).header("accept", "application/json");
-        match &self.bearer {
-            Some(token) => builder.bearer_auth(token),
-            None => builder,
+        Call {
+            method,
+            url,
+            bearer: self.bearer.clone(),
+            body: None,
         }
     }
 
-    async fn send(builder: RequestBuilder) -> Result<Response> {
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        if response.status().is_success() {
-            return Ok(response);
+    /// The answer's body when it is a success; else the server's problem.
+    async fn send(&self, call: Call) -> Result<String> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let (status, text) = transport(&self.http, call).await?;
+        #[cfg(target_arch = "wasm32")]
+        let (status, text) = transport(call).await?;
+        if (200..300).contains(&status) {
+            return Ok(text);
         }
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
         Err(match serde_json::from_str::<Problem>(&text) {
             Ok(problem) => ClientError::Api(problem),
             Err(_) => ClientError::Decode(format!("HTTP {status} without a problem document")),
         })
     }
 
-    async fn json<T: DeserializeOwned>(builder: RequestBuilder) -> Result<T> {
-        let response = Client::send(builder).await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+    async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let text = self.send(call).await?;
         serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
-    async fn empty(builder: RequestBuilder) -> Result<()> {
-        Client::send(builder).await.map(drop)
+    async fn empty(&self, call: Call) -> Result<()> {
+        self.send(call).await.map(drop)
     }
 
     /// The demo users (demo mode only).
     pub async fn demo_users(&self) -> Result<Vec<DemoUser>> {
-        Client::json(self.request(Method::GET, paths::DEMO_USERS)).await
+        self.json(self.request("GET", paths::DEMO_USERS)).await
     }
 
     /// Signs in as a demo user (demo mode only).
     pub async fn demo_session(&self, user: &str) -> Result<DemoSession> {
         let body = DemoSessionRequest { user: user.to_owned() };
-        Client::json(self.request(Method::POST, paths::DEMO_SESSION).json(&body)).await
+        self.json(self.request("POST", paths::DEMO_SESSION).json(&body)).await
     }
 
     /// How the portal signs in: the demo picker or the identity provider (public).
     pub async fn sign_in_options(&self) -> Result<SignInOptions> {
-        Client::json(self.request(Method::GET, paths::SIGN_IN)).await
+        self.json(self.request("GET", paths::SIGN_IN)).await
     }
 
     /// [`Client::sign_in_options`] read as a JSON value (for the portal's bundle, which parses
     /// JSON values anyway and has no room for one more typed parser).
     pub async fn sign_in_options_value(&self) -> Result<serde_json::Value> {
-        Client::json(self.request(Method::GET, paths::SIGN_IN)).await
-    }
-
-    /// POSTs a form to another server (the identity provider's token endpoint) and reads its
-    /// JSON answer, through the same path as every API call (the portal's bundle has no room
-    /// for a second one).
-    pub async fn post_form(&self, url: &str, body: String) -> Result<serde_json::Value> {
-        let builder = self
-            .http
-            .post(url)
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        Client::json(builder).await
+        self.json(self.request("GET", paths::SIGN_IN)).await
     }
 
     pub async fn me(&self) -> Result<Me> {
-        Client::json(self.request(Method::GET, paths::ME)).await
+        self.json(self.request("GET", paths::ME)).await
     }
 
     pub async fn list_tokens(&self, query: &TokenListQuery) -> Result<Page<Token>> {
-        Client::json(self.request(Method::GET, paths::TOKENS).query(query)).await
+        self.json(self.request("GET", paths::TOKENS).query(query)).await
     }
 
     /// Generates a token; the answer carries its secret, shown this once.
     pub async fn create_token(&self, body: &CreateToken) -> Result<IssuedToken> {
-        Client::json(self.request(Method::POST, paths::TOKENS).json(body)).await
+        self.json(self.request("POST", paths::TOKENS).json(body)).await
     }
 
     pub async fn get_token(&self, id: &str) -> Result<Token> {
-        Client::json(self.request(Method::GET, &paths::with_id(paths::TOKEN, &segment(id)))).await
+        self.json(self.request("GET", &paths::with_id(paths::TOKEN, &segment(id))))
+            .await
     }
 
     pub async fn delete_token(&self, id: &str) -> Result<()> {
-        Client::empty(self.request(Method::DELETE, &paths::with_id(paths::TOKEN, &segment(id)))).await
+        self.empty(self.request("DELETE", &paths::with_id(paths::TOKEN, &segment(id))))
+            .await
     }
 
     /// Re-generates the secret; the old one stops working when this returns.
     pub async fn regenerate_secret(&self, id: &str) -> Result<IssuedToken> {
-        Client::json(self.request(Method::POST, &paths::with_id(paths::TOKEN_SECRET, &segment(id)))).await
+        self.json(self.request("POST", &paths::with_id(paths::TOKEN_SECRET, &segment(id))))
+            .await
     }
 
     pub async fn sync_products(&self, id: &str) -> Result<Token> {
-        Client::json(self.request(Method::POST, &paths::with_id(paths::TOKEN_PRODUCTS_SYNC, &segment(id)))).await
+        self.json(self.request("POST", &paths::with_id(paths::TOKEN_PRODUCTS_SYNC, &segment(id))))
+            .await
     }
 
     pub async fn service_users(&self) -> Result<Vec<ServiceUser>> {
-        Ok(
-            Client::json::<ServiceUserList>(self.request(Method::GET, paths::SERVICE_USERS))
-                .await?
-                .items,
-        )
+        Ok(self
+            .json::<ServiceUserList>(self.request("GET", paths::SERVICE_USERS))
+            .await?
+            .items)
     }
 
     pub async fn create_service_user(&self, body: &CreateServiceUser) -> Result<ServiceUser> {
-        Client::json(self.request(Method::POST, paths::SERVICE_USERS).json(body)).await
+        self.json(self.request("POST", paths::SERVICE_USERS).json(body)).await
     }
 
     pub async fn delete_service_user(&self, id: &str) -> Result<()> {
-        Client::empty(self.request(Method::DELETE, &paths::with_id(paths::SERVICE_USER, &segment(id)))).await
+        self.empty(self.request("DELETE", &paths::with_id(paths::SERVICE_USER, &segment(id))))
+            .await
     }
 
     pub async fn audit_events(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<Page<AuditEvent>> {
-        Client::json(
-            self.request(Method::GET, paths::AUDIT_EVENTS)
+        self.json(
+            self.request("GET", paths::AUDIT_EVENTS)
                 .query(&PageQuery { cursor, limit }),
         )
         .await
     }
 }
 
-/// The page's origin: the SPA is served by the API server, and reqwest needs absolute URLs.
+/// The page's origin: the SPA is served by the API server.
 #[cfg(target_arch = "wasm32")]
 fn browser_origin() -> String {
     web_sys::window()
