@@ -1,4 +1,7 @@
-//! `tollgate`: the server, and the operators' commands for projects and subscriptions.
+//! `tollgate`: the server, the operators' commands for projects and subscriptions, and the
+//! integrators' commands for tokens and service users (over the REST API).
+
+mod integrator;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
@@ -33,6 +36,20 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Registry tokens, through the REST API of a server (TOLLGATE_URL, TOLLGATE_BEARER_TOKEN).
+    Tokens {
+        #[command(flatten)]
+        remote: integrator::Remote,
+        #[command(subcommand)]
+        command: integrator::TokensCommand,
+    },
+    /// Service users, through the REST API of a server (TOLLGATE_URL, TOLLGATE_BEARER_TOKEN).
+    ServiceUsers {
+        #[command(flatten)]
+        remote: integrator::Remote,
+        #[command(subcommand)]
+        command: integrator::ServiceUsersCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +100,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let _flush_logs_on_exit = init_logging();
     let outcome = match cli.command {
+        // The integrators' commands print their own messages and have their own exit codes.
+        Command::Tokens { remote, command } => return remotely(integrator::tokens(remote, command)),
+        Command::ServiceUsers { remote, command } => return remotely(integrator::service_users(remote, command)),
         Command::Serve(config) => serve(*config),
         Command::Project { command } => project(command),
         Command::Migrate { db } => Store::open(&db.url(), 1)
@@ -98,6 +118,17 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("tollgate: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs an integrator's command on a small runtime of its own.
+fn remotely(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(command),
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::from(1)
         }
     }
 }

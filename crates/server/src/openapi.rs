@@ -166,7 +166,16 @@ fn refined(service: &str) -> Value {
             p["schema"]["enum"] = json!([service]);
         }
     }
-    doc["components"]["schemas"]["TokenForm"]["properties"]["service"]["enum"] = json!([service]);
+    let form = &mut doc["components"]["schemas"]["TokenForm"];
+    form["properties"]["service"]["enum"] = json!([service]);
+    // Each grant names what it needs.
+    form["properties"]["grant_type"]["enum"] = json!(["password", "refresh_token"]);
+    form["allOf"] = json!([
+        { "if": { "properties": { "grant_type": { "const": "password" } } },
+          "then": { "required": ["username", "password"] } },
+        { "if": { "properties": { "grant_type": { "const": "refresh_token" } } },
+          "then": { "required": ["refresh_token"] } }
+    ]);
     doc
 }
 

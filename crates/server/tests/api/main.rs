@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod errors;
 mod gateway;
+mod integrators;
 mod logs;
 mod me;
 mod nodes;
