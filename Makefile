@@ -2,15 +2,16 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough contract e2e spec web clean bench bench-web
+.PHONY: run test check unit walkthrough contract manifests e2e spec web clean bench bench-web
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
 	$(CARGO) run --release $(SERVER) -- serve --demo
 
 ## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README
-## walk-through, the API contract (validator and fuzzer), and the browser tests of the SPA.
-test: check unit walkthrough contract e2e
+## walk-through, the API contract (validator and fuzzer), the deployment manifests, and the
+## browser tests of the SPA.
+test: check unit walkthrough contract manifests e2e
 
 check:
 	$(CARGO) fmt --all -- --check
@@ -35,6 +36,12 @@ walkthrough:
 contract:
 	$(CARGO) build $(SERVER)
 	e2e/api-contract.sh
+
+## The Kubernetes manifests and the compose file of deploy/: the Kubernetes schemas (offline),
+## and every setting they name known to `tollgate serve`.
+manifests:
+	$(CARGO) build $(SERVER)
+	e2e/manifests.sh
 
 ## Rewrite api-spec/openapi.json from the code.
 spec:
