@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough contract manifests e2e spec web clean bench bench-web
+.PHONY: run test check unit walkthrough contract manifests image image-test e2e spec web clean bench bench-web
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
@@ -11,7 +11,7 @@ run: web
 ## Every test: formatting, lints, unit and integration tests (SQLite and PostgreSQL), the README
 ## walk-through, the API contract (validator and fuzzer), the deployment manifests, and the
 ## browser tests of the SPA.
-test: check unit walkthrough contract manifests e2e
+test: check unit walkthrough contract manifests image-test e2e
 
 check:
 	$(CARGO) fmt --all -- --check
@@ -42,6 +42,14 @@ contract:
 manifests:
 	$(CARGO) build $(SERVER)
 	e2e/manifests.sh
+
+## The container image (Containerfile, FROM scratch), with podman; prints its size.
+image: web
+	deploy/image.sh
+
+## The image as two nodes on this machine's PostgreSQL, pulled through by a registry.
+image-test: web
+	e2e/image.sh
 
 ## Rewrite api-spec/openapi.json from the code.
 spec:

@@ -36,6 +36,13 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Exit 0 when the server at the URL is ready (for a container's health check, where there
+    /// is no curl).
+    Probe {
+        /// The readiness URL. Default: `/readyz` of this host's server at TOLLGATE_LISTEN.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Registry tokens, through the REST API of a server (TOLLGATE_URL, TOLLGATE_BEARER_TOKEN).
     Tokens {
         #[command(flatten)]
@@ -108,6 +115,7 @@ fn main() -> ExitCode {
         Command::Migrate { db } => Store::open(&db.url(), 1)
             .map(|_| eprintln!("tollgate: the database is migrated"))
             .map_err(|e| e.to_string()),
+        Command::Probe { url } => return remotely(probe(url.unwrap_or_else(own_readiness_url))),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());
             Ok(())
@@ -129,6 +137,38 @@ fn remotely(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
         Err(e) => {
             eprintln!("tollgate: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `/readyz` of the server this host runs, from the address it listens on.
+fn own_readiness_url() -> String {
+    let listen = std::env::var("TOLLGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let port = listen.rsplit_once(':').map_or("8080", |(_, port)| port);
+    let host = match listen.rsplit_once(':').map(|(host, _)| host) {
+        Some("0.0.0.0" | "[::]" | "") | None => "127.0.0.1",
+        Some(host) => host,
+    };
+    format!("http://{host}:{port}/readyz")
+}
+
+async fn probe(url: String) -> ExitCode {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(&url).send().await.map(|r| r.status()),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(status) if status.is_success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("tollgate: {url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("tollgate: {url}: {e}");
+            ExitCode::FAILURE
         }
     }
 }
