@@ -25,7 +25,7 @@ e2e/node_modules/.installed: e2e/package-lock.json
 	touch $@
 
 unit: e2e/node_modules/.installed
-	$(CARGO) test
+	TOLLGATE_TEST_REQUIRE_ALL=1 $(CARGO) test
 
 walkthrough:
 	$(CARGO) build $(SERVER)

@@ -14,6 +14,64 @@ pub enum Db {
     Postgres,
 }
 
+/// What some tests need of the machine besides Rust: a plain `cargo test` on a laptop without
+/// them skips those tests and says so on the terminal; `make test` and CI set
+/// `TOLLGATE_TEST_REQUIRE_ALL`, under which a missing part fails the test instead.
+pub mod needs {
+    use std::io::Write;
+    use std::sync::OnceLock;
+
+    fn skip(test: &str, what: &str) -> bool {
+        if std::env::var_os("TOLLGATE_TEST_REQUIRE_ALL").is_some() {
+            panic!("{test} needs {what} (TOLLGATE_TEST_REQUIRE_ALL is set, as make test and CI set it)");
+        }
+        // Straight to the terminal: the test harness keeps what passing tests print.
+        let _ = writeln!(std::io::stderr(), "skipped {test}: it needs {what}");
+        false
+    }
+
+    /// The PostgreSQL server at 127.0.0.1:5432 (user `postgres`, trust).
+    pub fn postgres(test: &str) -> bool {
+        static UP: OnceLock<bool> = OnceLock::new();
+        let up = *UP.get_or_init(|| {
+            use diesel::Connection;
+            diesel::PgConnection::establish(super::PG_ADMIN_URL).is_ok()
+        });
+        up || skip(
+            test,
+            "PostgreSQL at 127.0.0.1:5432, user postgres with trust (.ci/run sets it up)",
+        )
+    }
+
+    /// Commands on the PATH, e.g. `docker-registry` (from the Debian package named after each).
+    pub fn commands(test: &str, commands: &[&str]) -> bool {
+        for command in commands {
+            let found = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(command).is_file()));
+            if !found {
+                return skip(test, &format!("`{command}` (apt-get install; .ci/run installs it)"));
+            }
+        }
+        true
+    }
+
+    /// The npm packages of `e2e/` (the test OpenID Provider) and Node.js.
+    pub fn node_packages(test: &str) -> bool {
+        let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/node_modules/oidc-provider");
+        if !e2e.is_dir() {
+            return skip(test, "the npm packages of e2e/ (`npm ci` in e2e/; make test runs it)");
+        }
+        commands(test, &["node"])
+    }
+
+    /// Root, for a containerd of the test's own.
+    pub fn root(test: &str) -> bool {
+        let uid = std::process::Command::new("id").arg("-u").output().ok();
+        let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        root || skip(test, "root (containerd runs as root)")
+    }
+}
+
 /// Declares a test that runs once per backend: `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! both_backends {
@@ -25,6 +83,9 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                if !$crate::helpers::needs::postgres(module_path!()) {
+                    return;
+                }
                 super::$name($crate::helpers::Db::Postgres).await
             }
         }

@@ -48,6 +48,9 @@ async fn two_nodes(url: &str) -> (ServerProcess, ServerProcess) {
 /// with B's notification connection hung outright.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_used_at_once_on_another_node_never_revives_the_old_one() {
+    if !crate::helpers::needs::postgres("a_secret_used_at_once_on_another_node_never_revives_the_old_one") {
+        return;
+    }
     let app = TestApp::spawn(Db::Postgres).await; // owns the database and its cleanup
     let link = Link::to_postgres().await;
     link.notify_delay_ms.store(300, Ordering::Relaxed);
@@ -136,6 +139,9 @@ async fn terminate_listeners(database_url: &str, nodes: usize) -> usize {
 /// before a change: node B never serves the old secret past the bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_notification_connection_never_leaves_a_stale_answer() {
+    if !crate::helpers::needs::postgres("a_killed_notification_connection_never_leaves_a_stale_answer") {
+        return;
+    }
     let app = TestApp::spawn(Db::Postgres).await;
     let (a, b) = two_nodes(&app.database_url).await;
     let http = reqwest::Client::new();
@@ -260,6 +266,11 @@ impl Drop for OwnPostgres {
 /// never hangs, comes back by itself, and hears the first change after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_under_traffic() {
+    if !crate::helpers::needs::postgres("a_database_restart_under_traffic")
+        || !crate::helpers::needs::commands("a_database_restart_under_traffic", &["pg_ctlcluster"])
+    {
+        return;
+    }
     let pg = OwnPostgres::start();
     let (a, b) = two_nodes(&pg.url()).await;
     let http = reqwest::Client::new();
@@ -437,6 +448,9 @@ async fn relay(
 /// change made meanwhile on node A is never accepted by B, and B recovers by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_database_link_answers_503_at_once_and_recovers() {
+    if !crate::helpers::needs::postgres("a_frozen_database_link_answers_503_at_once_and_recovers") {
+        return;
+    }
     let app = TestApp::spawn(Db::Postgres).await;
     let link = Link::to_postgres().await;
     let through_link = link.url(&app.database_url);
@@ -499,6 +513,9 @@ async fn a_frozen_database_link_answers_503_at_once_and_recovers() {
 /// same one secret, and neither accepts the other or the original.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_regenerates_on_two_nodes_leave_one_secret_everywhere() {
+    if !crate::helpers::needs::postgres("concurrent_regenerates_on_two_nodes_leave_one_secret_everywhere") {
+        return;
+    }
     let app = TestApp::spawn(Db::Postgres).await;
     let (a, b) = two_nodes(&app.database_url).await;
     let http = reqwest::Client::new();

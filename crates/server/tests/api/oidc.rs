@@ -90,6 +90,9 @@ pub async fn app_for(db: Db, provider: &Provider) -> TestApp {
 }
 
 async fn every_role_signs_in_with_tokens_of_a_real_provider(db: Db) {
+    if !crate::helpers::needs::node_packages("oidc::every_role_signs_in_with_tokens_of_a_real_provider") {
+        return;
+    }
     let provider = Provider::start(&[]);
     let app = app_for(db, &provider).await;
 

@@ -224,6 +224,9 @@ async fn grants_follow_the_subscription_live(db: Db) {
 /// and then ends the subscription through node A. B holds each within the promised second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_change_on_one_node_holds_on_another_within_the_bound() {
+    if !crate::helpers::needs::postgres("a_subscription_change_on_one_node_holds_on_another_within_the_bound") {
+        return;
+    }
     let database = TestApp::spawn(Db::Postgres).await;
     let env = [("TOLLGATE_DATABASE_URL", database.database_url.as_str())];
     let a = ServerProcess::start(&env, None).await;

@@ -141,6 +141,12 @@ fn assert_pull(out: &Output, allowed: bool, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_token_grants() {
+    if !crate::helpers::needs::commands(
+        "a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_token_grants",
+        &["docker-registry", "skopeo"],
+    ) {
+        return;
+    }
     let app = TestApp::spawn(Db::Sqlite).await;
     let work = tempfile::tempdir().unwrap();
     let storage = work.path().join("storage");
@@ -232,6 +238,12 @@ async fn a_distribution_registry_trusts_tollgate_and_skopeo_pulls_only_what_a_to
 /// rotation is in the bundle and the JWKS beside the signing one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_tokens_carry_x5c_and_a_thumbprint_kid_that_distribution_3_trusts() {
+    if !crate::helpers::needs::commands(
+        "registry_tokens_carry_x5c_and_a_thumbprint_kid_that_distribution_3_trusts",
+        &["openssl"],
+    ) {
+        return;
+    }
     use base64::Engine;
     use p256::ecdsa::signature::Verifier;
     let next_dir = tempfile::tempdir().unwrap();
@@ -343,6 +355,12 @@ async fn registry_tokens_carry_x5c_and_a_thumbprint_kid_that_distribution_3_trus
 /// secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull() {
+    if !crate::helpers::needs::commands(
+        "nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull",
+        &["docker-registry", "skopeo", "nginx"],
+    ) {
+        return;
+    }
     let app = TestApp::spawn(Db::Sqlite).await;
     let work = tempfile::tempdir().unwrap();
     let storage = work.path().join("storage");
@@ -495,6 +513,13 @@ impl Nginx {
 /// secret are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_pulls_with_the_oauth2_token_flow() {
+    if !crate::helpers::needs::commands(
+        "containerd_pulls_with_the_oauth2_token_flow",
+        &["docker-registry", "skopeo", "containerd", "ctr"],
+    ) || !crate::helpers::needs::root("containerd_pulls_with_the_oauth2_token_flow")
+    {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let log_path = work.path().join("tollgate.log");
     let log = std::fs::File::create(&log_path).unwrap();

@@ -260,6 +260,9 @@ async fn refusals_say_why_in_what_registry_clients_print(db: Db) {
 /// soon as the secret is re-generated there (refresh tokens are checked against the database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_dies_with_its_secret_on_every_node() {
+    if !crate::helpers::needs::postgres("a_refresh_token_dies_with_its_secret_on_every_node") {
+        return;
+    }
     let database = TestApp::spawn(Db::Postgres).await;
     // The nodes share the registry signing key, as the README asks.
     let keys = database.data_dir.path();

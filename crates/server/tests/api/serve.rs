@@ -145,6 +145,9 @@ fn version_names_the_release_and_the_commit() {
 
 #[test]
 fn migrate_prepares_an_empty_database_and_exits() {
+    if !crate::helpers::needs::postgres("migrate_prepares_an_empty_database_and_exits") {
+        return;
+    }
     use diesel::{Connection, PgConnection, RunQueryDsl};
     #[derive(diesel::QueryableByName)]
     struct Count {
