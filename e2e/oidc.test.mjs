@@ -5,25 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bin, check, freePort, launch, newPage as pageOf, root, waitReady } from './browser.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'tollgate');
-const shots = join(root, 'e2e', 'screenshots');
-const axeSource = readFileSync(join(root, 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 // Short-lived access tokens, so that renewal happens while the tests run.
 const ACCESS_TTL = 20;
 let server, quiet, provider, providerPort, issuer, base, quietBase, browser, data;
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
 
 /** Starts the provider (again) on its port with its key: a restart forgets its sessions and refresh tokens. */
 async function startProvider() {
@@ -56,7 +46,6 @@ async function clientToken(client) {
 
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'tollgate-oidc-'));
-  mkdirSync(shots, { recursive: true });
   const port = await freePort();
   const quietPort = await freePort();
   providerPort = await freePort();
@@ -71,10 +60,7 @@ before(async () => {
       TOLLGATE_ROLE_VALUES: 'customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-operators' };
     for (const key of ['TOLLGATE_DATABASE_URL', 'TOLLGATE_DEMO', 'TOLLGATE_WEB_DIR', 'TOLLGATE_JWKS_URL']) delete env[key];
     const child = spawn(bin, ['serve'], { env, cwd: data, stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(`http://${listen}/readyz`)).ok) break; } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(`http://${listen}/readyz`);
     return child;
   };
   server = await serve(`127.0.0.1:${port}`, 'tollgate-portal');
@@ -88,11 +74,7 @@ before(async () => {
     });
     assert.equal(res.status, 201, await res.text());
   }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -103,21 +85,7 @@ after(async () => {
   rmSync(data, { recursive: true, force: true });
 });
 
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.cspViolations = [];
-  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) page.cspViolations.push(m.text()); });
-  return page;
-}
-
-async function check(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`), [], `accessibility of ${name}`);
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
+const newPage = () => pageOf(browser);
 
 /** The provider's own login page, then its consent page when it asks. */
 async function providerLogin(page, login) {

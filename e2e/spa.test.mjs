@@ -3,28 +3,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bin, check, freePort, launch, newPage as pageOf, waitReady } from './browser.mjs';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'tollgate');
-const shots = join(root, 'e2e', 'screenshots');
-const axeSource = readFileSync(join(root, 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 let server, base, browser, data;
 
 const withoutDatabaseUrl = (env) => { delete env.TOLLGATE_DATABASE_URL; return env; };
 
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
-});
-
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-  mkdirSync(shots, { recursive: true });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // The portal built into the binary (`make e2e` builds the app first), served by a binary
@@ -39,15 +28,8 @@ before(async () => {
     cwd: data,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  await waitReady(`${base}/readyz`);
+  browser = await launch();
 });
 
 after(async () => {
@@ -66,22 +48,7 @@ async function api(path, user, init = {}) {
   return res.status === 204 ? null : res.json();
 }
 
-async function newPage(width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] });
-  const page = await context.newPage();
-  page.cspViolations = [];
-  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) page.cspViolations.push(m.text()); });
-  return page;
-}
-
-/** axe-core on the page as it is: no serious or critical violation; then a screenshot. */
-async function check(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`), [], `accessibility of ${name}`);
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
+const newPage = (width) => pageOf(browser, width);
 
 async function signIn(page, who) {
   await page.goto(base);
