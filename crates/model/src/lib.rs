@@ -7,12 +7,14 @@ mod api;
 pub mod name;
 pub mod paths;
 mod problem;
+pub mod project;
 mod query;
 mod time;
 
 pub use api::*;
 pub use name::{Description, Name, NameError, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
 pub use problem::{ErrorCode, Problem};
+pub use project::{ProductCode, ProjectKey};
 pub use query::*;
 
 /// The moment a token whose subscription ends on `end_date` stops working: the end of

@@ -7,7 +7,7 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use tollgate_model::{DemoUser, Project, Role};
+use tollgate_model::{DemoUser, Name, ProductCode, Project, ProjectKey, Role};
 use tollgate_store::{Operator, Origin, ProductSpec, ProjectSpec, Store, StoreError, UserClaims};
 
 pub const DEMO_ISSUER: &str = "tollgate-demo";
@@ -125,10 +125,11 @@ fn claims(user: &DemoUser) -> UserClaims {
     }
 }
 
+/// A product of the demo story (constants that parse).
 fn product(code: &str, name: &str) -> ProductSpec {
     ProductSpec {
-        code: code.into(),
-        name: Some(name.into()),
+        code: ProductCode::parse(code).expect("a demo product code"),
+        name: Some(Name::parse(name).expect("a demo product name")),
     }
 }
 
@@ -165,8 +166,8 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
     for (key, name, products) in projects {
         if !store.project_exists(key)? {
             let spec = ProjectSpec {
-                key: key.into(),
-                name: name.into(),
+                key: ProjectKey::parse(key).expect("a demo project key"),
+                name: Name::parse(name).expect("a demo project name"),
                 end_date: in_a_year,
                 products,
             };

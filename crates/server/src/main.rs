@@ -6,6 +6,7 @@ mod integrator;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use tollgate_model::{Name, ProductCode, ProjectKey};
 use tollgate_server::{Config, DbConfig};
 use tollgate_store::{ProductSpec, Store};
 
@@ -193,19 +194,22 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             products,
         } => {
             let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
-            let specs: Vec<ProductSpec> = products
-                .iter()
-                .map(|p| match p.split_once('=') {
-                    Some((code, name)) => ProductSpec {
-                        code: code.trim().to_owned(),
-                        name: Some(name.to_owned()),
-                    },
-                    None => ProductSpec {
-                        code: p.trim().to_owned(),
-                        name: None,
-                    },
-                })
-                .collect();
+            // Typed before the store sees them, with the same rules as the operator API.
+            let mut specs = Vec::with_capacity(products.len());
+            for p in &products {
+                let (code, name) = match p.split_once('=') {
+                    Some((code, name)) => (code.trim(), Some(name)),
+                    None => (p.trim(), None),
+                };
+                specs.push(ProductSpec {
+                    code: ProductCode::parse(code).map_err(|why| format!("--product `{code}`: {why}"))?,
+                    name: name
+                        .map(|n| Name::parse(n).map_err(|e| format!("--product `{p}`: the name {e}")))
+                        .transpose()?,
+                });
+            }
+            let key = ProjectKey::parse(&key).map_err(|why| format!("--key: {why}"))?;
+            let name = Name::parse(&name).map_err(|e| format!("--name: the name {e}"))?;
             // The audit log names the host's user as the operator.
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             let operator = tollgate_store::Operator {

@@ -7,14 +7,14 @@ use crate::schema::{products, projects, subscription_products, token_products, t
 use crate::{new_id, now, DbConn, Operator, Origin, Result, Store, StoreError};
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use tollgate_model::{expires_at, AuditAction, Name, Product, Project, Subscription};
+use tollgate_model::{expires_at, AuditAction, Name, Product, ProductCode, Project, ProjectKey, Subscription};
 
 /// A project as an operator puts it: key, display name, the subscription's end date and
-/// products.
+/// products, each already parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectSpec {
-    pub key: String,
-    pub name: String,
+    pub key: ProjectKey,
+    pub name: Name,
     pub end_date: NaiveDate,
     pub products: Vec<ProductSpec>,
 }
@@ -30,31 +30,14 @@ pub struct ProjectPut {
 /// A product of a subscription; a `name` given replaces the product's display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductSpec {
-    pub code: String,
-    pub name: Option<String>,
+    pub code: ProductCode,
+    pub name: Option<Name>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectSummary {
     pub project: Project,
     pub subscription: Subscription,
-}
-
-fn valid_key(key: &str) -> bool {
-    let b = key.as_bytes();
-    (1..=32).contains(&b.len())
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-}
-
-/// A registry namespace: lowercase letters and digits, separated by single `.`, `_` or `-`.
-fn valid_product_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 64
-        && code
-            .split(['.', '_', '-'])
-            .all(|part| !part.is_empty() && part.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
 
 impl Store {
@@ -65,49 +48,27 @@ impl Store {
     /// nothing.
     pub fn put_project(&self, by: &Operator, origin: &Origin, spec: &ProjectSpec) -> Result<ProjectPut> {
         let key = spec.key.as_str();
-        if !valid_key(key) {
-            return Err(StoreError::invalid(
-                "key",
-                "the key must be 1-32 lowercase letters, digits or '-', starting with a letter or digit",
-            ));
-        }
-        let name = Name::parse(&spec.name).map_err(|e| StoreError::invalid("name", format!("the name {e}")))?;
-        for (i, product) in spec.products.iter().enumerate() {
-            if !valid_product_code(&product.code) {
-                return Err(StoreError::invalid(
-                    "products",
-                    format!(
-                        "products[{i}]: `{}` is not a product code (lowercase letters and digits, separated by single . _ -; at most 64)",
-                        product.code
-                    ),
-                ));
-            }
-            if let Some(n) = &product.name {
-                Name::parse(n).map_err(|e| {
-                    StoreError::invalid("products", format!("products[{i}]: the name of {} {e}", product.code))
-                })?;
-            }
-        }
+        let name = &spec.name;
         let put = self.write(|c| {
             let at = now();
             for product in &spec.products {
                 let existing: Option<String> = products::table
-                    .find(&product.code)
+                    .find(product.code.as_str())
                     .select(products::name)
                     .first(c)
                     .optional()?;
-                let display = product.name.as_deref().map(|n| n.trim().to_owned());
+                let display = product.name.as_ref().map(|n| n.as_str().to_owned());
                 match (existing, display) {
                     (None, display) => {
                         diesel::insert_into(products::table)
                             .values((
-                                products::code.eq(&product.code),
-                                products::name.eq(display.unwrap_or_else(|| product.code.clone())),
+                                products::code.eq(product.code.as_str()),
+                                products::name.eq(display.unwrap_or_else(|| product.code.to_string())),
                             ))
                             .execute(c)?;
                     }
                     (Some(old), Some(new)) if old != new => {
-                        diesel::update(products::table.find(&product.code))
+                        diesel::update(products::table.find(product.code.as_str()))
                             .set(products::name.eq(new))
                             .execute(c)?;
                     }
@@ -151,7 +112,7 @@ impl Store {
                     id
                 }
             };
-            let mut codes: Vec<&str> = spec.products.iter().map(|s| s.code.as_str()).collect();
+            let mut codes: Vec<&str> = spec.products.iter().map(|p| p.code.as_str()).collect();
             codes.sort_unstable();
             codes.dedup();
             for code in &codes {
@@ -284,18 +245,4 @@ pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscr
             .map(|(code, name)| Product { code, name })
             .collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn project_keys_and_product_codes_follow_registry_rules() {
-        assert!(valid_key("acme") && valid_key("acme-2") && !valid_key("Acme") && !valid_key("-x") && !valid_key(""));
-        assert!(valid_product_code("wso2am") && valid_product_code("wso2.api-m_x"));
-        for bad in ["", "WSO2", "a..b", "-a", "a-", "a/b", "a b"] {
-            assert!(!valid_product_code(bad), "{bad:?}");
-        }
-    }
 }

@@ -8,7 +8,10 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
-use tollgate_model::{OidcOptions, Problem, ProjectDetails, ProjectList, PutProject, SignInOptions};
+use tollgate_model::{
+    ErrorCode, Name, OidcOptions, Problem, ProductCode, ProjectDetails, ProjectKey, ProjectList, PutProject,
+    SignInOptions,
+};
 use tollgate_store::{ProductSpec, ProjectSpec, ProjectSummary};
 
 fn details(summary: ProjectSummary) -> ProjectDetails {
@@ -73,19 +76,26 @@ pub async fn put(
     key: web::Path<String>,
     ApiJson(body): ApiJson<PutProject>,
 ) -> Result<HttpResponse, ApiError> {
+    // Typed where the request enters: the store never sees an invalid key, name or code.
+    let invalid = |field: String, why: String| ApiError::field(ErrorCode::InvalidField, field, why);
+    let key = ProjectKey::parse(&key).map_err(|why| invalid("key".into(), why.into()))?;
+    let name = Name::parse(&body.name).map_err(|e| invalid("name".into(), format!("the name {e}")))?;
+    let mut products = Vec::with_capacity(body.subscription.products.len());
+    for (i, p) in body.subscription.products.iter().enumerate() {
+        let at = format!("subscription.products[{i}]");
+        let code =
+            ProductCode::parse(&p.code).map_err(|why| invalid(format!("{at}.code"), format!("`{}`: {why}", p.code)))?;
+        let name = match &p.name {
+            Some(n) => Some(Name::parse(n).map_err(|e| invalid(format!("{at}.name"), format!("the name {e}")))?),
+            None => None,
+        };
+        products.push(ProductSpec { code, name });
+    }
     let spec = ProjectSpec {
-        key: key.into_inner(),
-        name: body.name,
+        key,
+        name,
         end_date: body.subscription.end_date,
-        products: body
-            .subscription
-            .products
-            .into_iter()
-            .map(|p| ProductSpec {
-                code: p.code,
-                name: p.name,
-            })
-            .collect(),
+        products,
     };
     let origin = origin(&req);
     let put = db(&state, move |store| store.put_project(&operator, &origin, &spec)).await?;

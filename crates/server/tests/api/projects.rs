@@ -92,12 +92,21 @@ async fn operators_put_and_read_projects_and_bad_input_changes_nothing(db: Db) {
                 "2030-01-01",
                 json!([{ "code": "wso2am", "name": "Renamed" }, { "code": "WSO2IS" }]),
             ),
-            "products",
+            "subscription.products[1].code",
         ),
         (
             "/api/v1/projects/acme",
             body("Acme", "2030-01-01", json!([{ "code": "wso2..am" }])),
-            "products",
+            "subscription.products[0].code",
+        ),
+        (
+            "/api/v1/projects/acme",
+            body(
+                "Acme",
+                "2030-01-01",
+                json!([{ "code": "wso2am", "name": "\u{202e}evil" }]),
+            ),
+            "subscription.products[0].name",
         ),
         ("/api/v1/projects/acme", body("  ", "2030-01-01", json!([])), "name"),
         (
