@@ -67,6 +67,8 @@ impl TokenKind {
 pub enum TokenStatus {
     Active,
     Expired,
+    /// Its secret was reported leaked; re-generating it makes the token active again.
+    Revoked,
 }
 
 /// A product of the vendor; it grants pulls of the repositories under `code/`.
@@ -165,6 +167,22 @@ pub struct Token {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub secret_regenerated_at: Option<DateTime<Utc>>,
+    /// When the secret was reported leaked and revoked (status `revoked`), until re-generated.
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked.
+    #[serde(default)]
+    pub revocation_reason: Option<String>,
+}
+
+/// Secrets found where they should not be (a public repository, a paste, a log), reported by
+/// anyone: each that is valid is revoked at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevokeCredentials {
+    /// Up to 1,000 secrets (`tgr_…`).
+    pub credentials: Vec<String>,
 }
 
 /// One page of a list; `next_cursor` fetches the next page and is absent on the last.
@@ -259,6 +277,9 @@ pub enum AuditAction {
     ServiceUserCreate,
     #[serde(rename = "service_user.delete")]
     ServiceUserDelete,
+    /// The token's secret was reported leaked and revoked.
+    #[serde(rename = "token.revoke")]
+    TokenRevoke,
     #[serde(rename = "project.create")]
     ProjectCreate,
     /// The project's name or subscription (end date, products) changed.
@@ -267,13 +288,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::TokenGenerate,
         AuditAction::TokenSecretRegenerate,
         AuditAction::TokenProductsSync,
         AuditAction::TokenDelete,
         AuditAction::ServiceUserCreate,
         AuditAction::ServiceUserDelete,
+        AuditAction::TokenRevoke,
         AuditAction::ProjectCreate,
         AuditAction::ProjectUpdate,
     ];
@@ -286,6 +308,7 @@ impl AuditAction {
             AuditAction::TokenDelete => "token.delete",
             AuditAction::ServiceUserCreate => "service_user.create",
             AuditAction::ServiceUserDelete => "service_user.delete",
+            AuditAction::TokenRevoke => "token.revoke",
             AuditAction::ProjectCreate => "project.create",
             AuditAction::ProjectUpdate => "project.update",
         }

@@ -14,6 +14,7 @@ pub const AUDIT_EVENTS: &str = "/api/v1/audit-events";
 pub const PROJECTS: &str = "/api/v1/projects";
 pub const PROJECT: &str = "/api/v1/projects/{key}";
 pub const SIGN_IN: &str = "/api/v1/sign-in";
+pub const CREDENTIALS_REVOKE: &str = "/api/v1/credentials/revoke";
 pub const DEMO_USERS: &str = "/api/v1/demo/users";
 pub const DEMO_SESSION: &str = "/api/v1/demo/session";
 pub const DEMO_JWKS: &str = "/api/v1/demo/jwks.json";

@@ -201,6 +201,10 @@ pub struct GatewayConfig {
     /// gateway) forwards; the gateway's own address is never a budget (0: no limit).
     #[arg(long, env = "TOLLGATE_INTROSPECT_FAILURES_PER_MINUTE", default_value_t = 600)]
     pub introspect_failures_per_minute: u32,
+    /// Reports of leaked secrets (`/api/v1/credentials/revoke`) allowed per minute and client
+    /// address (0: no limit).
+    #[arg(long, env = "TOLLGATE_REVOCATION_REPORTS_PER_MINUTE", default_value_t = 30)]
+    pub revocation_reports_per_minute: u32,
     /// How often `last_used_at` is written, in milliseconds.
     #[arg(long, env = "TOLLGATE_LAST_USED_FLUSH_MS", default_value_t = 5000)]
     pub last_used_flush_ms: u64,
@@ -218,6 +222,7 @@ impl Default for GatewayConfig {
             token_published_cert_files: Vec::new(),
             token_failures_per_minute: 60,
             introspect_failures_per_minute: 600,
+            revocation_reports_per_minute: 30,
             last_used_flush_ms: 5000,
         }
     }

@@ -40,7 +40,7 @@ pub enum TokensCommand {
         /// `user` or `service`.
         #[arg(long)]
         kind: Option<String>,
-        /// `active` or `expired`.
+        /// `active`, `expired` or `revoked`.
         #[arg(long)]
         status: Option<String>,
         /// Part of the name.
@@ -165,6 +165,7 @@ fn token_row(t: &Token) -> Vec<String> {
         match t.status {
             TokenStatus::Active => "active".into(),
             TokenStatus::Expired => "expired".into(),
+            TokenStatus::Revoked => "revoked".into(),
         },
         t.created_for.name.clone(),
         t.products.iter().map(|p| p.code.as_str()).collect::<Vec<_>>().join(","),
@@ -215,7 +216,8 @@ async fn run_tokens(remote: &Remote, command: TokensCommand) -> Result<(), Failu
                     None => None,
                     Some("active") => Some(TokenStatus::Active),
                     Some("expired") => Some(TokenStatus::Expired),
-                    Some(s) => return Err(usage(format!("--status: `{s}` is not active or expired"))),
+                    Some("revoked") => Some(TokenStatus::Revoked),
+                    Some(s) => return Err(usage(format!("--status: `{s}` is not active, expired or revoked"))),
                 },
                 q: search,
                 limit: Some(100),

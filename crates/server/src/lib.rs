@@ -253,6 +253,7 @@ fn build_gateway(
         usage,
         introspect_limiter: gateway::limiter::FailureLimiter::new(g.introspect_failures_per_minute),
         token_limiter: gateway::limiter::FailureLimiter::new(g.token_failures_per_minute),
+        revocation_limiter: gateway::limiter::FailureLimiter::new(g.revocation_reports_per_minute),
         clients,
         signer,
         service: g.registry_service.clone(),

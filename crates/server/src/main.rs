@@ -30,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         command: ProjectCommand,
     },
+    /// Revoke the tokens of leaked secrets, on the host.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Run the database migrations and exit (for an init job before several nodes start).
     Migrate {
         #[command(flatten)]
@@ -86,6 +91,22 @@ enum ProjectCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Revoke the tokens whose secrets are given, one per line, from a file or stdin; each stops
+    /// working at once on every node until its owner re-generates it.
+    Revoke {
+        #[command(flatten)]
+        db: DbConfig,
+        /// A file of secrets, one per line. Default: standard input.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// Why, as the tokens' owners will read it.
+        #[arg(long, default_value = "reported leaked to the vendor")]
+        reason: String,
+    },
+}
+
 /// Logs to standard error through a writer thread, so that a request never waits on the
 /// terminal or the disk; the guard flushes what is queued when `main` returns.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
@@ -113,6 +134,9 @@ fn main() -> ExitCode {
         Command::ServiceUsers { remote, command } => return remotely(integrator::service_users(remote, command)),
         Command::Serve(config) => serve(*config),
         Command::Project { command } => project(command),
+        Command::Token {
+            command: TokenCommand::Revoke { db, file, reason },
+        } => revoke(db, file, reason),
         Command::Migrate { db } => Store::open(&db.url(), 1)
             .map(|_| eprintln!("tollgate: the database is migrated"))
             .map_err(|e| e.to_string()),
@@ -182,6 +206,46 @@ fn serve(config: Config) -> Result<(), String> {
         tollgate_server::Running::flush(&running.state);
         served
     })
+}
+
+/// The host's `tollgate token revoke`: secrets from a file or stdin, never from the command line.
+fn revoke(db: DbConfig, file: Option<std::path::PathBuf>, reason: String) -> Result<(), String> {
+    use std::io::Read;
+    let mut text = String::new();
+    match &file {
+        Some(path) => {
+            text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        None => {
+            std::io::stdin().read_to_string(&mut text).map_err(|e| e.to_string())?;
+        }
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let digests: Vec<_> = lines
+        .iter()
+        .filter_map(|l| tollgate_store::secret::PlainSecret::parse(l).ok())
+        .map(|s| tollgate_store::secret::digest(s.expose()))
+        .collect();
+    let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let reporter = tollgate_store::Reporter {
+        id: format!("host:{user}"),
+        name: format!("{user} (tollgate token revoke)"),
+        reason,
+    };
+    let origin = tollgate_store::Origin {
+        request_id: format!("cli-{}", std::process::id()),
+        client_address: None,
+    };
+    let revoked = store
+        .revoke_leaked(&digests, &reporter, &origin)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "tollgate: revoked {revoked} token(s); {} line(s) read, {} not Tollgate secrets",
+        lines.len(),
+        lines.len() - digests.len()
+    );
+    Ok(())
 }
 
 fn project(command: ProjectCommand) -> Result<(), String> {

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::projects::get,
         crate::routes::projects::put,
         crate::routes::projects::sign_in,
+        crate::routes::credentials::revoke,
         crate::routes::demo::users,
         crate::routes::demo::session,
         crate::routes::demo::jwks,
@@ -295,7 +296,7 @@ fn example_of(schema: &str) -> Option<Value> {
         "created_for": { "kind": "user", "id": "alice", "name": "Alice Admin" },
         "created_by": user, "created_at": "2026-11-29T00:30:53.069980Z",
         "registry_username": "tg-acme-ee866a2q7g", "secret_last4": "Q5Sa",
-        "last_used_at": null, "secret_regenerated_at": null
+        "last_used_at": null, "secret_regenerated_at": null, "revoked_at": null, "revocation_reason": null
     });
     let secret = "tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa";
     let service_user = json!({
@@ -313,6 +314,7 @@ fn example_of(schema: &str) -> Option<Value> {
     });
     Some(match schema {
         "ProjectDetails" => details,
+        "RevokeCredentials" => json!({ "credentials": [secret] }),
         "ProjectList" => json!({ "items": [details] }),
         "PutProject" => json!({
             "name": "Acme Corp",

@@ -22,6 +22,8 @@ pub struct GatewayToken {
     pub expires_at: DateTime<Utc>,
     /// When the current secret was issued.
     pub issued_at: DateTime<Utc>,
+    /// When the current secret was reported leaked and revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 type DigestRow = (
@@ -31,6 +33,7 @@ type DigestRow = (
     String,
     chrono::NaiveDate,
     NaiveDateTime,
+    Option<NaiveDateTime>,
     Option<NaiveDateTime>,
 );
 
@@ -235,10 +238,11 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
             projects::subscription_end_date,
             tokens::created_at,
             tokens::secret_regenerated_at,
+            tokens::revoked_at,
         ))
         .first(c)
         .optional()?;
-    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at)) = row else {
+    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at)) = row else {
         return Ok(None);
     };
     let products: Vec<String> = token_products::table
@@ -254,6 +258,7 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
         products,
         expires_at: expires_at(end_date),
         issued_at: utc(regenerated_at.unwrap_or(created_at)),
+        revoked_at: revoked_at.map(utc),
     }))
 }
 

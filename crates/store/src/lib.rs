@@ -8,6 +8,7 @@ mod gateway;
 pub mod notify;
 pub mod policy;
 mod projects;
+mod revocation;
 pub mod schema;
 pub mod secret;
 mod service_users;
@@ -19,6 +20,7 @@ pub use db::{Backend, DbConn, Store};
 pub use gateway::{Change, GatewayToken, Retired, SecretLookup};
 pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
+pub use revocation::Reporter;
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};
 pub use users::{Actor, Operator, UserClaims};
 

@@ -65,6 +65,8 @@ diesel::table! {
         secret_last4 -> Text,
         last_used_at -> Nullable<Timestamp>,
         secret_regenerated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reason -> Nullable<Text>,
     }
 }
 

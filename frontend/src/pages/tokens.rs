@@ -36,6 +36,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
             status: match status.get().as_str() {
                 "active" => Some(TokenStatus::Active),
                 "expired" => Some(TokenStatus::Expired),
+                "revoked" => Some(TokenStatus::Revoked),
                 _ => None,
             },
             kind: match kind.get().as_str() {
@@ -83,6 +84,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                         <option value="">"All"</option>
                         <option value="active">"Active"</option>
                         <option value="expired">"Expired"</option>
+                        <option value="revoked">"Revoked"</option>
                     </select>
                 </label>
                 {admin.then(|| view! {
@@ -134,7 +136,14 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                         {t.out_of_sync.then(|| view! { <span class="badge warn">"Out of sync"</span> })}
                                     </td>
                                     <td>{local_day(t.created_at)}</td>
-                                    <td>{match t.status { TokenStatus::Active => view! { <span class="badge ok">"Active"</span> }, TokenStatus::Expired => view! { <span class="badge bad">"Expired"</span> } }}</td>
+                                    <td>{match t.status {
+                                        TokenStatus::Active => view! { <span class="badge ok">"Active"</span> }.into_any(),
+                                        TokenStatus::Expired => view! { <span class="badge bad">"Expired"</span> }.into_any(),
+                                        // Why, where the owner looks: re-generating ends it.
+                                        TokenStatus::Revoked => view! {
+                                            <span class="badge bad" title=t.revocation_reason.clone().unwrap_or_default()>"Revoked: re-generate"</span>
+                                        }.into_any(),
+                                    }}</td>
                                     <td class="actions">
                                         {(admin && t.out_of_sync).then(|| {
                                             let label = format!("Re-sync products of {}", t.name);

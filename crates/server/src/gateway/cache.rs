@@ -212,6 +212,7 @@ mod tests {
             products: vec![],
             expires_at: Utc::now(),
             issued_at: Utc::now(),
+            revoked_at: None,
         })
     }
 

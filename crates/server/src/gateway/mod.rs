@@ -76,6 +76,8 @@ pub enum Refusal {
     Deleted,
     /// The token's subscription ended at this moment.
     Expired(chrono::DateTime<chrono::Utc>),
+    /// The secret was reported leaked and revoked at this moment.
+    Revoked(chrono::DateTime<chrono::Utc>),
 }
 
 impl Refusal {
@@ -87,6 +89,10 @@ impl Refusal {
             Refusal::Unknown => "unknown registry username or secret".into(),
             Refusal::Regenerated => "this secret was re-generated and no longer works: use the new secret".into(),
             Refusal::Deleted => "the token of this secret was deleted".into(),
+            Refusal::Revoked(at) => format!(
+                "this secret was reported leaked and revoked on {}: re-generate it",
+                at.date_naive()
+            ),
             Refusal::Expired(at) => format!(
                 "the subscription of this token ended on {}: ask the vendor to renew it",
                 (at - chrono::Duration::days(1)).date_naive()
@@ -122,6 +128,8 @@ pub struct Gateway {
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
     pub token_limiter: FailureLimiter,
+    /// Reports of leaked secrets, per client address.
+    pub revocation_limiter: FailureLimiter,
     pub clients: Vec<GatewayClient>,
     pub signer: RegistrySigner,
     /// The registry's `service` name that registry tokens are for.
@@ -184,8 +192,11 @@ impl Gateway {
             }
         };
         Ok(match lookup {
-            Lookup::Known(known) if chrono::Utc::now() < known.token.expires_at => Check::Active(known),
-            Lookup::Known(known) => Check::Refused(Refusal::Expired(known.token.expires_at)),
+            Lookup::Known(known) => match known.token.revoked_at {
+                Some(at) => Check::Refused(Refusal::Revoked(at)),
+                None if chrono::Utc::now() < known.token.expires_at => Check::Active(known),
+                None => Check::Refused(Refusal::Expired(known.token.expires_at)),
+            },
             Lookup::Unknown(None) => Check::Refused(Refusal::Unknown),
             Lookup::Unknown(Some(Retired::Regenerated)) => Check::Refused(Refusal::Regenerated),
             Lookup::Unknown(Some(Retired::Deleted)) => Check::Refused(Refusal::Deleted),

@@ -491,6 +491,9 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<Result<Gatew
     .await?;
     Ok(match found {
         None => Err(Refusal::Deleted.message()),
+        Some(GatewayToken {
+            revoked_at: Some(at), ..
+        }) => Err(Refusal::Revoked(at).message()),
         Some(token) if token.issued_at.timestamp_micros() != claims.secret_issued_at => {
             Err(Refusal::Regenerated.message())
         }

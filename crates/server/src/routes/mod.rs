@@ -1,6 +1,7 @@
 //! The HTTP routes: the REST API under `/api/v1`, health checks, docs and the SPA.
 
 pub mod account;
+pub mod credentials;
 pub mod demo;
 pub mod gateway;
 pub mod health;
@@ -167,6 +168,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource(api(paths::PROJECTS)).get(projects::list))
                 .service(resource(api(paths::PROJECT)).get(projects::get).put(projects::put))
                 .service(resource(api(paths::SIGN_IN)).get(projects::sign_in))
+                .service(resource(api(paths::CREDENTIALS_REVOKE)).post(credentials::revoke))
                 .service(resource(api(paths::DEMO_USERS)).get(demo::users))
                 .service(resource(api(paths::DEMO_SESSION)).post(demo::session))
                 .service(resource(api(paths::DEMO_JWKS)).get(demo::jwks))

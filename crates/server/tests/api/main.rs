@@ -6,6 +6,7 @@ mod helpers;
 mod audit_events;
 mod auth;
 mod cli;
+mod credentials;
 mod errors;
 mod gateway;
 mod integrators;

@@ -29,6 +29,9 @@ impl Store {
                     tokens::secret_digest.eq(secret.digest().hex()),
                     tokens::secret_last4.eq(secret.last4()),
                     tokens::secret_regenerated_at.eq(Some(now())),
+                    // A new secret ends a revocation: the leaked one is gone.
+                    tokens::revoked_at.eq(None::<NaiveDateTime>),
+                    tokens::revocation_reason.eq(None::<String>),
                 ))
                 .execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;

@@ -53,19 +53,27 @@ impl Store {
             if let Some(kind) = f.kind {
                 q = q.filter(tokens::kind.eq(kind.as_str()));
             }
-            // Every token of a project ends with its subscription: a status filter keeps all of
-            // them or none.
+            // Every token of a project ends with its subscription; a revoked one is revoked
+            // whatever its subscription.
             let subscription = subscription_of(c, &actor.project_id)?;
-            let status = if Utc::now() < subscription.expires_at {
-                TokenStatus::Active
-            } else {
-                TokenStatus::Expired
-            };
-            if f.status.is_some_and(|wanted| wanted != status) {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                });
+            let running = Utc::now() < subscription.expires_at;
+            match f.status {
+                Some(TokenStatus::Revoked) => q = q.filter(tokens::revoked_at.is_not_null()),
+                Some(wanted) => {
+                    let live = if running {
+                        TokenStatus::Active
+                    } else {
+                        TokenStatus::Expired
+                    };
+                    if wanted != live {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next_cursor: None,
+                        });
+                    }
+                    q = q.filter(tokens::revoked_at.is_null());
+                }
+                None => {}
             }
             if let Some(who) = &f.created_for {
                 q = q.filter(tokens::user_id.eq(who).or(tokens::service_user_id.eq(who)));

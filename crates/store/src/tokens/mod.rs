@@ -52,6 +52,8 @@ struct TokenRow {
     secret_last4: String,
     last_used_at: Option<NaiveDateTime>,
     secret_regenerated_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    revocation_reason: Option<String>,
 }
 
 /// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).

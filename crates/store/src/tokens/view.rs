@@ -64,7 +64,9 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
             };
             Token {
                 out_of_sync,
-                status: if now < subscription.expires_at {
+                status: if r.revoked_at.is_some() {
+                    TokenStatus::Revoked
+                } else if now < subscription.expires_at {
                     TokenStatus::Active
                 } else {
                     TokenStatus::Expired
@@ -83,6 +85,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 secret_last4: r.secret_last4,
                 last_used_at: r.last_used_at.map(utc),
                 secret_regenerated_at: r.secret_regenerated_at.map(utc),
+                revoked_at: r.revoked_at.map(utc),
+                revocation_reason: r.revocation_reason,
                 id: r.id,
                 name: r.name,
             }

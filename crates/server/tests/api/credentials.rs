@@ -1,0 +1,135 @@
+//! `/api/v1/credentials/revoke`: anyone reports leaked secrets; each valid one is revoked at
+//! once, the token shows why, and re-generating it ends the revocation. Operators do the same
+//! on the host with `tollgate token revoke`.
+
+use crate::both_backends;
+use crate::helpers::{answer, Db, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+both_backends!(
+    a_reported_secret_is_revoked_at_once_until_it_is_regenerated,
+    reports_tell_nothing_and_are_limited_per_client
+);
+
+async fn report(app: &TestApp, credentials: Value) -> crate::helpers::Answer {
+    app.send(
+        Method::POST,
+        "/api/v1/credentials/revoke",
+        None,
+        Some(json!({ "credentials": credentials })),
+    )
+    .await
+}
+
+async fn a_reported_secret_is_revoked_at_once_until_it_is_regenerated(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "leaky").await;
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/tokens/{id}");
+    for _ in 0..2 {
+        assert_eq!(
+            app.introspect(&secret).await.ok(200)["active"],
+            true,
+            "cached before the report"
+        );
+    }
+
+    let unknown = tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+    let received = report(&app, json!([format!("  {secret} "), unknown, "not a secret"])).await;
+    assert_eq!(received.status.as_u16(), 202);
+    assert!(received.body.is_null(), "nothing tells which was valid");
+
+    assert_eq!(app.introspect(&secret).await.ok(200), &json!({ "active": false }));
+    let login = answer(
+        app.http
+            .get(format!("{}/auth/token?service=tollgate-registry", app.base))
+            .basic_auth(&user, Some(&secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login.status.as_u16(), 401);
+    assert!(
+        login.body["details"].as_str().unwrap().contains("reported leaked"),
+        "{}",
+        login.body
+    );
+
+    let token = app.get(&alice, &path).await.ok(200).clone();
+    assert_eq!(token["status"], "revoked");
+    assert!(token["revoked_at"].is_string());
+    assert_eq!(
+        token["revocation_reason"],
+        "reported leaked through the credential revocation API"
+    );
+    let revoked = app.all_tokens(&alice, "&status=revoked").await;
+    assert_eq!(revoked.len(), 1);
+    assert!(app
+        .all_tokens(&alice, "&status=active")
+        .await
+        .iter()
+        .all(|t| t["id"] != id.as_str()));
+    let event = app.audit(&alice).await.remove(0);
+    assert_eq!(event["action"], "token.revoke");
+    assert_eq!(event["actor"]["name"], "Leaked-credential report");
+    assert_eq!(event["target"]["id"], id.as_str());
+
+    // Re-generating ends the revocation; the leaked secret stays dead, and reporting it again
+    // changes nothing.
+    let renewed = app.post_empty(&alice, &format!("{path}/secret")).await.ok(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = app.get(&alice, &path).await.ok(200).clone();
+    assert_eq!(
+        (token["status"].as_str(), token["revoked_at"].is_null()),
+        (Some("active"), true)
+    );
+    assert_eq!(app.introspect(&renewed).await.ok(200)["active"], true);
+    assert_eq!(report(&app, json!([secret])).await.status.as_u16(), 202);
+    assert_eq!(app.get(&alice, &path).await.ok(200)["status"], "active");
+
+    // An operator on the host revokes from stdin; the serving node hears of it within the
+    // promised second on either backend.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["token", "revoke", "--reason", "found in a public repository"])
+        .env("TOLLGATE_DATABASE_URL", &app.database_url)
+        .env("TOLLGATE_DATA_DIR", app.data_dir.path())
+        .env("TOLLGATE_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{renewed}\nnonsense").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked 1 token(s)"));
+    let from = Instant::now();
+    while app.introspect(&renewed).await.ok(200)["active"] == true && from.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.introspect(&renewed).await.ok(200)["active"], false);
+    assert_eq!(
+        app.get(&alice, &path).await.ok(200)["revocation_reason"],
+        "found in a public repository"
+    );
+}
+
+async fn reports_tell_nothing_and_are_limited_per_client(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.gateway.revocation_reports_per_minute = 3).await;
+    let too_many: Vec<String> = (0..1001).map(|_| "tgr_x".to_owned()).collect();
+    let refused = report(&app, json!(too_many)).await;
+    assert_eq!(refused.problem(422, "invalid_field")["field"], "credentials");
+    assert_eq!(report(&app, json!([])).await.status.as_u16(), 202);
+    assert_eq!(report(&app, json!(["tgr_nothing"])).await.status.as_u16(), 202);
+    let limited = report(&app, json!([])).await;
+    limited.problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+}

@@ -1,0 +1,60 @@
+//! Leaked-secret revocation: anyone who finds a secret where it should not be reports it, and
+//! the token it belongs to stops working at once, on every node, until it is re-generated.
+
+use crate::audit::{record_by, Target};
+use crate::gateway::{publish, Change};
+use crate::schema::tokens;
+use crate::secret::SecretDigest;
+use crate::{now, Origin, Result, Store};
+use diesel::prelude::*;
+use tollgate_model::AuditAction;
+
+/// Who reported the secrets, as the audit log and the token show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reporter {
+    pub id: String,
+    pub name: String,
+    /// Why the tokens are revoked, as their owners read it.
+    pub reason: String,
+}
+
+impl Store {
+    /// Revokes the tokens whose current secret has one of these digests (those already revoked
+    /// stay as they are); returns how many were revoked. Each is an audit event of its project.
+    pub fn revoke_leaked(&self, digests: &[SecretDigest], by: &Reporter, origin: &Origin) -> Result<usize> {
+        if digests.is_empty() {
+            return Ok(0);
+        }
+        let revoked = self.write(|c| {
+            let hex: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
+            let found: Vec<(String, String, String, String)> = tokens::table
+                .filter(tokens::secret_digest.eq_any(&hex))
+                .filter(tokens::revoked_at.is_null())
+                .select((tokens::id, tokens::project_id, tokens::name, tokens::registry_username))
+                .load(c)?;
+            let at = now();
+            for (id, project_id, name, registry_username) in &found {
+                diesel::update(tokens::table.find(id))
+                    .set((
+                        tokens::revoked_at.eq(Some(at)),
+                        tokens::revocation_reason.eq(Some(&by.reason)),
+                    ))
+                    .execute(c)?;
+                let details = serde_json::json!({ "reason": by.reason, "registry_username": registry_username });
+                record_by(
+                    c,
+                    project_id,
+                    (&by.id, &by.name),
+                    origin,
+                    AuditAction::TokenRevoke,
+                    Target::token(id, name),
+                    details,
+                )?;
+                publish(c, &self.node, &Change::Token(id.clone()))?;
+            }
+            Ok(found.into_iter().map(|(id, ..)| id).collect::<Vec<_>>())
+        })?;
+        self.announce(&revoked.iter().cloned().map(Change::Token).collect::<Vec<_>>());
+        Ok(revoked.len())
+    }
+}
