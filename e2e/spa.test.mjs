@@ -124,6 +124,17 @@ test('bob generates, copies, re-generates and deletes a token, and sees only his
   assert.match(await del.innerText(), /permanently/);
   await del.getByRole('button', { name: 'Delete' }).click();
   await page.getByText('No tokens yet').waitFor();
+
+  // A token of its own lifetime shows when it ends, before the subscription does.
+  await page.getByRole('button', { name: 'Generate token' }).click();
+  await dialog.getByLabel('Token name').fill('short-lived');
+  await dialog.getByLabel('Expires').selectOption('30');
+  await dialog.getByRole('button', { name: 'Generate' }).click();
+  await secretDialog.waitFor();
+  await secretDialog.getByRole('button', { name: 'Done' }).click();
+  const short = page.getByRole('row', { name: /short-lived/ });
+  await short.waitFor();
+  assert.match(await short.innerText(), /token ends/);
   assert.deepEqual(page.cspViolations, []);
 });
 

@@ -61,6 +61,12 @@ pub fn local_date(date: chrono::NaiveDate) -> String {
         .into()
 }
 
+/// Today, in the user's time zone.
+pub fn today() -> Option<chrono::NaiveDate> {
+    let now = js_sys::Date::new_0();
+    chrono::NaiveDate::from_ymd_opt(now.get_full_year() as i32, now.get_month() + 1, now.get_date())
+}
+
 /// The day of a moment, in the user's locale and time zone.
 pub fn local_day(at: chrono::DateTime<chrono::Utc>) -> String {
     js_sys::Date::new(&JsValue::from_f64(at.timestamp_millis() as f64))

@@ -12,7 +12,10 @@ use tollgate_model::{CreateToken, IssuedToken, Name, Token, TokenKind};
 pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callback<IssuedToken>) -> impl IntoView {
     let admin = session.is_admin();
     let client = session.client();
+    let subscription_end = session.me.subscription.end_date;
     let name = RwSignal::new(String::new());
+    // Days from today, or 0: until the subscription ends.
+    let lifetime = RwSignal::new(0u64);
     let kind = RwSignal::new(TokenKind::User);
     let service_user = RwSignal::new(String::new());
     let touched = RwSignal::new(false);
@@ -41,10 +44,18 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
             server_error.set(Some("Choose the service user the token is for.".into()));
             return;
         }
+        // The token's own last day, never past the subscription's.
+        let expires_on = match lifetime.get() {
+            0 => None,
+            days => crate::components::today()
+                .and_then(|today| today.checked_add_days(chrono::Days::new(days)))
+                .map(|day| day.min(subscription_end)),
+        };
         let body = CreateToken {
             name: name.get(),
             kind: kind.get(),
             service_user_id,
+            expires_on,
         };
         let client = client.clone();
         busy.set(true);
@@ -68,6 +79,15 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
                     on:blur=move |_| touched.set(true) />
                 <p id="token-name-help" class="help">"1–64 characters, unique in your project."</p>
                 <p id="token-name-error" class="error" role="alert">{move || touched.get().then(problem).flatten()}</p>
+                <label for="token-lifetime">"Expires"</label>
+                <select id="token-lifetime" aria-describedby="token-lifetime-help"
+                    on:change=move |ev| lifetime.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    <option value="0">"When the subscription ends"</option>
+                    <option value="30">"In 30 days"</option>
+                    <option value="90">"In 90 days"</option>
+                    <option value="365">"In a year"</option>
+                </select>
+                <p id="token-lifetime-help" class="help">{format!("Never later than the subscription's end, {}.", crate::components::local_date(subscription_end))}</p>
                 {admin.then(|| view! {
                     <fieldset>
                         <legend>"Token type"</legend>

@@ -8,7 +8,7 @@
 //! let anonymous = Client::new("http://127.0.0.1:8080");
 //! let session = anonymous.demo_session("alice").await?;
 //! let alice = anonymous.with_bearer(&session.access_token);
-//! let issued = alice.create_token(&CreateToken { name: "laptop".into(), kind: Default::default(), service_user_id: None }).await?;
+//! let issued = alice.create_token(&CreateToken { name: "laptop".into(), kind: Default::default(), service_user_id: None, expires_on: None }).await?;
 //! println!("{}", issued.login.docker_login);
 //! # Ok(()) }
 //! ```

@@ -20,6 +20,7 @@ fn named(name: &str) -> CreateToken {
         name: name.into(),
         kind: TokenKind::User,
         service_user_id: None,
+        expires_on: None,
     }
 }
 
@@ -57,6 +58,7 @@ async fn the_client_drives_the_whole_lifecycle_and_decodes_problems() {
             name: "ci".into(),
             kind: TokenKind::Service,
             service_user_id: Some(ci.id.clone()),
+            expires_on: None,
         })
         .await
         .unwrap();

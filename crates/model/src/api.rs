@@ -167,6 +167,10 @@ pub struct Token {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub secret_regenerated_at: Option<DateTime<Utc>>,
+    /// The token's own last day, when it ends before its subscription; `expires_at` is the end
+    /// of the earlier of the two.
+    #[serde(default, deserialize_with = "crate::time::optional_date")]
+    pub expires_on: Option<NaiveDate>,
     /// When the secret was reported leaked and revoked (status `revoked`), until re-generated.
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub revoked_at: Option<DateTime<Utc>>,
@@ -206,6 +210,14 @@ pub struct CreateToken {
     /// Required for a `service` token, refused for a `user` token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_user_id: Option<String>,
+    /// The token's own last day (`YYYY-MM-DD`, from today to the subscription's end date);
+    /// without it, the token lasts as long as the subscription.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::optional_date"
+    )]
+    pub expires_on: Option<NaiveDate>,
 }
 
 /// Ready-to-run commands that log in to the registry with a new secret.

@@ -28,6 +28,16 @@ pub(crate) fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Erro
     parse_date(&text).ok_or_else(|| serde::de::Error::custom("expected a YYYY-MM-DD date"))
 }
 
+/// A `YYYY-MM-DD` date, or `null`.
+pub(crate) fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    match Option::<Cow<str>>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse_date(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected a YYYY-MM-DD date")),
+    }
+}
+
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }

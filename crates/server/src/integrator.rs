@@ -54,6 +54,9 @@ pub enum TokensCommand {
         /// Make a service token for this service user (its id; customer admins).
         #[arg(long)]
         service_user: Option<String>,
+        /// The token's own last day (YYYY-MM-DD); default: the subscription's end.
+        #[arg(long)]
+        expires_on: Option<chrono::NaiveDate>,
     },
     /// One token.
     Show { id: String },
@@ -169,7 +172,10 @@ fn token_row(t: &Token) -> Vec<String> {
         },
         t.created_for.name.clone(),
         t.products.iter().map(|p| p.code.as_str()).collect::<Vec<_>>().join(","),
-        t.subscription_end_date.to_string(),
+        t.expires_on
+            .unwrap_or(t.subscription_end_date)
+            .min(t.subscription_end_date)
+            .to_string(),
         if t.out_of_sync {
             "out of sync".into()
         } else {
@@ -237,7 +243,11 @@ async fn run_tokens(remote: &Remote, command: TokensCommand) -> Result<(), Failu
                 Output::Table => table(&TOKEN_HEADER, all.iter().map(token_row).collect()),
             }
         }
-        TokensCommand::Create { name, service_user } => {
+        TokensCommand::Create {
+            name,
+            service_user,
+            expires_on,
+        } => {
             let body = CreateToken {
                 name,
                 kind: if service_user.is_some() {
@@ -246,6 +256,7 @@ async fn run_tokens(remote: &Remote, command: TokensCommand) -> Result<(), Failu
                     TokenKind::User
                 },
                 service_user_id: service_user,
+                expires_on,
             };
             issued(out, &client.create_token(&body).await?);
         }

@@ -296,7 +296,7 @@ fn example_of(schema: &str) -> Option<Value> {
         "created_for": { "kind": "user", "id": "alice", "name": "Alice Admin" },
         "created_by": user, "created_at": "2026-11-29T00:30:53.069980Z",
         "registry_username": "tg-acme-ee866a2q7g", "secret_last4": "Q5Sa",
-        "last_used_at": null, "secret_regenerated_at": null, "revoked_at": null, "revocation_reason": null
+        "last_used_at": null, "secret_regenerated_at": null, "expires_on": null, "revoked_at": null, "revocation_reason": null
     });
     let secret = "tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa";
     let service_user = json!({

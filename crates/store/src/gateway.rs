@@ -35,6 +35,7 @@ type DigestRow = (
     NaiveDateTime,
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
+    Option<chrono::NaiveDate>,
 );
 
 /// Why a secret that once worked no longer does.
@@ -239,10 +240,13 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
             tokens::created_at,
             tokens::secret_regenerated_at,
             tokens::revoked_at,
+            tokens::expires_on,
         ))
         .first(c)
         .optional()?;
-    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at)) = row else {
+    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at, own_end)) =
+        row
+    else {
         return Ok(None);
     };
     let products: Vec<String> = token_products::table
@@ -256,7 +260,8 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
         project_key,
         kind: TokenKind::parse(&kind).unwrap_or_default(),
         products,
-        expires_at: expires_at(end_date),
+        // The subscription's end, or the token's own last day when it comes first.
+        expires_at: expires_at(own_end.map_or(end_date, |own| own.min(end_date))),
         issued_at: utc(regenerated_at.unwrap_or(created_at)),
         revoked_at: revoked_at.map(utc),
     }))

@@ -67,6 +67,7 @@ diesel::table! {
         secret_regenerated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         revocation_reason -> Nullable<Text>,
+        expires_on -> Nullable<Date>,
     }
 }
 

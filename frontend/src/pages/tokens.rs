@@ -130,7 +130,13 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                     {admin.then(|| view! { <td>{match t.kind { TokenKind::User => "User", TokenKind::Service => "Service" }}</td> })}
                                     {admin.then(|| view! { <td>{t.created_for.name.clone()}{(t.created_for.kind == PrincipalKind::ServiceUser).then_some(" (service user)")}</td> })}
                                     {admin.then(|| view! { <td>{t.created_by.name.clone()}</td> })}
-                                    <td>{local_date(t.subscription_end_date)}</td>
+                                    <td>
+                                        {local_date(t.subscription_end_date)}
+                                        // The token's own end, when it comes first.
+                                        {t.expires_on.filter(|d| *d < t.subscription_end_date).map(|d| view! {
+                                            <br /><small>{format!("token ends {}", local_date(d))}</small>
+                                        })}
+                                    </td>
                                     <td>
                                         {products}
                                         {t.out_of_sync.then(|| view! { <span class="badge warn">"Out of sync"</span> })}

@@ -50,6 +50,7 @@ fn main() {
                 &origin,
                 &tollgate_model::Name::parse(&format!("bench token {n}")).expect("a valid name"),
                 &TokenTarget::User,
+                None,
             )
             .expect("a token");
         if n % 20 == 0 {

@@ -74,7 +74,7 @@ pub enum Refusal {
     Unknown,
     Regenerated,
     Deleted,
-    /// The token's subscription ended at this moment.
+    /// The token ended at this moment (its own last day, or its subscription's).
     Expired(chrono::DateTime<chrono::Utc>),
     /// The secret was reported leaked and revoked at this moment.
     Revoked(chrono::DateTime<chrono::Utc>),
@@ -94,7 +94,7 @@ impl Refusal {
                 at.date_naive()
             ),
             Refusal::Expired(at) => format!(
-                "the subscription of this token ended on {}: ask the vendor to renew it",
+                "this token expired on {} (its own last day or its subscription's): generate another, or ask the vendor to renew the subscription",
                 (at - chrono::Duration::days(1)).date_naive()
             ),
         }

@@ -99,7 +99,11 @@ pub async fn create(
     let name = Name::parse(&body.name)
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "name", format!("the name {e}")))?;
     let origin = origin(&req);
-    let (token, secret) = db(&state, move |store| store.create_token(&actor, &origin, &name, &target)).await?;
+    let ends = body.expires_on;
+    let (token, secret) = db(&state, move |store| {
+        store.create_token(&actor, &origin, &name, &target, ends)
+    })
+    .await?;
     tracing::info!(token_id = %token.id, kind = token.kind.as_str(), "token generated");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, paths::with_id(paths::TOKEN, &token.id)))

@@ -299,6 +299,16 @@ impl TestApp {
         rows.into_iter().map(|r| r.secret_digest).collect()
     }
 
+    /// Runs one SQL statement on this app's database, behind the server's back (to set a state
+    /// that only time would otherwise bring).
+    pub fn execute_sql(&self, sql: &str) {
+        match self.db {
+            Db::Sqlite => diesel::sql_query(sql).execute(&mut SqliteConnection::establish(&self.database_url).unwrap()),
+            Db::Postgres => diesel::sql_query(sql).execute(&mut PgConnection::establish(&self.database_url).unwrap()),
+        }
+        .expect("the statement runs");
+    }
+
     /// Everything the database holds, as text: the SQLite file and its WAL byte for byte, or
     /// every row of every table in PostgreSQL.
     pub fn database_text(&self) -> String {

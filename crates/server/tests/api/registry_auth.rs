@@ -239,7 +239,7 @@ async fn refusals_say_why_in_what_registry_clients_print(db: Db) {
         ended = get(user.clone(), new.clone()).await;
     }
     let why = refusal(&ended, 401, None);
-    assert!(why.contains("ended on 2020-01-31"), "{why}");
+    assert!(why.contains("expired on 2020-01-31"), "{why}");
 
     // Deleted.
     app.delete(&alice, &format!("/api/v1/tokens/{id}")).await;

@@ -2,10 +2,11 @@
 
 use crate::both_backends;
 use crate::helpers::{Db, TestApp};
-use serde_json::json;
+use serde_json::{json, Value};
 use tollgate_store::secret::{digest, PlainSecret};
 
 both_backends!(
+    a_token_ends_on_its_own_day_before_its_subscription,
     a_customer_generates_a_token_and_sees_its_secret_once,
     an_admin_generates_a_service_token_for_a_service_user,
     a_customer_cannot_generate_a_service_token,
@@ -552,4 +553,85 @@ async fn concurrent_regenerates_leave_exactly_one_valid_secret(db: Db) {
             .expect("the token shows the last four of a secret it handed out");
         assert_eq!(app.introspect(winner.as_str().unwrap()).await.ok(200)["active"], true);
     }
+}
+
+async fn a_token_ends_on_its_own_day_before_its_subscription(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let end = app.get(&alice, "/api/v1/me").await.ok(200)["subscription"]["end_date"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let subscription_end = chrono::NaiveDate::parse_from_str(&end, "%Y-%m-%d").unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let create = |name: &str, expires_on: Value| {
+        let (app, alice, name) = (&app, alice.clone(), name.to_owned());
+        async move {
+            app.post(
+                &alice,
+                "/api/v1/tokens",
+                json!({ "name": name, "expires_on": expires_on }),
+            )
+            .await
+        }
+    };
+
+    for bad in [
+        json!(day(today - chrono::Days::new(1))),
+        json!(day(subscription_end + chrono::Days::new(1))),
+        json!("2030-02-30"),
+    ] {
+        let refused = create("bad", bad.clone()).await;
+        assert_eq!(refused.problem(422, "invalid_field")["field"], "expires_on", "{bad}");
+    }
+
+    let own = today + chrono::Days::new(10);
+    let made = create("short-lived", json!(day(own))).await.ok(201).clone();
+    let (id, secret) = (
+        made["token"]["id"].as_str().unwrap().to_owned(),
+        made["secret"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(made["token"]["expires_on"], day(own));
+    assert_eq!(made["token"]["subscription_end_date"], end.as_str());
+    let ends_at = own.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(
+        made["token"]["expires_at"],
+        ends_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    assert_eq!(app.introspect(&secret).await.ok(200)["exp"], ends_at.timestamp());
+    let lasting = create("lasting", Value::Null).await.ok(201).clone();
+    assert!(lasting["token"]["expires_on"].is_null());
+
+    // The subscription moved before the token's own day: the earlier one holds.
+    app.put_acme_api(&day(today + chrono::Days::new(5)), &["wso2am", "wso2is"])
+        .await
+        .ok(200);
+    let earlier = (today + chrono::Days::new(6)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(app.introspect(&secret).await.ok(200)["exp"], earlier.timestamp());
+    app.put_acme_api(&end, &["wso2am", "wso2is"]).await.ok(200);
+
+    // Its own day passed (set behind the server's back, before any lookup of this secret):
+    // expired at the gateway and in the lists, while the subscription runs on.
+    let yesterday = create("ended", Value::Null).await.ok(201).clone();
+    let ended_id = yesterday["token"]["id"].as_str().unwrap().to_owned();
+    let ended_secret = yesterday["secret"].as_str().unwrap().to_owned();
+    app.execute_sql(&format!(
+        "UPDATE tokens SET expires_on = '{}' WHERE id = '{ended_id}'",
+        day(today - chrono::Days::new(1))
+    ));
+    assert_eq!(app.introspect(&ended_secret).await.ok(200), &json!({ "active": false }));
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/tokens/{ended_id}")).await.ok(200)["status"],
+        "expired"
+    );
+    let expired: Vec<String> = app
+        .all_tokens(&alice, "&status=expired")
+        .await
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(expired, std::slice::from_ref(&ended_id));
+    let active = app.all_tokens(&alice, "&status=active").await;
+    assert!(active.iter().any(|t| t["id"] == id.as_str()) && active.iter().all(|t| t["id"] != ended_id.as_str()));
 }

@@ -10,6 +10,7 @@ impl Store {
         origin: &Origin,
         name: &Name,
         target: &TokenTarget,
+        expires_on: Option<NaiveDate>,
     ) -> Result<(Token, PlainSecret)> {
         let op = match target {
             TokenTarget::User => Operation::GenerateUserToken,
@@ -42,6 +43,18 @@ impl Store {
                 return Err(StoreError::NameTaken("token"));
             }
             let subscription = subscription_of(c, &actor.project_id)?;
+            if let Some(day) = expires_on {
+                let today = Utc::now().date_naive();
+                if day < today || day > subscription.end_date {
+                    return Err(StoreError::invalid(
+                        "expires_on",
+                        format!(
+                            "a token's last day is from today ({today}) to the subscription's end ({})",
+                            subscription.end_date
+                        ),
+                    ));
+                }
+            }
             let id = new_id();
             let kind = if service_user.is_some() {
                 TokenKind::Service
@@ -67,6 +80,7 @@ impl Store {
                     tokens::registry_username.eq(&registry_username),
                     tokens::secret_digest.eq(secret.digest().hex()),
                     tokens::secret_last4.eq(secret.last4()),
+                    tokens::expires_on.eq(expires_on),
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;

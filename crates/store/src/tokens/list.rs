@@ -53,25 +53,29 @@ impl Store {
             if let Some(kind) = f.kind {
                 q = q.filter(tokens::kind.eq(kind.as_str()));
             }
-            // Every token of a project ends with its subscription; a revoked one is revoked
-            // whatever its subscription.
+            // A token ends with its subscription or on its own last day, whichever comes first;
+            // a revoked one is revoked whatever its dates.
             let subscription = subscription_of(c, &actor.project_id)?;
             let running = Utc::now() < subscription.expires_at;
+            let today = Utc::now().date_naive();
             match f.status {
                 Some(TokenStatus::Revoked) => q = q.filter(tokens::revoked_at.is_not_null()),
-                Some(wanted) => {
-                    let live = if running {
-                        TokenStatus::Active
-                    } else {
-                        TokenStatus::Expired
-                    };
-                    if wanted != live {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            next_cursor: None,
-                        });
-                    }
-                    q = q.filter(tokens::revoked_at.is_null());
+                Some(TokenStatus::Active) if !running => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+                Some(TokenStatus::Active) => {
+                    q = q
+                        .filter(tokens::revoked_at.is_null())
+                        .filter(tokens::expires_on.is_null().or(tokens::expires_on.ge(today)));
+                }
+                Some(TokenStatus::Expired) if !running => q = q.filter(tokens::revoked_at.is_null()),
+                Some(TokenStatus::Expired) => {
+                    q = q
+                        .filter(tokens::revoked_at.is_null())
+                        .filter(tokens::expires_on.lt(today));
                 }
                 None => {}
             }

@@ -18,12 +18,12 @@ use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
 use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use tollgate_model::{
-    AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort, TokenStatus,
-    UserRef,
+    expires_at, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind, TokenSort,
+    TokenStatus, UserRef,
 };
 
 type Db = <DbConn as Connection>::Backend;
@@ -54,6 +54,7 @@ struct TokenRow {
     secret_regenerated_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
     revocation_reason: Option<String>,
+    expires_on: Option<chrono::NaiveDate>,
 }
 
 /// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).
