@@ -135,6 +135,7 @@ test('bob generates, copies, re-generates and deletes a token, and sees only his
   const short = page.getByRole('row', { name: /short-lived/ });
   await short.waitFor();
   assert.match(await short.innerText(), /token ends/);
+  assert.match(await short.innerText(), /expires in 30 days/);
   assert.deepEqual(page.cspViolations, []);
 });
 
@@ -212,4 +213,29 @@ test('the app works at 360 px and client-side routes fall back to the app', asyn
   const api404 = await fetch(`${base}/api/v1/nothing`);
   assert.equal(api404.status, 404);
   assert.equal(api404.headers.get('content-type'), 'application/problem+json');
+});
+
+test('a subscription that ends within 30 days says so on every page, and each token when it ends', async () => {
+  const me = await api('/api/v1/me', 'alice');
+  const put = (endDate) => execFileSync(bin, ['project', 'put', '--key', 'acme', '--name', 'Acme Corp', '--end-date', endDate,
+    ...me.subscription.products.flatMap((p) => ['--product', p.code])],
+  { env: withoutDatabaseUrl({ ...process.env, TOLLGATE_DATA_DIR: data }) });
+  const inAWeek = new Date(Date.now() + 7 * 86400000);
+  const local = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  put(local(inAWeek));
+  try {
+    await api('/api/v1/tokens', 'alice', { method: 'POST', body: JSON.stringify({ name: 'ending soon' }) });
+    const page = await newPage();
+    await signIn(page, 'Alice Admin');
+    const banner = page.getByRole('status').filter({ hasText: 'ends on' });
+    await banner.waitFor();
+    assert.match(await banner.innerText(), /Acme Corp ends on .* \(in 7 days\): every token stops working then/);
+    assert.match(await page.getByRole('row', { name: /ending soon/ }).innerText(), /expires in 7 days/);
+    await check(page, 'subscription-ending');
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    await banner.waitFor();
+    await page.context().close();
+  } finally {
+    put(me.subscription.end_date);
+  }
 });

@@ -67,6 +67,15 @@ pub fn today() -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(now.get_full_year() as i32, now.get_month() + 1, now.get_date())
 }
 
+/// "today", "tomorrow" or "in N days".
+pub fn in_days(days: i64) -> String {
+    match days {
+        0 => "today".into(),
+        1 => "tomorrow".into(),
+        n => format!("in {n} days"),
+    }
+}
+
 /// The day of a moment, in the user's locale and time zone.
 pub fn local_day(at: chrono::DateTime<chrono::Utc>) -> String {
     js_sys::Date::new(&JsValue::from_f64(at.timestamp_millis() as f64))

@@ -4,6 +4,12 @@ use super::{role_label, AuditPage, ServiceUsersPage, TokensPage};
 use crate::{Page, Session};
 use leptos::prelude::*;
 
+/// Days until the subscription's last day, when that is 30 or fewer (0: today is the last).
+fn ending_soon(end_date: chrono::NaiveDate) -> Option<i64> {
+    let days = (end_date - crate::components::today()?).num_days();
+    (0..=30).contains(&days).then_some(days)
+}
+
 /// The signed-in frame: demo banner, user, navigation and the current page.
 #[component]
 pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
@@ -37,6 +43,14 @@ pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
     let s = session.clone();
     view! {
         {me.demo_mode.then(|| view! { <p class="banner" role="note">"Demo mode: sessions come from the built-in demo identity provider."</p> })}
+        {ending_soon(me.subscription.end_date).map(|days| view! {
+            <p class="banner" role="status">{format!(
+                "The subscription of {} ends on {} ({}): every token stops working then. Ask your vendor to renew it.",
+                me.project.name,
+                crate::components::local_date(me.subscription.end_date),
+                crate::components::in_days(days),
+            )}</p>
+        })}
         <header>
             <span class="brand">"Tollgate"</span>
             <nav aria-label="Main">

@@ -143,7 +143,17 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                     </td>
                                     <td>{local_day(t.created_at)}</td>
                                     <td>{match t.status {
-                                        TokenStatus::Active => view! { <span class="badge ok">"Active"</span> }.into_any(),
+                                        TokenStatus::Active => {
+                                            // "expires in N days" from 30 days before a token's end.
+                                            let last_day = t.expires_on.map_or(t.subscription_end_date, |d| d.min(t.subscription_end_date));
+                                            let soon = crate::components::today()
+                                                .map(|today| (last_day - today).num_days())
+                                                .filter(|days| (0..=30).contains(days));
+                                            view! {
+                                                <span class="badge ok">"Active"</span>
+                                                {soon.map(|days| view! { <br /><small>{format!("expires {}", crate::components::in_days(days))}</small> })}
+                                            }.into_any()
+                                        }
                                         TokenStatus::Expired => view! { <span class="badge bad">"Expired"</span> }.into_any(),
                                         // Why, where the owner looks: re-generating ends it.
                                         TokenStatus::Revoked => view! {
