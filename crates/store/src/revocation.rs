@@ -27,32 +27,47 @@ impl Store {
         }
         let revoked = self.write(|c| {
             let hex: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
-            let found: Vec<(String, String, String, String)> = tokens::table
+            let found: Vec<(String, String, String, String, String)> = tokens::table
                 .filter(tokens::secret_digest.eq_any(&hex))
                 .filter(tokens::revoked_at.is_null())
-                .select((tokens::id, tokens::project_id, tokens::name, tokens::registry_username))
+                .select((
+                    tokens::id,
+                    tokens::project_id,
+                    tokens::name,
+                    tokens::registry_username,
+                    tokens::secret_digest,
+                ))
                 .load(c)?;
             let at = now();
-            for (id, project_id, name, registry_username) in &found {
-                diesel::update(tokens::table.find(id))
+            let mut revoked = Vec::with_capacity(found.len());
+            for (id, project_id, name, registry_username, digest) in found {
+                // Only while the reported secret is still the token's: a re-generate that
+                // committed since the lookup replaced it, and the new secret never leaked.
+                let changed = diesel::update(tokens::table.find(&id))
+                    .filter(tokens::secret_digest.eq(&digest))
+                    .filter(tokens::revoked_at.is_null())
                     .set((
                         tokens::revoked_at.eq(Some(at)),
                         tokens::revocation_reason.eq(Some(&by.reason)),
                     ))
                     .execute(c)?;
+                if changed == 0 {
+                    continue;
+                }
                 let details = serde_json::json!({ "reason": by.reason, "registry_username": registry_username });
                 record_by(
                     c,
-                    project_id,
+                    &project_id,
                     (&by.id, &by.name),
                     origin,
                     AuditAction::TokenRevoke,
-                    Target::token(id, name),
+                    Target::token(&id, &name),
                     details,
                 )?;
                 publish(c, &self.node, &Change::Token(id.clone()))?;
+                revoked.push(id);
             }
-            Ok(found.into_iter().map(|(id, ..)| id).collect::<Vec<_>>())
+            Ok(revoked)
         })?;
         self.announce(&revoked.iter().cloned().map(Change::Token).collect::<Vec<_>>());
         Ok(revoked.len())

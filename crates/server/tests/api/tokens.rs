@@ -488,7 +488,7 @@ async fn an_expired_subscription_makes_tokens_expired(db: Db) {
 }
 
 /// Rounds of each race: enough for both orders to happen on two cores.
-const RACES: usize = 12;
+pub const RACES: usize = 12;
 
 async fn concurrent_deletes_give_one_204_and_one_404_with_one_audit_event(db: Db) {
     let app = TestApp::spawn(db).await;
