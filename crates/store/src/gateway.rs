@@ -2,7 +2,7 @@
 //! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
 
 use crate::notify::{ChangeListener, CHANNEL};
-use crate::schema::{projects, retired_secrets, token_products, tokens};
+use crate::schema::{projects, retired_secrets, subscription_products, token_products, tokens};
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -36,6 +36,7 @@ type DigestRow = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<chrono::NaiveDate>,
+    String,
 );
 
 /// Why a secret that once worked no longer does.
@@ -241,15 +242,33 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
             tokens::secret_regenerated_at,
             tokens::revoked_at,
             tokens::expires_on,
+            tokens::project_id,
         ))
         .first(c)
         .optional()?;
-    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at, own_end)) =
-        row
+    let Some((
+        id,
+        registry_username,
+        project_key,
+        kind,
+        end_date,
+        created_at,
+        regenerated_at,
+        revoked_at,
+        own_end,
+        project_id,
+    )) = row
     else {
         return Ok(None);
     };
+    // Its products that the subscription still has: the truth is read here, whatever a
+    // change racing the subscription's left in the token's own list.
     let products: Vec<String> = token_products::table
+        .inner_join(
+            subscription_products::table.on(subscription_products::product_code
+                .eq(token_products::product_code)
+                .and(subscription_products::project_id.eq(&project_id))),
+        )
         .filter(token_products::token_id.eq(&id))
         .order(token_products::product_code)
         .select(token_products::product_code)

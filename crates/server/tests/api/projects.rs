@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 both_backends!(
     operators_put_and_read_projects_and_bad_input_changes_nothing,
-    grants_follow_the_subscription_live
+    grants_follow_the_subscription_live,
+    the_subscription_decides_even_over_a_tokens_own_list
 );
 
 fn body(name: &str, end_date: &str, products: Value) -> Value {
@@ -298,4 +299,31 @@ async fn wait_for(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     from.elapsed()
+}
+
+/// A token whose own list names a product its subscription lacks (what a re-sync racing an
+/// operator's change could leave behind; written here behind the server's back, before any
+/// lookup): the subscription still decides, at the gateway and in the API.
+async fn the_subscription_decides_even_over_a_tokens_own_list(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "stray").await;
+    let id = created["token"]["id"].as_str().unwrap();
+    app.execute_sql(&format!(
+        "INSERT INTO token_products (token_id, product_code) VALUES ('{id}', 'wso2mi')"
+    ));
+    let secret = created["secret"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(secret).await.ok(200)["products"],
+        json!(["wso2am", "wso2is"])
+    );
+    let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
+    let codes: Vec<&str> = token["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["wso2am", "wso2is"]);
+    assert_eq!(token["out_of_sync"], false);
 }

@@ -54,7 +54,9 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
             // The token's products are always a part of the subscription (a product leaves
             // the tokens when it leaves the subscription); one the subscription has and the
             // token lacks waits for a re-sync.
-            let products = products_of.remove(&r.id).unwrap_or_default();
+            // What it may pull: its products that the subscription still has.
+            let mut products = products_of.remove(&r.id).unwrap_or_default();
+            products.retain(|p| subscription.products.iter().any(|s| s.code == p.code));
             let out_of_sync = subscription.products.iter().any(|p| !products.contains(p));
             let created_for = match &r.service_user_id {
                 Some(sid) => Principal {
