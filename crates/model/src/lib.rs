@@ -17,6 +17,19 @@ pub use problem::{ErrorCode, Problem};
 pub use project::{ProductCode, ProjectKey};
 pub use query::*;
 
+/// A token's last working day: its own (`expires_on`) or its subscription's, whichever comes
+/// first. Every place that tells when a token ends asks this.
+pub fn last_day(subscription_end: chrono::NaiveDate, own: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
+    own.map_or(subscription_end, |day| day.min(subscription_end))
+}
+
+impl Token {
+    /// See [`last_day`].
+    pub fn last_day(&self) -> chrono::NaiveDate {
+        last_day(self.subscription_end_date, self.expires_on)
+    }
+}
+
 /// The moment a token whose subscription ends on `end_date` stops working: the end of
 /// that day (UTC). A subscription ending on 2027-12-31 is valid through that whole day.
 pub fn expires_at(end_date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {

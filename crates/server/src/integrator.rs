@@ -172,10 +172,7 @@ fn token_row(t: &Token) -> Vec<String> {
         },
         t.created_for.name.clone(),
         t.products.iter().map(|p| p.code.as_str()).collect::<Vec<_>>().join(","),
-        t.expires_on
-            .unwrap_or(t.subscription_end_date)
-            .min(t.subscription_end_date)
-            .to_string(),
+        t.last_day().to_string(),
         if t.out_of_sync {
             "out of sync".into()
         } else {

@@ -280,7 +280,7 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
         kind: TokenKind::parse(&kind).unwrap_or_default(),
         products,
         // The subscription's end, or the token's own last day when it comes first.
-        expires_at: expires_at(own_end.map_or(end_date, |own| own.min(end_date))),
+        expires_at: expires_at(tollgate_model::last_day(end_date, own_end)),
         issued_at: utc(regenerated_at.unwrap_or(created_at)),
         revoked_at: revoked_at.map(utc),
     }))

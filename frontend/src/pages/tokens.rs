@@ -145,7 +145,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                     <td>{match t.status {
                                         TokenStatus::Active => {
                                             // "expires in N days" from 30 days before a token's end.
-                                            let last_day = t.expires_on.map_or(t.subscription_end_date, |d| d.min(t.subscription_end_date));
+                                            let last_day = t.last_day();
                                             let soon = crate::components::today()
                                                 .map(|today| (last_day - today).num_days())
                                                 .filter(|days| (0..=30).contains(days));

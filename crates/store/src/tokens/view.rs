@@ -2,15 +2,6 @@
 
 use super::*;
 
-/// When a token stops working: the end of its own last day or of its subscription's,
-/// whichever comes first.
-pub(crate) fn ends(subscription: &Subscription, own: Option<chrono::NaiveDate>) -> chrono::DateTime<Utc> {
-    match own {
-        Some(day) => subscription.expires_at.min(expires_at(day)),
-        None => subscription.expires_at,
-    }
-}
-
 /// Turns rows into API tokens: names of the people involved, products, status, sync state.
 pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscription) -> Result<Vec<Token>> {
     let token_ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -77,7 +68,7 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 out_of_sync,
                 status: if r.revoked_at.is_some() {
                     TokenStatus::Revoked
-                } else if now < ends(subscription, r.expires_on) {
+                } else if now < expires_at(last_day(subscription.end_date, r.expires_on)) {
                     TokenStatus::Active
                 } else {
                     TokenStatus::Expired
@@ -90,7 +81,7 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 created_for,
                 products,
                 subscription_end_date: subscription.end_date,
-                expires_at: ends(subscription, r.expires_on),
+                expires_at: expires_at(last_day(subscription.end_date, r.expires_on)),
                 expires_on: r.expires_on,
                 created_at: utc(r.created_at),
                 registry_username: r.registry_username,
