@@ -160,6 +160,21 @@ impl Gateway {
             .any(|c| constant_time_eq(&c.header_digest, &presented))
     }
 
+    /// A registry login (`/auth/token`, `/auth/forward`): the secret must be a working token's
+    /// and the username that token's. Someone else's username with a valid secret is refused
+    /// exactly as an unknown secret is, so that neither tells about the other. A success counts
+    /// as a use of the token.
+    pub async fn login(&self, store: &Store, username: &str, secret: &str) -> Result<Check, ApiError> {
+        Ok(match self.check(store, secret).await? {
+            Check::Active(known) if known.token.registry_username == username => {
+                self.usage.used(&known);
+                Check::Active(known)
+            }
+            Check::Active(_) => Check::Refused(Refusal::Unknown),
+            refused => refused,
+        })
+    }
+
     /// Whether `presented` is the current secret of a token that has not expired. Malformed
     /// secrets are refused before any lookup; known answers come from the cache.
     pub async fn check(&self, store: &Store, presented: &str) -> Result<Check, ApiError> {

@@ -31,16 +31,7 @@ pub async fn revoke(
     ApiJson(body): ApiJson<RevokeCredentials>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(wait) = state.gateway.revocation_limiter.failed(state.client_ip(&req)) {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let error = ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many reports from your address; retry in {seconds} s"),
-        );
-        let mut response = actix_web::ResponseError::error_response(&error);
-        if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
+        return Ok(super::too_many_problem(wait, "reports"));
     }
     if body.credentials.len() > MAX_CREDENTIALS {
         return Err(ApiError::field(

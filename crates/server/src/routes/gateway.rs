@@ -16,16 +16,7 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 
 fn rate_limited(state: &AppState, endpoint: &str, wait: std::time::Duration) -> HttpResponse {
     state.gateway.metrics.rate_limited(endpoint);
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let error = ApiError::new(
-        ErrorCode::RateLimited,
-        format!("too many failed attempts from your address; retry in {seconds} s"),
-    );
-    let mut response = actix_web::ResponseError::error_response(&error);
-    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    super::too_many_problem(wait, "failed attempts")
 }
 
 fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
@@ -225,16 +216,9 @@ fn refused(state: &AppState, ip: std::net::IpAddr, endpoint: &str, why: &str, oa
     match gw.token_limiter.failed(ip) {
         Some(wait) => {
             gw.metrics.rate_limited(endpoint);
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut response = registry_refusal(
-                ErrorCode::RateLimited,
-                &format!("too many failed attempts from your address; retry in {seconds} s"),
-                oauth.then_some("invalid_grant"),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
+            super::too_many(wait, "failed attempts", |message| {
+                registry_refusal(ErrorCode::RateLimited, message, oauth.then_some("invalid_grant"))
+            })
         }
         None => registry_refusal(ErrorCode::Unauthenticated, why, oauth.then_some("invalid_grant")),
     }
@@ -411,16 +395,9 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
                     request.oauth,
                 );
             }
-            match gw.check(&state.store, &secret).await {
+            match gw.login(&state.store, &username, &secret).await {
                 Err(e) => return actix_web::ResponseError::error_response(&e),
-                Ok(Check::Active(known)) if known.token.registry_username == username => {
-                    gw.usage.used(&known);
-                    known.token.clone()
-                }
-                // Someone else's username with this secret: say nothing about either.
-                Ok(Check::Active(_)) => {
-                    return refused(state, ip, endpoint, &Refusal::Unknown.message(), request.oauth)
-                }
+                Ok(Check::Active(known)) => known.token.clone(),
                 Ok(Check::Refused(why)) => return refused(state, ip, endpoint, &why.message(), request.oauth),
             }
         }
@@ -566,13 +543,11 @@ pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         );
     };
     let ip = state.client_ip(&req);
-    let token = match gw.check(&state.store, &secret).await {
+    let token = match gw.login(&state.store, &username, &secret).await {
         Err(e) => return actix_web::ResponseError::error_response(&e),
-        Ok(Check::Active(known)) if known.token.registry_username == username => known,
-        Ok(Check::Active(_)) => return refused(&state, ip, paths::FORWARD_AUTH, &Refusal::Unknown.message(), false),
+        Ok(Check::Active(known)) => known,
         Ok(Check::Refused(why)) => return refused(&state, ip, paths::FORWARD_AUTH, &why.message(), false),
     };
-    gw.usage.used(&token);
     // Without the original method, a push could pass for a pull: the proxy must send it.
     match method.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("GET" | "HEAD") => {}

@@ -102,6 +102,24 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound, "no such resource"))
 }
 
+/// A refusal for having failed (or asked) too often: `reply` builds the answer from the
+/// message, which says how long to wait; `Retry-After` says it too, in whole seconds rounded up.
+pub fn too_many(wait: std::time::Duration, what: &str, reply: impl FnOnce(&str) -> HttpResponse) -> HttpResponse {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = reply(&format!("too many {what} from your address; retry in {seconds} s"));
+    response
+        .headers_mut()
+        .insert(actix_web::http::header::RETRY_AFTER, seconds.into());
+    response
+}
+
+/// [`too_many`] answered as a problem.
+pub fn too_many_problem(wait: std::time::Duration, what: &str) -> HttpResponse {
+    too_many(wait, what, |message| {
+        actix_web::ResponseError::error_response(&ApiError::new(ErrorCode::RateLimited, message))
+    })
+}
+
 /// A page of a list as JSON, with `Link: <…>; rel="next"` (RFC 8288) beside `next_cursor`:
 /// the same request with the next cursor.
 pub fn page_response<T: serde::Serialize>(req: &HttpRequest, page: tollgate_model::Page<T>) -> HttpResponse {
