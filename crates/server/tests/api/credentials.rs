@@ -162,3 +162,41 @@ async fn a_report_racing_a_regenerate_never_revokes_the_new_secret(db: Db) {
         assert_eq!(app.introspect(&old).await.ok(200)["active"], false, "round {round}");
     }
 }
+
+/// Two nodes on one PostgreSQL: node B has the secret cached; the leak is reported to node A.
+/// B refuses it within the promised second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_to_one_node_holds_on_another_within_the_bound() {
+    if !crate::helpers::needs::postgres("a_report_to_one_node_holds_on_another_within_the_bound") {
+        return;
+    }
+    let database = TestApp::spawn(Db::Postgres).await;
+    let (a, b) = crate::helpers::two_nodes(&database.database_url).await;
+    let http = reqwest::Client::new();
+    let alice = a.session("alice").await;
+    let created = a
+        .post(Some(&alice), "/api/v1/tokens", Some(json!({ "name": "leaked" })))
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        assert_eq!(
+            crate::helpers::introspect(&http, &b.base, &secret).await.ok(200)["active"],
+            true
+        );
+    }
+    let reported = http
+        .post(format!("{}/api/v1/credentials/revoke", a.base))
+        .json(&json!({ "credentials": [secret] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reported.status().as_u16(), 202);
+    let from = Instant::now();
+    while crate::helpers::introspect(&http, &b.base, &secret).await.ok(200)["active"] == true {
+        assert!(
+            from.elapsed() < Duration::from_secs(1),
+            "node B accepted a revoked secret for a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

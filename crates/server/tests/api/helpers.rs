@@ -452,6 +452,27 @@ pub fn operator_of(data_dir: &std::path::Path, sub: &str) -> String {
         .unwrap()
 }
 
+/// Two `tollgate serve` processes on one database, sharing the registry signing key as every
+/// deployment of several nodes must (the second reads the key the first made).
+pub async fn two_nodes(database_url: &str) -> (ServerProcess, ServerProcess) {
+    let a = ServerProcess::start(&[("TOLLGATE_DATABASE_URL", database_url)], None).await;
+    let keys = a._data_dir.path();
+    let (key, cert) = (
+        keys.join("registry-token-key.pem"),
+        keys.join("registry-token-cert.pem"),
+    );
+    let b = ServerProcess::start(
+        &[
+            ("TOLLGATE_DATABASE_URL", database_url),
+            ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
+            ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
+        ],
+        None,
+    )
+    .await;
+    (a, b)
+}
+
 /// A `tollgate serve` process of its own: real HTTP between processes.
 pub struct ServerProcess {
     pub base: String,

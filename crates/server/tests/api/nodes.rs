@@ -3,7 +3,7 @@
 //! re-generated or deleted it, whatever its notification connection or the database does,
 //! and a node that cannot reach its database answers `503` within a second.
 
-use crate::helpers::{introspect, Db, ServerProcess, TestApp};
+use crate::helpers::{introspect, two_nodes, Db, ServerProcess, TestApp};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,14 +31,6 @@ async fn create(node: &ServerProcess, bearer: &str, name: &str) -> (String, Stri
     (
         created["token"]["id"].as_str().unwrap().to_owned(),
         created["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn two_nodes(url: &str) -> (ServerProcess, ServerProcess) {
-    let env = [("TOLLGATE_DATABASE_URL", url)];
-    (
-        ServerProcess::start(&env, None).await,
-        ServerProcess::start(&env, None).await,
     )
 }
 

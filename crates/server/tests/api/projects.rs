@@ -4,7 +4,7 @@
 //! re-sync.
 
 use crate::both_backends;
-use crate::helpers::{introspect, Db, ServerProcess, TestApp};
+use crate::helpers::{introspect, two_nodes, Db, ServerProcess, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -238,9 +238,7 @@ async fn a_subscription_change_on_one_node_holds_on_another_within_the_bound() {
         return;
     }
     let database = TestApp::spawn(Db::Postgres).await;
-    let env = [("TOLLGATE_DATABASE_URL", database.database_url.as_str())];
-    let a = ServerProcess::start(&env, None).await;
-    let b = ServerProcess::start(&env, None).await;
+    let (a, b) = two_nodes(&database.database_url).await;
     let http = reqwest::Client::new();
     let alice = a.session("alice").await;
     let created = a

@@ -3,7 +3,7 @@
 //! secret on every node, and refusals that say why in the members the clients print.
 
 use crate::both_backends;
-use crate::helpers::{answer, Answer, Db, ServerProcess, TestApp};
+use crate::helpers::{answer, two_nodes, Answer, Db, TestApp};
 use serde_json::{json, Value};
 
 both_backends!(
@@ -264,19 +264,7 @@ async fn a_refresh_token_dies_with_its_secret_on_every_node() {
         return;
     }
     let database = TestApp::spawn(Db::Postgres).await;
-    // The nodes share the registry signing key, as the README asks.
-    let keys = database.data_dir.path();
-    let (key, cert) = (
-        keys.join("registry-token-key.pem"),
-        keys.join("registry-token-cert.pem"),
-    );
-    let env = [
-        ("TOLLGATE_DATABASE_URL", database.database_url.as_str()),
-        ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
-        ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
-    ];
-    let a = ServerProcess::start(&env, None).await;
-    let b = ServerProcess::start(&env, None).await;
+    let (a, b) = two_nodes(&database.database_url).await;
     let http = reqwest::Client::new();
     let alice = a.session("alice").await;
     let created = a
