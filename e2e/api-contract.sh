@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv="${TOLLGATE_VENV:-${HOME:-/root}/.cache/tollgate-venv}"
-if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qx "schemathesis==4.32.5"; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r e2e/requirements.txt
-fi
+. e2e/venv.sh
 
 echo "== openapi-spec-validator"
 "$venv/bin/openapi-spec-validator" api-spec/openapi.json

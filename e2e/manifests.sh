@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv="${TOLLGATE_VENV:-${HOME:-/root}/.cache/tollgate-venv}"
-if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qx "kubernetes-validate==1.37.0"; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r e2e/requirements.txt
-fi
+. e2e/venv.sh
 
 echo "== kubernetes-validate (Kubernetes 1.33, strict)"
 "$venv/bin/kubernetes-validate" --strict --kubernetes-version 1.33.0 deploy/kubernetes/*.yaml

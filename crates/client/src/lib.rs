@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_model::{
     paths, AuditEvent, CreateServiceUser, CreateToken, DemoSession, DemoSessionRequest, DemoUser, ErrorCode,
-    IssuedToken, Me, Page, Problem, ServiceUser, ServiceUserList, SignInOptions, Token, TokenListQuery,
+    IssuedToken, Me, Page, Problem, ServiceUser, ServiceUserList, Token, TokenListQuery,
 };
 
 /// What a call can fail with. `Api` carries the server's problem, whose `detail` is meant for
@@ -224,13 +224,8 @@ impl Client {
         self.json(self.request("POST", paths::DEMO_SESSION).json(&body)).await
     }
 
-    /// How the portal signs in: the demo picker or the identity provider (public).
-    pub async fn sign_in_options(&self) -> Result<SignInOptions> {
-        self.json(self.request("GET", paths::SIGN_IN)).await
-    }
-
-    /// [`Client::sign_in_options`] read as a JSON value (for the portal's bundle, which parses
-    /// JSON values anyway and has no room for one more typed parser).
+    /// How the portal signs in (`SignInOptions`), read as a JSON value: the portal's bundle
+    /// parses JSON values anyway and has no room for one more typed parser.
     pub async fn sign_in_options_value(&self) -> Result<serde_json::Value> {
         self.json(self.request("GET", paths::SIGN_IN)).await
     }

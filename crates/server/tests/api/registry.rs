@@ -52,13 +52,22 @@ async fn start_registry(dir: &Path, storage: &Path, auth: &str) -> Registry {
         .spawn()
         .expect("docker-registry is installed (apt-get install docker-registry; .ci/run does it)");
     let addr = format!("127.0.0.1:{port}");
+    let listening = || std::net::TcpStream::connect(&addr).is_ok();
+    if !soon(listening).await {
+        panic!("docker-registry did not start");
+    }
+    Registry { child, addr }
+}
+
+/// Whether `ready` holds within 10 s (asked every 100 ms): a process of the test coming up.
+async fn soon(ready: impl Fn() -> bool) -> bool {
     for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Registry { child, addr };
+        if ready() {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("docker-registry did not start");
+    false
 }
 
 fn skopeo(args: &[&str]) -> Output {
@@ -452,11 +461,8 @@ impl Nginx {
             .spawn()
             .expect("nginx is installed (apt-get install nginx; .ci/run does it)");
         let addr = format!("127.0.0.1:{port}");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                return Nginx { child, addr };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if soon(|| std::net::TcpStream::connect(&addr).is_ok()).await {
+            return Nginx { child, addr };
         }
         panic!(
             "nginx did not start: {}",
@@ -593,11 +599,8 @@ impl Containerd {
             )
             .spawn()
             .expect("containerd is installed (apt-get install containerd; .ci/run does it)");
-        for _ in 0..100 {
-            if socket.exists() {
-                return Containerd { child, socket };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if soon(|| socket.exists()).await {
+            return Containerd { child, socket };
         }
         panic!(
             "containerd did not start (it needs root): {}",
