@@ -210,10 +210,11 @@ fn registry_problem(mut problem: Problem, oauth: Option<&str>) -> HttpResponse {
 
 /// A failed credential: counted against the client's address, refused with its reason (or,
 /// past the budget, with `429`).
-fn refused(state: &AppState, ip: std::net::IpAddr, endpoint: &str, why: &str, oauth: bool) -> HttpResponse {
+/// A refused credential, counted against `budget` (the client's address) when there is one.
+fn refused(state: &AppState, budget: Option<std::net::IpAddr>, endpoint: &str, why: &str, oauth: bool) -> HttpResponse {
     let gw = &state.gateway;
     gw.metrics.registry_token(false);
-    match gw.token_limiter.failed(ip) {
+    match budget.and_then(|ip| gw.token_limiter.failed(ip)) {
         Some(wait) => {
             gw.metrics.rate_limited(endpoint);
             super::too_many(wait, "failed attempts", |message| {
@@ -389,7 +390,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
             if request.account.as_ref().is_some_and(|a| *a != username) {
                 return refused(
                     state,
-                    ip,
+                    Some(ip),
                     endpoint,
                     "`account` does not match the username",
                     request.oauth,
@@ -398,7 +399,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
             match gw.login(&state.store, &username, &secret).await {
                 Err(e) => return actix_web::ResponseError::error_response(&e),
                 Ok(Check::Active(known)) => known.token.clone(),
-                Ok(Check::Refused(why)) => return refused(state, ip, endpoint, &why.message(), request.oauth),
+                Ok(Check::Refused(why)) => return refused(state, Some(ip), endpoint, &why.message(), request.oauth),
             }
         }
         Credential::Refresh(token) => match refreshed(state, &token).await {
@@ -413,7 +414,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
                 gw.usage.used(&known);
                 known.token.clone()
             }
-            Ok(Err(why)) => return refused(state, ip, endpoint, &why, request.oauth),
+            Ok(Err(why)) => return refused(state, Some(ip), endpoint, &why, request.oauth),
         },
     };
     gw.metrics.registry_token(true);
@@ -542,11 +543,13 @@ pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             None,
         );
     };
-    let ip = state.client_ip(&req);
+    // The proxy asks for everybody: as at introspection, only an end client that a trusted
+    // proxy forwards is a budget, never the proxy's own address.
+    let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
     let token = match gw.login(&state.store, &username, &secret).await {
         Err(e) => return actix_web::ResponseError::error_response(&e),
         Ok(Check::Active(known)) => known,
-        Ok(Check::Refused(why)) => return refused(&state, ip, paths::FORWARD_AUTH, &why.message(), false),
+        Ok(Check::Refused(why)) => return refused(&state, end_client, paths::FORWARD_AUTH, &why.message(), false),
     };
     // Without the original method, a push could pass for a pull: the proxy must send it.
     match method.as_deref().map(str::to_ascii_uppercase).as_deref() {

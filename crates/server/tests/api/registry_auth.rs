@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 both_backends!(
     the_oauth2_variant_grants_and_refreshes_until_the_secret_changes,
     refusals_say_why_in_what_registry_clients_print,
-    forward_auth_answers_pulls_of_granted_repositories_only
+    forward_auth_answers_pulls_of_granted_repositories_only,
+    forward_auth_budgets_end_clients_never_the_proxy
 );
 
 const SERVICE: &str = "tollgate-registry";
@@ -369,4 +370,84 @@ async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
     )
     .await;
     assert_eq!(refusal(&wrong, 401, None), "unknown registry username or secret");
+}
+
+/// The proxy asks `/auth/forward` for every client: its own address is never a budget (a
+/// flood of wrong secrets through it does not make others' refusals `429`), while an end
+/// client that a trusted proxy forwards is, and a valid secret is never refused.
+async fn forward_auth_budgets_end_clients_never_the_proxy(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.gateway.token_failures_per_minute = 3).await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "behind-a-proxy").await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let ask = |password: String, forwarded_for: Option<&'static str>| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            let mut request = app
+                .http
+                .get(format!("{}/auth/forward", app.base))
+                .header("X-Original-URI", "/v2/")
+                .header("X-Original-Method", "GET")
+                .basic_auth(user, Some(password));
+            if let Some(client) = forwarded_for {
+                request = request.header("X-Forwarded-For", client);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    let wrong = || tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+    // No trusted proxy: every request comes from the proxy's address, which is no budget.
+    for _ in 0..10 {
+        assert_eq!(ask(wrong(), None).await, 401);
+    }
+    assert_eq!(ask(secret.clone(), None).await, 200);
+
+    // Behind a trusted proxy, the end client it names is the budget.
+    let app = TestApp::spawn_with(db, |c| {
+        c.gateway.token_failures_per_minute = 3;
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "behind-a-trusted-proxy").await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let ask = |password: String, client: &'static str| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            app.http
+                .get(format!("{}/auth/forward", app.base))
+                .header("X-Original-URI", "/v2/")
+                .header("X-Original-Method", "GET")
+                .header("X-Forwarded-For", client)
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let statuses: Vec<u16> = in_turn(5, || ask(wrong(), "198.51.100.7")).await;
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    assert_eq!(
+        ask(wrong(), "198.51.100.8").await,
+        401,
+        "another end client has its own budget"
+    );
+    assert_eq!(
+        ask(secret, "198.51.100.7").await,
+        200,
+        "a valid secret is never refused"
+    );
+}
+
+/// `n` answers of `call`, one after the other.
+async fn in_turn<F: std::future::Future<Output = u16>>(n: usize, call: impl Fn() -> F) -> Vec<u16> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(call().await);
+    }
+    out
 }
