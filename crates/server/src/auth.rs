@@ -189,6 +189,8 @@ pub struct Verifier {
     http: reqwest::Client,
     keys: RwLock<KeySet>,
     refresh: tokio::sync::Mutex<()>,
+    /// One discovery fetch at a time: the portal's first visitors do not each ask the provider.
+    discovering: tokio::sync::Mutex<()>,
     /// When the last fetch failed, if the last fetch failed.
     failed_at: RwLock<Option<Instant>>,
     /// The longest lifetime accepted, in seconds.
@@ -232,6 +234,7 @@ impl Verifier {
             http,
             keys: RwLock::new(KeySet::default()),
             refresh: Default::default(),
+            discovering: Default::default(),
             failed_at: RwLock::new(None),
             max_lifetime: 86_400,
         }
@@ -260,10 +263,21 @@ impl Verifier {
     /// The issuer's discovery document, fetched at most every few minutes (and not again for
     /// a few seconds after a failure).
     pub async fn discovery(&self) -> Result<Discovered, ApiError> {
-        if let Some((found, at)) = &*self.discovered.read().unwrap_or_else(|p| p.into_inner()) {
-            if at.elapsed() < KEYS_MAX_AGE {
-                return Ok(found.clone());
-            }
+        let fresh = || {
+            self.discovered
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .filter(|(_, at)| at.elapsed() < KEYS_MAX_AGE)
+                .map(|(found, _)| found.clone())
+        };
+        if let Some(found) = fresh() {
+            return Ok(found);
+        }
+        let _one_at_a_time = self.discovering.lock().await;
+        // Another caller may have fetched it while this one waited.
+        if let Some(found) = fresh() {
+            return Ok(found);
         }
         let failed_recently = self
             .failed_at

@@ -271,3 +271,22 @@ async fn a_failing_identity_provider_is_not_hammered() {
         "20 requests within the cool-down ask the provider once"
     );
 }
+
+/// The portal's first visitors all at once: the provider is asked for its discovery document
+/// once, not once per visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitors_at_once_ask_the_provider_once() {
+    let stand_in = StandInIssuer::default();
+    let issuer_url = stand_in.start().await;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.demo = false;
+        c.issuer = Some(issuer_url.clone());
+        c.oidc.client_id = Some("tollgate-portal".into());
+    })
+    .await;
+    let visits = (0..20).map(|_| app.send(reqwest::Method::GET, "/api/v1/sign-in", None, None));
+    for answer in futures_util::future::join_all(visits).await {
+        assert_eq!(answer.ok(200)["oidc"]["token_endpoint"], format!("{issuer_url}/token"));
+    }
+    assert_eq!(stand_in.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
