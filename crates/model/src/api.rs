@@ -297,10 +297,14 @@ pub enum AuditAction {
     /// The project's name or subscription (end date, products) changed.
     #[serde(rename = "project.update")]
     ProjectUpdate,
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    #[serde(rename = "webhook.delete")]
+    WebhookDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::TokenGenerate,
         AuditAction::TokenSecretRegenerate,
         AuditAction::TokenProductsSync,
@@ -310,6 +314,8 @@ impl AuditAction {
         AuditAction::TokenRevoke,
         AuditAction::ProjectCreate,
         AuditAction::ProjectUpdate,
+        AuditAction::WebhookCreate,
+        AuditAction::WebhookDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -323,6 +329,8 @@ impl AuditAction {
             AuditAction::TokenRevoke => "token.revoke",
             AuditAction::ProjectCreate => "project.create",
             AuditAction::ProjectUpdate => "project.update",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookDelete => "webhook.delete",
         }
     }
 

@@ -10,12 +10,14 @@ mod problem;
 pub mod project;
 mod query;
 mod time;
+mod webhook;
 
 pub use api::*;
 pub use name::{Description, Name, NameError, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
 pub use problem::{ErrorCode, Problem};
 pub use project::{ProductCode, ProjectKey};
 pub use query::*;
+pub use webhook::*;
 
 /// A token's last working day: its own (`expires_on`) or its subscription's, whichever comes
 /// first. Every place that tells when a token ends asks this.

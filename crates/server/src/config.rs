@@ -97,6 +97,83 @@ pub struct Config {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub gateway: GatewayConfig,
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+    /// The clock of the expiry reminders; the system's, moved only by tests.
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
+}
+
+/// How webhooks are sent.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WebhookConfig {
+    /// Whether webhook URLs may point at private, loopback or link-local addresses (an
+    /// on-premises receiver, tests). Off: such URLs are refused when registered, and a name
+    /// that resolves only to such addresses is not sent to.
+    #[arg(long = "webhook-allow-private", env = "TOLLGATE_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1,
+          default_value = "false", default_missing_value = "true", value_parser = strict_bool)]
+    pub allow_private: bool,
+    /// How long a receiver has to answer a delivery, in milliseconds.
+    #[arg(long = "webhook-timeout-ms", env = "TOLLGATE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub timeout_ms: u64,
+    /// The waits before each retry of a failed delivery, comma-separated (`s`, `m`, `h`); after
+    /// the last, the delivery is `failed`. The default retries over about 28 hours.
+    #[arg(long = "webhook-retry-schedule", env = "TOLLGATE_WEBHOOK_RETRY_SCHEDULE",
+          default_value = "5s,5m,30m,2h,5h,10h,10h", value_parser = parse_schedule)]
+    pub retry_schedule: Schedule,
+    /// Whether this node sends webhook deliveries and the expiry reminders (several nodes may;
+    /// they share the work). Off: its changes are sent by the other nodes.
+    #[arg(long = "webhook-delivery", env = "TOLLGATE_WEBHOOK_DELIVERY", num_args = 0..=1,
+          default_value = "true", default_missing_value = "true", value_parser = strict_bool)]
+    pub delivery: bool,
+    /// How often the expiry reminders are looked for, in milliseconds.
+    #[arg(long = "reminder-interval-ms", env = "TOLLGATE_REMINDER_INTERVAL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    pub reminder_interval_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            allow_private: false,
+            timeout_ms: 10_000,
+            retry_schedule: parse_schedule("5s,5m,30m,2h,5h,10h,10h").expect("the default schedule parses"),
+            delivery: true,
+            reminder_interval_ms: 60_000,
+        }
+    }
+}
+
+/// Waits between retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(pub Vec<std::time::Duration>);
+
+fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    let waits = text
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (number, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len()));
+            let n: u64 = number
+                .parse()
+                .map_err(|_| format!("`{part}`: expected a number and s, m or h"))?;
+            let seconds = match unit {
+                "s" => n,
+                "m" => n * 60,
+                "h" => n * 3600,
+                _ => return Err(format!("`{part}`: expected a number and s, m or h")),
+            };
+            if seconds == 0 || seconds > 86_400 {
+                return Err(format!("`{part}`: each wait is 1 s to 24 h"));
+            }
+            Ok(std::time::Duration::from_secs(seconds))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if waits.len() > 20 {
+        return Err("at most 20 retries".into());
+    }
+    Ok(Schedule(waits))
 }
 
 /// How the portal signs in with the identity provider, and which claims say who the caller is.
@@ -250,6 +327,8 @@ impl Config {
             web_dir: None,
             workers: None,
             gateway: GatewayConfig::default(),
+            webhooks: WebhookConfig::default(),
+            clock: crate::clock::Clock::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod blocking;
 pub mod client_address;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod openapi;
 pub mod routes;
 pub mod spa;
 pub mod state;
+pub mod webhooks;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -75,6 +77,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
     let gateway = build_gateway(&config, &store, gateway_clients, demo.is_some())?;
+    let sender = config
+        .webhooks
+        .delivery
+        .then(|| webhooks::Sender::start(store.clone(), &config.webhooks, config.clock.clone()));
     let state = web::Data::new(state::AppState {
         store,
         verifier,
@@ -82,6 +88,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         registry_host: config.registry_host.clone(),
         gateway,
         trusted_proxies: config.trusted_proxies.clone(),
+        webhooks: state::Webhooks {
+            sender,
+            allow_private: config.webhooks.allow_private,
+        },
         oidc_client: config.oidc.client_id.clone().map(|client_id| state::PortalClient {
             client_id,
             scopes: config.oidc.scopes.clone(),

@@ -33,6 +33,12 @@ use utoipa::{Modify, OpenApi};
         crate::routes::projects::put,
         crate::routes::projects::sign_in,
         crate::routes::credentials::revoke,
+        crate::routes::webhooks::list,
+        crate::routes::webhooks::create,
+        crate::routes::webhooks::get,
+        crate::routes::webhooks::delete,
+        crate::routes::webhooks::deliveries,
+        crate::routes::webhooks::redeliver,
         crate::routes::demo::users,
         crate::routes::demo::session,
         crate::routes::demo::jwks,
@@ -61,6 +67,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tokens", description = "Registry tokens"),
         (name = "service users", description = "Service accounts of a project (customer admins)"),
         (name = "audit", description = "The project's audit log (customer admins)"),
+        (name = "webhooks", description = "Where the project's events are sent, signed as Standard Webhooks, and the delivery log (customer admins)"),
         (name = "registry gateway", description = "Secret checks for the registry: introspection and registry tokens"),
         (name = "demo", description = "The demo identity provider; 404 outside demo mode"),
         (name = "operations", description = "Health checks"),
@@ -312,7 +319,37 @@ fn example_of(schema: &str) -> Option<Value> {
         "key": "acme", "name": "Acme Corp",
         "subscription": { "end_date": "2027-11-29", "expires_at": "2027-11-30T00:00:00Z", "products": products }
     });
+    let webhook = json!({
+        "id": "01a224b7-1c2d-7e3f-8a4b-5c6d7e8f9a0b", "url": "https://hooks.example.com/tollgate",
+        "events": ["token.created", "token.revoked", "subscription.expiring"],
+        "description": "Security team's inbox", "created_at": "2026-11-29T00:31:02.118204Z", "created_by": user
+    });
+    let delivery = json!({
+        "id": "01a224b8-2d3e-7f40-9b5c-6d7e8f9a0b1c", "event_type": "token.created",
+        "created_at": "2026-11-29T00:31:10.000000Z", "state": "pending", "attempts": 1,
+        "last_attempt_at": "2026-11-29T00:31:10.004000Z", "response_status": 500, "error": null,
+        "duration_ms": 42, "next_attempt_at": "2026-11-29T00:31:15.000000Z",
+        "payload": { "type": "token.created", "timestamp": "2026-11-29T00:31:10.000000Z", "data": {
+            "project": "acme", "actor": user,
+            "target": { "type": "token", "id": "01a224b6-3e8d-71df-9562-b7894ac5e53f", "name": "laptop" },
+            "details": { "kind": "user", "products": ["wso2am", "wso2is"], "registry_username": "tg-acme-ee866a2q7g" },
+            "audit_event_id": "01a224b6-3e8e-7558-8a73-1b36f6929b70"
+        } }
+    });
     Some(match schema {
+        "Webhook" => webhook,
+        "WebhookList" => json!({ "items": [webhook] }),
+        "CreateWebhook" => json!({
+            "url": "https://hooks.example.com/tollgate", "events": ["token.created", "token.revoked", "subscription.expiring"],
+            "description": "Security team's inbox"
+        }),
+        "CreatedWebhook" => {
+            json!({ "webhook": webhook, "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwdGVzdHNlY3JldA==" })
+        }
+        "WebhookDelivery" => delivery,
+        "Page_WebhookDelivery" => {
+            json!({ "items": [delivery], "next_cursor": "MDFhMjI0YjgtMmQzZS03ZjQwLTliNWMtNmQ3ZThmOWEwYjFj" })
+        }
         "ProjectDetails" => details,
         "RevokeCredentials" => json!({ "credentials": [secret] }),
         "ProjectList" => json!({ "items": [details] }),

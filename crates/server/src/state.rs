@@ -14,6 +14,15 @@ pub struct AppState {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// The portal's client at the identity provider, when the portal can sign in with it.
     pub oidc_client: Option<PortalClient>,
+    pub webhooks: Webhooks,
+}
+
+/// Webhooks on this node.
+pub struct Webhooks {
+    /// This node's sender, unless it leaves delivering to other nodes.
+    pub sender: Option<std::sync::Arc<crate::webhooks::Sender>>,
+    /// Whether webhook URLs may point at private addresses.
+    pub allow_private: bool,
 }
 
 /// The portal as a public client of the identity provider.

@@ -30,6 +30,15 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// A webhook, named by its URL.
+    pub fn webhook(id: &'a str, url: &'a str) -> Target<'a> {
+        Target {
+            kind: "webhook",
+            id,
+            name: url,
+        }
+    }
+
     pub fn service_user(id: &'a str, name: &'a str) -> Target<'a> {
         Target {
             kind: "service_user",
@@ -59,7 +68,7 @@ pub(crate) fn record(
 }
 
 /// An event of `project_id` by someone who need not be of the project (an operator): `by` is
-/// their id and name.
+/// their id and name. A change that webhooks may be told of goes to the outbox with it.
 pub(crate) fn record_by(
     c: &mut DbConn,
     project_id: &str,
@@ -69,9 +78,24 @@ pub(crate) fn record_by(
     target: Target<'_>,
     details: serde_json::Value,
 ) -> Result<()> {
+    let id = new_id();
+    if let Some(event) = crate::webhooks::event_of(action) {
+        let project: String = crate::schema::projects::table
+            .filter(crate::schema::projects::id.eq(project_id))
+            .select(crate::schema::projects::key)
+            .first(c)?;
+        let data = serde_json::json!({
+            "project": project,
+            "actor": { "id": by.0, "name": by.1 },
+            "target": { "type": target.kind, "id": target.id, "name": target.name },
+            "details": &details,
+            "audit_event_id": &id,
+        });
+        crate::webhooks::enqueue(c, project_id, event, data)?;
+    }
     diesel::insert_into(audit_events::table)
         .values((
-            audit_events::id.eq(new_id()),
+            audit_events::id.eq(&id),
             audit_events::project_id.eq(project_id),
             audit_events::occurred_at.eq(now()),
             audit_events::actor_id.eq(by.0),

@@ -119,6 +119,8 @@ pub struct Store {
     /// SQLite: write transactions this process has committed (each bumps `write_gate`), so
     /// that a change by another process (`tollgate project put`) can be told from its own.
     pub(crate) own_writes: Arc<std::sync::atomic::AtomicI64>,
+    /// Wakes this process' webhook sender after a commit that wrote deliveries.
+    pub(crate) outbox_waker: Arc<OnceLock<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 impl Store {
@@ -160,8 +162,19 @@ impl Store {
             listener: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             own_writes: Arc::default(),
+            outbox_waker: Arc::default(),
         };
         Ok(store)
+    }
+
+    /// Calls `wake` after every commit that wrote a webhook delivery (set once).
+    pub fn set_outbox_waker(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        let _ = self.outbox_waker.set(wake);
+    }
+
+    /// This process' name among the nodes (leases, change notifications).
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     pub fn backend(&self) -> Backend {
@@ -190,6 +203,7 @@ impl Store {
         let mut conn = self.conn()?;
         let conn: &mut DbConn = &mut conn;
         let sqlite = matches!(conn, DbConn::Sqlite(_));
+        crate::webhooks::ENQUEUED.with(|f| f.set(false));
         let done = conn.transaction(|c| {
             if sqlite {
                 diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
@@ -198,6 +212,11 @@ impl Store {
         });
         if sqlite && done.is_ok() {
             self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        if done.is_ok() && crate::webhooks::ENQUEUED.with(|f| f.replace(false)) {
+            if let Some(wake) = self.outbox_waker.get() {
+                wake();
+            }
         }
         done
     }

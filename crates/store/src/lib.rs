@@ -14,6 +14,7 @@ pub mod secret;
 mod service_users;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
@@ -23,6 +24,7 @@ pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};
 pub use users::{Actor, Operator, UserClaims};
+pub use webhooks::{Attempt, Claimed, DeliveryQuery};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

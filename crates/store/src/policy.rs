@@ -11,6 +11,7 @@
 //! | delete a token                    | their own              | any token of the project | no    |
 //! | manage service users              | no                     | yes                   | no       |
 //! | read the audit log                | no                     | yes                   | no       |
+//! | manage webhooks and their log     | no                     | yes                   | no       |
 //! | put and read projects             | no                     | no                    | every project |
 //!
 //! Something of another project does not exist for the caller (`NotFound`, never
@@ -45,12 +46,14 @@ pub enum Operation {
     DeleteToken,
     ManageServiceUsers,
     ReadAuditLog,
+    /// Register, read and delete webhooks, read their delivery log, send a delivery again.
+    ManageWebhooks,
     /// Put and read projects and their subscriptions.
     ManageProjects,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Operation::GenerateUserToken,
         Operation::GenerateServiceToken,
         Operation::ViewToken,
@@ -59,6 +62,7 @@ impl Operation {
         Operation::DeleteToken,
         Operation::ManageServiceUsers,
         Operation::ReadAuditLog,
+        Operation::ManageWebhooks,
         Operation::ManageProjects,
     ];
 }
@@ -105,6 +109,8 @@ pub fn decide(who: impl Into<Party>, op: Operation, target: Target) -> Decision 
         (ManageServiceUsers, Project) => Forbid("only customer admins can manage service users"),
         (ReadAuditLog, Project) if admin => Allow,
         (ReadAuditLog, Project) => Forbid("only customer admins can read the audit log"),
+        (ManageWebhooks, Project) if admin => Allow,
+        (ManageWebhooks, Project) => Forbid("only customer admins can manage webhooks"),
         // A token a customer may not see does not exist for them.
         (ViewToken | ResyncToken | RegenerateSecret | DeleteToken, Others) if !admin => Hide,
         (ViewToken | RegenerateSecret | DeleteToken, Own | Others) => Allow,

@@ -103,6 +103,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        project_id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        signing_secret -> Text,
+        created_by -> Text,
+        created_by_name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_duration_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    lifecycle_notices (subject, notice, last_day) {
+        subject -> Text,
+        notice -> Text,
+        last_day -> Date,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        owner -> Text,
+        until_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(subscription_products -> products (product_code));
 diesel::joinable!(token_products -> products (product_code));
 
@@ -116,4 +167,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_products,
     audit_events,
     retired_secrets,
+    webhooks,
+    webhook_deliveries,
+    lifecycle_notices,
+    leases,
 );

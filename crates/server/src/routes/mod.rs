@@ -9,6 +9,7 @@ pub mod problems;
 pub mod projects;
 pub mod service_users;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -187,6 +188,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource(api(paths::PROJECT)).get(projects::get).put(projects::put))
                 .service(resource(api(paths::SIGN_IN)).get(projects::sign_in))
                 .service(resource(api(paths::CREDENTIALS_REVOKE)).post(credentials::revoke))
+                .service(
+                    resource(api(paths::WEBHOOKS))
+                        .get(webhooks::list)
+                        .post(webhooks::create),
+                )
+                .service(
+                    resource(api(paths::WEBHOOK))
+                        .get(webhooks::get)
+                        .delete(webhooks::delete),
+                )
+                .service(resource(api(paths::WEBHOOK_DELIVERIES)).get(webhooks::deliveries))
+                .service(resource(api(paths::WEBHOOK_REDELIVER)).post(webhooks::redeliver))
                 .service(resource(api(paths::DEMO_USERS)).get(demo::users))
                 .service(resource(api(paths::DEMO_SESSION)).post(demo::session))
                 .service(resource(api(paths::DEMO_JWKS)).get(demo::jwks))

@@ -22,3 +22,4 @@ mod registry_auth;
 mod serve;
 mod service_users;
 mod tokens;
+mod webhooks;

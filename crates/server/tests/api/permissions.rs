@@ -48,6 +48,7 @@ const TABLE: &[(Op, Cells, Cells, Cells)] = &[
     (Op::DeleteToken,          [Some(204), Some(404), Some(404)], [Some(204), Some(204), Some(404)], [None,      Some(403), Some(403)]),
     (Op::ManageServiceUsers,   [Some(403), None,      Some(403)], [Some(201), None,      Some(404)], [None,      Some(403), Some(403)]),
     (Op::ReadAuditLog,         [Some(403), None,      None],      [Some(200), None,      None],      [None,      Some(403), None]),
+    (Op::ManageWebhooks,       [Some(403), None,      Some(403)], [Some(201), None,      Some(404)], [None,      Some(403), Some(403)]),
     (Op::ManageProjects,       [Some(403), None,      Some(403)], [Some(403), None,      Some(403)], [None,      Some(200), Some(200)]),
 ];
 
@@ -92,7 +93,7 @@ async fn the_permission_table_holds_row_for_row(db: Db) {
             }
         }
     }
-    assert_eq!(n, 56, "every cell of the table was tried");
+    assert_eq!(n, 62, "every cell of the table was tried");
     assert!(
         Op::ALL.iter().all(|op| TABLE.iter().any(|(row, ..)| row == op)),
         "every operation of the policy has its row"
@@ -136,6 +137,20 @@ async fn perform(app: &TestApp, actor: &str, carol: &str, op: Op, on: On, token:
             }
         },
         Op::ReadAuditLog => app.get(actor, "/api/v1/audit-events").await,
+        // Register one in the project, or delete globex's.
+        Op::ManageWebhooks => match on {
+            On::OtherProject => {
+                let body =
+                    json!({ "url": format!("https://hooks.example.com/globex/{n}"), "events": ["token.created"] });
+                let theirs = app.post(carol, "/api/v1/webhooks", body).await;
+                let theirs = theirs.ok(201)["webhook"]["id"].as_str().unwrap().to_owned();
+                app.delete(actor, &format!("/api/v1/webhooks/{theirs}")).await
+            }
+            _ => {
+                let body = json!({ "url": format!("https://hooks.example.com/acme/{n}"), "events": ["token.created"] });
+                app.post(actor, "/api/v1/webhooks", body).await
+            }
+        },
         // The project itself: put acme as it is (own or another user's), read globex.
         Op::ManageProjects => match on {
             On::OtherProject => app.get(actor, "/api/v1/projects/globex").await,

@@ -1,0 +1,160 @@
+//! Webhooks of a project: what customer admins register, the events Tollgate sends them, and
+//! the delivery log. Deliveries follow the Standard Webhooks specification.
+
+use crate::UserRef;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Something that happened in a project, as a webhook's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum EventType {
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.secret_regenerated")]
+    TokenSecretRegenerated,
+    #[serde(rename = "token.deleted")]
+    TokenDeleted,
+    /// Its secret was reported leaked and revoked.
+    #[serde(rename = "token.revoked")]
+    TokenRevoked,
+    #[serde(rename = "token.products_synced")]
+    TokenProductsSynced,
+    /// A token's own expiry date comes closer: 30, 7 and 1 days before, each once.
+    #[serde(rename = "token.expiring")]
+    TokenExpiring,
+    /// A token's own expiry date has passed.
+    #[serde(rename = "token.expired")]
+    TokenExpired,
+    /// The project's name, end date or products changed.
+    #[serde(rename = "subscription.changed")]
+    SubscriptionChanged,
+    /// The subscription's end date comes closer: 30, 7 and 1 days before, each once.
+    #[serde(rename = "subscription.expiring")]
+    SubscriptionExpiring,
+    /// The subscription's end date has passed: every token of the project stopped working.
+    #[serde(rename = "subscription.expired")]
+    SubscriptionExpired,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::TokenCreated,
+        EventType::TokenSecretRegenerated,
+        EventType::TokenDeleted,
+        EventType::TokenRevoked,
+        EventType::TokenProductsSynced,
+        EventType::TokenExpiring,
+        EventType::TokenExpired,
+        EventType::SubscriptionChanged,
+        EventType::SubscriptionExpiring,
+        EventType::SubscriptionExpired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::TokenCreated => "token.created",
+            EventType::TokenSecretRegenerated => "token.secret_regenerated",
+            EventType::TokenDeleted => "token.deleted",
+            EventType::TokenRevoked => "token.revoked",
+            EventType::TokenProductsSynced => "token.products_synced",
+            EventType::TokenExpiring => "token.expiring",
+            EventType::TokenExpired => "token.expired",
+            EventType::SubscriptionChanged => "subscription.changed",
+            EventType::SubscriptionExpiring => "subscription.expiring",
+            EventType::SubscriptionExpired => "subscription.expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// A webhook: where Tollgate sends the project's events, and which.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Webhook {
+    pub id: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The events it receives.
+    pub events: Vec<EventType>,
+    pub description: Option<String>,
+    #[serde(deserialize_with = "crate::time::instant")]
+    pub created_at: DateTime<Utc>,
+    pub created_by: UserRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookList {
+    pub items: Vec<Webhook>,
+}
+
+/// Register a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// An `https` (or `http`) URL without credentials, at most 2,000 characters. Private,
+    /// loopback and link-local addresses are refused unless the operator allows them.
+    pub url: String,
+    /// At least one event.
+    pub events: Vec<EventType>,
+    /// Up to 256 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A webhook just registered, with its signing secret: shown this once, never again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreatedWebhook {
+    pub webhook: Webhook,
+    /// The Standard Webhooks signing secret (`whsec_` and base64): verify each delivery's
+    /// `webhook-signature` with it.
+    pub signing_secret: String,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not yet answered with a 2xx: `next_attempt_at` says when it is tried again.
+    Pending,
+    /// The receiver answered with a 2xx.
+    Delivered,
+    /// Every retry failed; "send again" tries once more.
+    Failed,
+}
+
+/// One event sent (or to be sent) to one webhook: its entry in the delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookDelivery {
+    /// The message id: the `webhook-id` header, the same on every attempt.
+    pub id: String,
+    pub event_type: EventType,
+    /// When the event happened.
+    #[serde(deserialize_with = "crate::time::instant")]
+    pub created_at: DateTime<Utc>,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The receiver's HTTP status at the last attempt, when it answered.
+    pub response_status: Option<u16>,
+    /// Why the last attempt failed without an answer (timeout, refused, private address).
+    pub error: Option<String>,
+    /// How long the last attempt took, in milliseconds.
+    pub duration_ms: Option<i64>,
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The body that is sent: `type`, `timestamp` and `data`.
+    pub payload: serde_json::Value,
+}

@@ -1,0 +1,611 @@
+//! Webhooks and their outbox. Every change that a webhook may be told of writes one delivery
+//! row per interested webhook in the change's own transaction ([`enqueue`]), so no event is
+//! lost to a crash between the change and the delivery. Nodes claim due deliveries with a
+//! lease (a compare-and-set on the row), send them, and record the outcome only while they
+//! still hold the lease: two nodes never send one delivery at the same time.
+
+use crate::audit::{record, Target as AuditTarget};
+use crate::policy::{self, Operation, Target};
+use crate::schema::{leases, lifecycle_notices, projects, tokens, webhook_deliveries, webhooks};
+use crate::{cursor, is_id, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use std::cell::Cell;
+use tollgate_model::{AuditAction, DeliveryState, Description, EventType, Page, UserRef, Webhook, WebhookDelivery};
+
+thread_local! {
+    /// Whether the transaction running on this thread wrote a delivery: [`Store::write`] wakes
+    /// the local sender after such a commit.
+    pub(crate) static ENQUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn require_admin(actor: &Actor) -> Result<()> {
+    policy::check(actor, Operation::ManageWebhooks, Target::Project)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhooks)]
+struct WebhookRow {
+    id: String,
+    url: String,
+    events: String,
+    description: Option<String>,
+    created_by: String,
+    created_by_name: String,
+    created_at: NaiveDateTime,
+}
+
+impl WebhookRow {
+    fn into_api(self) -> Webhook {
+        Webhook {
+            events: parse_events(&self.events),
+            id: self.id,
+            url: self.url,
+            description: self.description,
+            created_at: utc(self.created_at),
+            created_by: UserRef {
+                id: self.created_by,
+                name: self.created_by_name,
+            },
+        }
+    }
+}
+
+fn parse_events(text: &str) -> Vec<EventType> {
+    text.split(',').filter_map(EventType::parse).collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+struct DeliveryRow {
+    id: String,
+    event_type: String,
+    payload: String,
+    created_at: NaiveDateTime,
+    state: String,
+    attempts: i32,
+    next_attempt_at: Option<NaiveDateTime>,
+    last_attempt_at: Option<NaiveDateTime>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    last_duration_ms: Option<i64>,
+}
+
+impl DeliveryRow {
+    fn into_api(self) -> Option<WebhookDelivery> {
+        Some(WebhookDelivery {
+            event_type: EventType::parse(&self.event_type)?,
+            id: self.id,
+            created_at: utc(self.created_at),
+            state: match self.state.as_str() {
+                "pending" => DeliveryState::Pending,
+                "delivered" => DeliveryState::Delivered,
+                _ => DeliveryState::Failed,
+            },
+            attempts: self.attempts,
+            last_attempt_at: self.last_attempt_at.map(utc),
+            response_status: self.last_status.and_then(|s| u16::try_from(s).ok()),
+            error: self.last_error,
+            duration_ms: self.last_duration_ms,
+            next_attempt_at: self.next_attempt_at.map(utc),
+            payload: serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
+        })
+    }
+}
+
+/// A page of a delivery log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+/// A delivery a node has claimed: what to send, where, and with which key.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub url: String,
+    pub signing_secret: String,
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: NaiveDateTime,
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    /// Why there was no answer.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    /// When to try again after a failure; `None`: no retry is left.
+    pub retry_at: Option<NaiveDateTime>,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+impl Store {
+    pub fn list_webhooks(&self, actor: &Actor) -> Result<Vec<Webhook>> {
+        require_admin(actor)?;
+        let rows: Vec<WebhookRow> = self.read(|c| {
+            Ok(webhooks::table
+                .filter(webhooks::project_id.eq(&actor.project_id))
+                .order((webhooks::created_at.asc(), webhooks::id.asc()))
+                .select(WebhookRow::as_select())
+                .load(c)?)
+        })?;
+        Ok(rows.into_iter().map(WebhookRow::into_api).collect())
+    }
+
+    pub fn webhook(&self, actor: &Actor, id: &str) -> Result<Webhook> {
+        require_admin(actor)?;
+        self.read(|c| find(c, actor, id)).map(WebhookRow::into_api)
+    }
+
+    /// Registers a webhook; the caller has checked `url` and made `signing_secret`.
+    pub fn create_webhook(
+        &self,
+        actor: &Actor,
+        origin: &Origin,
+        url: &str,
+        events: &[EventType],
+        description: Option<&Description>,
+        signing_secret: &str,
+    ) -> Result<Webhook> {
+        require_admin(actor)?;
+        let mut events = events.to_vec();
+        events.sort();
+        events.dedup();
+        if events.is_empty() {
+            return Err(StoreError::invalid("events", "name at least one event"));
+        }
+        let events_text = events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",");
+        let description = description.map(Description::as_str);
+        self.write(|c| {
+            let id = new_id();
+            diesel::insert_into(webhooks::table)
+                .values((
+                    webhooks::id.eq(&id),
+                    webhooks::project_id.eq(&actor.project_id),
+                    webhooks::url.eq(url),
+                    webhooks::events.eq(&events_text),
+                    webhooks::description.eq(description),
+                    webhooks::signing_secret.eq(signing_secret),
+                    webhooks::created_by.eq(&actor.user_id),
+                    webhooks::created_by_name.eq(&actor.name),
+                    webhooks::created_at.eq(now()),
+                ))
+                .execute(c)?;
+            let details = serde_json::json!({ "url": url, "events": events });
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::WebhookCreate,
+                AuditTarget::webhook(&id, url),
+                details,
+            )?;
+            find(c, actor, &id).map(WebhookRow::into_api)
+        })
+    }
+
+    /// Deletes a webhook and its delivery log; what it had not yet received is not sent.
+    pub fn delete_webhook(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
+        require_admin(actor)?;
+        self.write(|c| {
+            let found = find(c, actor, id)?;
+            diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(&found.id)))
+                .execute(c)?;
+            diesel::delete(webhooks::table.filter(webhooks::id.eq(&found.id))).execute(c)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::WebhookDelete,
+                AuditTarget::webhook(&found.id, &found.url),
+                serde_json::json!({}),
+            )
+        })
+    }
+
+    /// A webhook's deliveries, newest first.
+    pub fn webhook_deliveries(&self, actor: &Actor, id: &str, query: &DeliveryQuery) -> Result<Page<WebhookDelivery>> {
+        require_admin(actor)?;
+        let after = match &query.cursor {
+            Some(c) => Some(cursor::decode(c, 1)?.remove(0)),
+            None => None,
+        };
+        let rows: Vec<DeliveryRow> = self.read(|c| {
+            let hook = find(c, actor, id)?;
+            let mut q = webhook_deliveries::table
+                .filter(webhook_deliveries::webhook_id.eq(&hook.id))
+                .order(webhook_deliveries::id.desc())
+                .limit(query.limit + 1)
+                .select(DeliveryRow::as_select())
+                .into_boxed();
+            if let Some(after) = &after {
+                q = q.filter(webhook_deliveries::id.lt(after));
+            }
+            Ok(q.load(c)?)
+        })?;
+        let more = rows.len() as i64 > query.limit;
+        let items: Vec<WebhookDelivery> = rows
+            .into_iter()
+            .take(query.limit as usize)
+            .filter_map(DeliveryRow::into_api)
+            .collect();
+        let next_cursor = if more {
+            items.last().map(|d| cursor::encode(&[&d.id]))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// "Send again": the delivery is due now, whatever its state; the message id stays, so
+    /// that a receiver that already has it can tell.
+    pub fn redeliver(&self, actor: &Actor, webhook_id: &str, delivery_id: &str) -> Result<WebhookDelivery> {
+        require_admin(actor)?;
+        if !is_id(delivery_id) {
+            return Err(StoreError::NotFound);
+        }
+        let row = self.write(|c| {
+            let hook = find(c, actor, webhook_id)?;
+            let target = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery_id))
+                .filter(webhook_deliveries::webhook_id.eq(&hook.id));
+            let changed = diesel::update(target)
+                .set((
+                    webhook_deliveries::state.eq("pending"),
+                    webhook_deliveries::next_attempt_at.eq(Some(now())),
+                ))
+                .execute(c)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            ENQUEUED.with(|f| f.set(true));
+            Ok(target.select(DeliveryRow::as_select()).first(c)?)
+        })?;
+        row.into_api().ok_or(StoreError::NotFound)
+    }
+
+    /// Claims up to `max` due deliveries for `node` until `lease_until`. A delivery whose lease
+    /// another node holds is left alone; one whose lease ran out (its node died mid-send) is
+    /// due again.
+    pub fn claim_deliveries(
+        &self,
+        node: &str,
+        at: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        max: i64,
+    ) -> Result<Vec<Claimed>> {
+        let candidates: Vec<String> = self.read(|c| {
+            Ok(webhook_deliveries::table
+                .filter(webhook_deliveries::state.eq("pending"))
+                .filter(webhook_deliveries::next_attempt_at.le(at))
+                .filter(
+                    webhook_deliveries::lease_until
+                        .is_null()
+                        .or(webhook_deliveries::lease_until.lt(at)),
+                )
+                .order(webhook_deliveries::next_attempt_at.asc())
+                .limit(max)
+                .select(webhook_deliveries::id)
+                .load(c)?)
+        })?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|c| {
+            let mut claimed = Vec::new();
+            for id in &candidates {
+                // The compare-and-set: on PostgreSQL a concurrent claim of the same row waits
+                // for this transaction and then finds the lease taken.
+                let won = diesel::update(
+                    webhook_deliveries::table
+                        .filter(webhook_deliveries::id.eq(id))
+                        .filter(webhook_deliveries::state.eq("pending"))
+                        .filter(webhook_deliveries::next_attempt_at.le(at))
+                        .filter(
+                            webhook_deliveries::lease_until
+                                .is_null()
+                                .or(webhook_deliveries::lease_until.lt(at)),
+                        ),
+                )
+                .set((
+                    webhook_deliveries::lease_owner.eq(Some(node)),
+                    webhook_deliveries::lease_until.eq(Some(lease_until)),
+                ))
+                .execute(c)?;
+                if won == 1 {
+                    let (payload, attempts, url, signing_secret): (String, i32, String, String) =
+                        webhook_deliveries::table
+                            .inner_join(webhooks::table)
+                            .filter(webhook_deliveries::id.eq(id))
+                            .select((
+                                webhook_deliveries::payload,
+                                webhook_deliveries::attempts,
+                                webhooks::url,
+                                webhooks::signing_secret,
+                            ))
+                            .first(c)?;
+                    claimed.push(Claimed {
+                        id: id.clone(),
+                        url,
+                        signing_secret,
+                        payload,
+                        attempts,
+                    });
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    /// Records how an attempt ended, if `node` still holds the delivery's lease.
+    pub fn finish_delivery(&self, id: &str, node: &str, attempt: &Attempt) -> Result<bool> {
+        let state = if attempt.succeeded() {
+            "delivered"
+        } else if attempt.retry_at.is_some() {
+            "pending"
+        } else {
+            "failed"
+        };
+        let next = if state == "pending" { attempt.retry_at } else { None };
+        let changed = self.write(|c| {
+            Ok(diesel::update(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::id.eq(id))
+                    .filter(webhook_deliveries::lease_owner.eq(node)),
+            )
+            .set((
+                webhook_deliveries::state.eq(state),
+                webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+                webhook_deliveries::next_attempt_at.eq(next),
+                webhook_deliveries::lease_owner.eq(None::<String>),
+                webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+                webhook_deliveries::last_attempt_at.eq(Some(attempt.at)),
+                webhook_deliveries::last_status.eq(attempt.status.map(i32::from)),
+                webhook_deliveries::last_error.eq(attempt.error.as_deref()),
+                webhook_deliveries::last_duration_ms.eq(Some(attempt.duration_ms)),
+            ))
+            .execute(c)?)
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Takes (or keeps) the lease `name` for `node` until `until`: true while this node holds it.
+    pub fn take_lease(&self, name: &str, node: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<bool> {
+        self.write(|c| {
+            let renewed = diesel::update(
+                leases::table
+                    .filter(leases::name.eq(name))
+                    .filter(leases::owner.eq(node).or(leases::until_at.lt(at))),
+            )
+            .set((leases::owner.eq(node), leases::until_at.eq(until)))
+            .execute(c)?;
+            if renewed == 1 {
+                return Ok(true);
+            }
+            let exists: i64 = leases::table.filter(leases::name.eq(name)).count().get_result(c)?;
+            if exists > 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(leases::table)
+                .values((
+                    leases::name.eq(name),
+                    leases::owner.eq(node),
+                    leases::until_at.eq(until),
+                ))
+                .execute(c)?;
+            Ok(true)
+        })
+    }
+
+    /// The expiry reminders due on `today`: `expiring` 30, 7 and 1 days before a subscription's
+    /// (or a token's own) last day and `expired` after it, each once per last day, for projects
+    /// with webhooks. After a pause only the most imminent reminder is sent. Returns how many
+    /// events were written.
+    pub fn send_expiry_reminders(&self, today: NaiveDate) -> Result<usize> {
+        let window = (today - chrono::Days::new(31), today + chrono::Days::new(31));
+        self.write(|c| {
+            let with_hooks = webhooks::table.select(webhooks::project_id).distinct();
+            let due_projects: Vec<(String, String, String, NaiveDate)> = projects::table
+                .filter(projects::id.eq_any(with_hooks))
+                .filter(projects::subscription_end_date.between(window.0, window.1))
+                .select((projects::id, projects::key, projects::name, projects::subscription_end_date))
+                .load(c)?;
+            let mut sent = 0;
+            for (id, key, name, end) in due_projects {
+                if let Some((notice, days_left)) = remind(c, &id, end, today)? {
+                    let (event, data) = match notice {
+                        Notice::Expired => (
+                            EventType::SubscriptionExpired,
+                            serde_json::json!({ "project": key, "project_name": name, "end_date": end }),
+                        ),
+                        Notice::Expiring(_) => (
+                            EventType::SubscriptionExpiring,
+                            serde_json::json!({ "project": key, "project_name": name, "end_date": end, "days_left": days_left }),
+                        ),
+                    };
+                    enqueue(c, &id, event, data)?;
+                    sent += 1;
+                }
+            }
+            // Tokens that end before their subscription: their own reminders.
+            let with_hooks = webhooks::table.select(webhooks::project_id).distinct();
+            let due_tokens: Vec<(String, String, String, NaiveDate, String, NaiveDate)> = tokens::table
+                .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
+                .filter(tokens::project_id.eq_any(with_hooks))
+                .filter(tokens::expires_on.between(window.0, window.1))
+                .select((
+                    tokens::id,
+                    tokens::name,
+                    tokens::project_id,
+                    tokens::expires_on.assume_not_null(),
+                    projects::key,
+                    projects::subscription_end_date,
+                ))
+                .load(c)?;
+            for (id, name, project_id, own, key, subscription_end) in due_tokens {
+                if own >= subscription_end {
+                    continue;
+                }
+                if let Some((notice, days_left)) = remind(c, &id, own, today)? {
+                    let token = serde_json::json!({ "id": id, "name": name });
+                    let (event, data) = match notice {
+                        Notice::Expired => (
+                            EventType::TokenExpired,
+                            serde_json::json!({ "project": key, "token": token, "expires_on": own }),
+                        ),
+                        Notice::Expiring(_) => (
+                            EventType::TokenExpiring,
+                            serde_json::json!({ "project": key, "token": token, "expires_on": own, "days_left": days_left }),
+                        ),
+                    };
+                    enqueue(c, &project_id, event, data)?;
+                    sent += 1;
+                }
+            }
+            Ok(sent)
+        })
+    }
+}
+
+fn find(c: &mut DbConn, actor: &Actor, id: &str) -> Result<WebhookRow> {
+    if !is_id(id) {
+        return Err(StoreError::NotFound);
+    }
+    webhooks::table
+        .filter(webhooks::id.eq(id))
+        .filter(webhooks::project_id.eq(&actor.project_id))
+        .select(WebhookRow::as_select())
+        .first(c)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Expiring(u32),
+    Expired,
+}
+
+impl Notice {
+    fn as_str(self) -> String {
+        match self {
+            Notice::Expiring(days) => format!("expiring:{days}"),
+            Notice::Expired => "expired".into(),
+        }
+    }
+}
+
+/// The reminder to send now for `subject` ending on `last_day`, if any is due and not yet
+/// sent: records it (and the wider ones it supersedes) so that it is never sent twice.
+fn remind(c: &mut DbConn, subject: &str, last_day: NaiveDate, today: NaiveDate) -> Result<Option<(Notice, i64)>> {
+    let days_left = (last_day - today).num_days();
+    // Newest first: the one to send, then those it makes moot.
+    let due: Vec<Notice> = if days_left < 0 {
+        vec![
+            Notice::Expired,
+            Notice::Expiring(1),
+            Notice::Expiring(7),
+            Notice::Expiring(30),
+        ]
+    } else {
+        [1u32, 7, 30]
+            .into_iter()
+            .filter(|d| days_left <= i64::from(*d))
+            .map(Notice::Expiring)
+            .collect()
+    };
+    let Some(first) = due.first().copied() else {
+        return Ok(None);
+    };
+    let mut newly = Vec::new();
+    for notice in &due {
+        let key = lifecycle_notices::table
+            .filter(lifecycle_notices::subject.eq(subject))
+            .filter(lifecycle_notices::notice.eq(notice.as_str()))
+            .filter(lifecycle_notices::last_day.eq(last_day));
+        let sent: i64 = key.count().get_result(c)?;
+        if sent > 0 {
+            continue;
+        }
+        // Two schedulers racing (a lease that changed hands) meet at the primary key: the
+        // later transaction fails and sends nothing.
+        diesel::insert_into(lifecycle_notices::table)
+            .values((
+                lifecycle_notices::subject.eq(subject),
+                lifecycle_notices::notice.eq(notice.as_str()),
+                lifecycle_notices::last_day.eq(last_day),
+                lifecycle_notices::sent_at.eq(now()),
+            ))
+            .execute(c)?;
+        newly.push(*notice);
+    }
+    Ok(newly.contains(&first).then_some((first, days_left)))
+}
+
+/// Writes one delivery of `event` to each webhook of the project that wants it, in the
+/// caller's transaction. `data` never holds a secret.
+pub(crate) fn enqueue(c: &mut DbConn, project_id: &str, event: EventType, data: serde_json::Value) -> Result<()> {
+    let hooks: Vec<(String, String)> = webhooks::table
+        .filter(webhooks::project_id.eq(project_id))
+        .select((webhooks::id, webhooks::events))
+        .load(c)?;
+    let wanted: Vec<String> = hooks
+        .into_iter()
+        .filter(|(_, events)| parse_events(events).contains(&event))
+        .map(|(id, _)| id)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let payload = serde_json::json!({
+        "type": event.as_str(),
+        "timestamp": utc(at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": data,
+    })
+    .to_string();
+    for webhook_id in wanted {
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::id.eq(new_id()),
+                webhook_deliveries::webhook_id.eq(&webhook_id),
+                webhook_deliveries::event_type.eq(event.as_str()),
+                webhook_deliveries::payload.eq(&payload),
+                webhook_deliveries::created_at.eq(at),
+                webhook_deliveries::state.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(Some(at)),
+            ))
+            .execute(c)?;
+    }
+    ENQUEUED.with(|f| f.set(true));
+    Ok(())
+}
+
+/// The webhook event an audited change is, if any.
+pub(crate) fn event_of(action: AuditAction) -> Option<EventType> {
+    Some(match action {
+        AuditAction::TokenGenerate => EventType::TokenCreated,
+        AuditAction::TokenSecretRegenerate => EventType::TokenSecretRegenerated,
+        AuditAction::TokenDelete => EventType::TokenDeleted,
+        AuditAction::TokenRevoke => EventType::TokenRevoked,
+        AuditAction::TokenProductsSync => EventType::TokenProductsSynced,
+        AuditAction::ProjectUpdate => EventType::SubscriptionChanged,
+        AuditAction::ProjectCreate
+        | AuditAction::ServiceUserCreate
+        | AuditAction::ServiceUserDelete
+        | AuditAction::WebhookCreate
+        | AuditAction::WebhookDelete => return None,
+    })
+}
