@@ -165,6 +165,9 @@ pub struct Token {
     pub secret_last4: String,
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The client address of the last use (as a trusted proxy forwarded it).
+    #[serde(default)]
+    pub last_used_from: Option<String>,
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub secret_regenerated_at: Option<DateTime<Utc>>,
     /// The token's own last day, when it ends before its subscription; `expires_at` is the end
@@ -177,6 +180,30 @@ pub struct Token {
     /// Why it was revoked.
     #[serde(default)]
     pub revocation_reason: Option<String>,
+}
+
+/// How a token was used: its last use, and its pulls on each of the last 30 days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenUsage {
+    pub token_id: String,
+    #[serde(default, deserialize_with = "crate::time::optional_instant")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_from: Option<String>,
+    /// The last 30 days (UTC), oldest first, today last; days without a pull count 0.
+    pub days: Vec<DayPulls>,
+    /// The pulls of those 30 days.
+    pub total: i64,
+}
+
+/// A day's pulls: each successful check of the token's secret (a registry login, an
+/// introspection, a proxy's check) counts one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DayPulls {
+    #[serde(deserialize_with = "crate::time::date")]
+    pub day: NaiveDate,
+    pub pulls: i64,
 }
 
 /// Secrets found where they should not be (a public repository, a paste, a log), reported by

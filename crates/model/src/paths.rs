@@ -7,6 +7,7 @@ pub const ME: &str = "/api/v1/me";
 pub const TOKENS: &str = "/api/v1/tokens";
 pub const TOKEN: &str = "/api/v1/tokens/{id}";
 pub const TOKEN_SECRET: &str = "/api/v1/tokens/{id}/secret";
+pub const TOKEN_USAGE: &str = "/api/v1/tokens/{id}/usage";
 pub const TOKEN_PRODUCTS_SYNC: &str = "/api/v1/tokens/{id}/products/sync";
 pub const SERVICE_USERS: &str = "/api/v1/service-users";
 pub const SERVICE_USER: &str = "/api/v1/service-users/{id}";

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::tokens::delete,
         crate::routes::tokens::regenerate_secret,
         crate::routes::tokens::sync_products,
+        crate::routes::tokens::usage,
         crate::routes::service_users::list,
         crate::routes::service_users::create,
         crate::routes::service_users::delete,
@@ -303,7 +304,7 @@ fn example_of(schema: &str) -> Option<Value> {
         "created_for": { "kind": "user", "id": "alice", "name": "Alice Admin" },
         "created_by": user, "created_at": "2026-11-29T00:30:53.069980Z",
         "registry_username": "tg-acme-ee866a2q7g", "secret_last4": "Q5Sa",
-        "last_used_at": null, "secret_regenerated_at": null, "expires_on": null, "revoked_at": null, "revocation_reason": null
+        "last_used_at": null, "last_used_from": null, "secret_regenerated_at": null, "expires_on": null, "revoked_at": null, "revocation_reason": null
     });
     let secret = "tgr_JTIeQ0hNRdlb94HuoLEye01qZPtMdUhD2lQ5Sa";
     let service_user = json!({
@@ -337,6 +338,11 @@ fn example_of(schema: &str) -> Option<Value> {
         } }
     });
     Some(match schema {
+        "TokenUsage" => json!({
+            "token_id": "01a224b6-3e8d-71df-9562-b7894ac5e53f", "last_used_at": "2026-11-29T00:42:10.512000Z",
+            "last_used_from": "203.0.113.7", "total": 3,
+            "days": [{ "day": "2026-11-28", "pulls": 0 }, { "day": "2026-11-29", "pulls": 3 }]
+        }),
         "Webhook" => webhook,
         "WebhookList" => json!({ "items": [webhook] }),
         "CreateWebhook" => json!({

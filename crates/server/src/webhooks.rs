@@ -349,6 +349,8 @@ impl Work {
                 let node = store.node().to_owned();
                 // Held for three rounds: a node that stops leaves the work to another soon.
                 if store.take_lease("expiry-reminders", &node, now, now + interval * 3)? {
+                    // Housekeeping on the same node: uses per day older than the 30 shown.
+                    store.prune_usage(now.date() - chrono::Days::new(30))?;
                     store.send_expiry_reminders(today).map(Some)
                 } else {
                     Ok(None)

@@ -2,13 +2,22 @@
 //! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
 
 use crate::notify::{ChangeListener, CHANNEL};
-use crate::schema::{projects, retired_secrets, subscription_products, token_products, tokens};
+use crate::schema::{projects, retired_secrets, subscription_products, token_products, token_usage, tokens};
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
+
+/// A token's uses since the last batch: the newest, from where, and how many.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub token_id: String,
+    pub at: DateTime<Utc>,
+    pub from: Option<String>,
+    pub uses: u64,
+}
 
 /// A token as the gateway sees it: who it is, what it may pull, until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,22 +149,80 @@ impl Store {
         self.read(|c| gateway_token(c, By::Id(id)))
     }
 
-    /// Records when tokens were last used, in one transaction; a token deleted meanwhile is
-    /// skipped. A time never moves backwards.
-    pub fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+    /// Records tokens' uses in one transaction: when each was last used and from where (a
+    /// time never moves backwards), and its uses of that day. A token deleted meanwhile is
+    /// skipped.
+    pub fn record_usage(&self, uses: &[Use]) -> Result<()> {
         if uses.is_empty() {
             return Ok(());
         }
         self.write(|c| {
-            for (id, at) in uses {
-                let at = at.naive_utc();
-                diesel::update(tokens::table.find(id))
+            let mut alive = std::collections::HashSet::new();
+            for chunk in uses.chunks(500) {
+                let ids: Vec<&str> = chunk.iter().map(|u| u.token_id.as_str()).collect();
+                let found: Vec<String> = tokens::table
+                    .filter(tokens::id.eq_any(&ids))
+                    .select(tokens::id)
+                    .load(c)?;
+                alive.extend(found);
+            }
+            for usage in uses.iter().filter(|u| alive.contains(&u.token_id)) {
+                let at = usage.at.naive_utc();
+                diesel::update(tokens::table.find(&usage.token_id))
                     .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
-                    .set(tokens::last_used_at.eq(Some(at)))
+                    .set((
+                        tokens::last_used_at.eq(Some(at)),
+                        tokens::last_used_from.eq(usage.from.as_deref()),
+                    ))
                     .execute(c)?;
+                if usage.uses == 0 {
+                    continue;
+                }
+                let day = at.date();
+                let uses = i64::try_from(usage.uses).unwrap_or(i64::MAX);
+                let this_day = token_usage::table
+                    .filter(token_usage::token_id.eq(&usage.token_id))
+                    .filter(token_usage::day.eq(day));
+                let added = diesel::update(this_day)
+                    .set(token_usage::pulls.eq(token_usage::pulls + uses))
+                    .execute(c)?;
+                if added == 0 {
+                    // Two nodes inserting the same day at once meet at the primary key: the
+                    // later batch fails as a whole and is written again on its next round.
+                    diesel::insert_into(token_usage::table)
+                        .values((
+                            token_usage::token_id.eq(&usage.token_id),
+                            token_usage::day.eq(day),
+                            token_usage::pulls.eq(uses),
+                        ))
+                        .execute(c)?;
+                }
             }
             Ok(())
         })
+    }
+
+    /// Deletes uses per day from before `first_kept`, a batch at a time so that no lock is
+    /// held long; returns how many rows went.
+    pub fn prune_usage(&self, first_kept: chrono::NaiveDate) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let gone = self.write(|c| {
+                let batch: Vec<(String, chrono::NaiveDate)> = token_usage::table
+                    .filter(token_usage::day.lt(first_kept))
+                    .select((token_usage::token_id, token_usage::day))
+                    .limit(1000)
+                    .load(c)?;
+                for (id, day) in &batch {
+                    diesel::delete(token_usage::table.find((id, day))).execute(c)?;
+                }
+                Ok(batch.len())
+            })?;
+            total += gone;
+            if gone < 1000 {
+                return Ok(total);
+            }
+        }
     }
 
     /// Registers the listener of token changes: called after each committed change on this

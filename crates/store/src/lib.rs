@@ -18,7 +18,7 @@ mod webhooks;
 
 pub use audit::AuditQuery;
 pub use db::{Backend, DbConn, Store};
-pub use gateway::{Change, GatewayToken, Retired, SecretLookup};
+pub use gateway::{Change, GatewayToken, Retired, SecretLookup, Use};
 pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;

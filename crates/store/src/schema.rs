@@ -68,6 +68,15 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         revocation_reason -> Nullable<Text>,
         expires_on -> Nullable<Date>,
+        last_used_from -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    token_usage (token_id, day) {
+        token_id -> Text,
+        day -> Date,
+        pulls -> BigInt,
     }
 }
 
@@ -171,4 +180,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     lifecycle_notices,
     leases,
+    token_usage,
 );

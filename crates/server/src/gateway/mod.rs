@@ -13,6 +13,7 @@ use cache::{Known, Lookup, TokenCache};
 use limiter::FailureLimiter;
 use registry::RegistrySigner;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tollgate_model::Introspection;
 use tollgate_store::secret::{digest, PlainSecret};
@@ -164,10 +165,10 @@ impl Gateway {
     /// and the username that token's. Someone else's username with a valid secret is refused
     /// exactly as an unknown secret is, so that neither tells about the other. A success counts
     /// as a use of the token.
-    pub async fn login(&self, store: &Store, username: &str, secret: &str) -> Result<Check, ApiError> {
+    pub async fn login(&self, store: &Store, username: &str, secret: &str, from: IpAddr) -> Result<Check, ApiError> {
         Ok(match self.check(store, secret).await? {
             Check::Active(known) if known.token.registry_username == username => {
-                self.usage.used(&known);
+                self.usage.used(&known, from);
                 Check::Active(known)
             }
             Check::Active(_) => Check::Refused(Refusal::Unknown),

@@ -1,20 +1,26 @@
-//! `last_used_at`, coalesced: successful checks note the token in memory, and a background
-//! thread writes the newest use of each token in one transaction per interval.
+//! Usage, coalesced: successful checks note the token in memory (when, from where, one more
+//! use), and a background thread writes each used token's newest use and its count of the day
+//! in one transaction per interval.
 
 use super::cache::Known;
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tollgate_store::Store;
+use tollgate_store::{Store, Use};
 
-/// The last use of one token since the last flush: written with two atomics on the hot path.
+/// The uses of one token since the last flush: a few atomics on the hot path.
 #[derive(Default)]
 pub struct LastUse {
     /// Milliseconds since the epoch; 0 before the first use.
     at: AtomicI64,
     /// Whether the token is already in the pending list.
     pending: AtomicBool,
+    /// Uses not yet written.
+    uses: AtomicU64,
+    /// The client of the newest use.
+    from: Mutex<Option<IpAddr>>,
 }
 
 #[derive(Default)]
@@ -24,13 +30,14 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Notes a use of the token: no lock unless this is its first use since the last flush.
-    pub fn used(&self, known: &Arc<Known>) {
-        known
-            .last_use
-            .at
-            .store(Utc::now().timestamp_millis(), Ordering::Release);
-        if !known.last_use.pending.swap(true, Ordering::AcqRel) {
+    /// Notes a use of the token by `from`: no shared lock unless this is its first use since
+    /// the last flush.
+    pub fn used(&self, known: &Arc<Known>, from: IpAddr) {
+        let last = &known.last_use;
+        last.at.store(Utc::now().timestamp_millis(), Ordering::Release);
+        last.uses.fetch_add(1, Ordering::AcqRel);
+        *last.from.lock().unwrap_or_else(|p| p.into_inner()) = Some(from);
+        if !last.pending.swap(true, Ordering::AcqRel) {
             self.pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -41,18 +48,29 @@ impl Usage {
     /// Writes what was noted since the last flush.
     pub fn flush(&self, store: &Store) {
         let tokens = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let batch: Vec<(String, DateTime<Utc>)> = tokens
+        let batch: Vec<Use> = tokens
             .iter()
-            .filter_map(|known| {
+            .map(|known| {
+                let last = &known.last_use;
                 // Cleared first: a use from now on queues the token again.
-                known.last_use.pending.store(false, Ordering::Release);
-                let at = DateTime::from_timestamp_millis(known.last_use.at.load(Ordering::Acquire))?;
-                Some((known.token.id.clone(), at))
+                last.pending.store(false, Ordering::Release);
+                let at = DateTime::from_timestamp_millis(last.at.load(Ordering::Acquire)).unwrap_or_else(Utc::now);
+                Use {
+                    token_id: known.token.id.clone(),
+                    at,
+                    from: last
+                        .from
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map(|ip| ip.to_string()),
+                    uses: last.uses.swap(0, Ordering::AcqRel),
+                }
             })
             .collect();
-        if let Err(e) = store.record_last_used(&batch) {
-            tracing::warn!(error = %e, tokens = batch.len(), "recording last use failed; will retry");
-            for known in tokens {
+        if let Err(e) = store.record_usage(&batch) {
+            tracing::warn!(error = %e, tokens = batch.len(), "recording token usage failed; will retry");
+            for (known, usage) in tokens.into_iter().zip(&batch) {
+                known.last_use.uses.fetch_add(usage.uses, Ordering::AcqRel);
                 if !known.last_use.pending.swap(true, Ordering::AcqRel) {
                     self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(known);
                 }
@@ -64,7 +82,7 @@ impl Usage {
     pub fn spawn_flusher(self: &Arc<Self>, store: Store, interval: Duration) {
         let usage = Arc::downgrade(self);
         std::thread::Builder::new()
-            .name("tollgate-last-used".into())
+            .name("tollgate-usage".into())
             .spawn(move || loop {
                 std::thread::sleep(interval);
                 match usage.upgrade() {
@@ -72,6 +90,6 @@ impl Usage {
                     None => return,
                 }
             })
-            .expect("the last-used thread starts");
+            .expect("the usage thread starts");
     }
 }

@@ -79,7 +79,7 @@ pub async fn introspect(
     })?;
     let body = match gw.check(&state.store, &token).await? {
         Check::Active(known) => {
-            gw.usage.used(&known);
+            gw.usage.used(&known, state.client_ip(&req));
             gw.metrics.introspection(true);
             known.introspection.clone()
         }
@@ -396,7 +396,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
                     request.oauth,
                 );
             }
-            match gw.login(&state.store, &username, &secret).await {
+            match gw.login(&state.store, &username, &secret, ip).await {
                 Err(e) => return actix_web::ResponseError::error_response(&e),
                 Ok(Check::Active(known)) => known.token.clone(),
                 Ok(Check::Refused(why)) => return refused(state, Some(ip), endpoint, &why.message(), request.oauth),
@@ -411,7 +411,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
                     introspection: Default::default(),
                     last_use: Default::default(),
                 });
-                gw.usage.used(&known);
+                gw.usage.used(&known, ip);
                 known.token.clone()
             }
             Ok(Err(why)) => return refused(state, Some(ip), endpoint, &why, request.oauth),
@@ -546,7 +546,7 @@ pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     // The proxy asks for everybody: as at introspection, only an end client that a trusted
     // proxy forwards is a budget, never the proxy's own address.
     let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
-    let token = match gw.login(&state.store, &username, &secret).await {
+    let token = match gw.login(&state.store, &username, &secret, state.client_ip(&req)).await {
         Err(e) => return actix_web::ResponseError::error_response(&e),
         Ok(Check::Active(known)) => known,
         Ok(Check::Refused(why)) => return refused(&state, end_client, paths::FORWARD_AUTH, &why.message(), false),

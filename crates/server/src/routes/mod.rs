@@ -177,6 +177,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource(api(paths::TOKEN)).get(tokens::get).delete(tokens::delete))
                 .service(resource(api(paths::TOKEN_SECRET)).post(tokens::regenerate_secret))
                 .service(resource(api(paths::TOKEN_PRODUCTS_SYNC)).post(tokens::sync_products))
+                .service(resource(api(paths::TOKEN_USAGE)).get(tokens::usage))
                 .service(
                     resource(api(paths::SERVICE_USERS))
                         .get(service_users::list)

@@ -9,7 +9,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
 use tollgate_model::{
     CreateToken, ErrorCode, IssuedToken, LoginInstructions, Name, Page, Problem, Token, TokenKind, TokenListQuery,
-    PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
+    TokenUsage, PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
 };
 use tollgate_store::secret::PlainSecret;
 use tollgate_store::{TokenFilter, TokenQuery, TokenTarget};
@@ -246,4 +246,25 @@ mod tests {
         assert_eq!(super::kubernetes_name("Ünïcode"), "n-code-pull");
         assert!(super::kubernetes_name(&"a".repeat(64)).len() <= 63);
     }
+}
+
+/// A token's usage: when and from where it was last used, and its pulls on each of the last
+/// 30 days (UTC). Pulls are written in batches, a few seconds after they happen.
+#[utoipa::path(get, operation_id = "getTokenUsage", path = paths::TOKEN_USAGE, tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token's usage", body = TokenUsage),
+        (status = 401, response = super::problems::Unauthenticated),
+        (status = 404, response = super::problems::NotFound),
+    ))]
+pub async fn usage(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<TokenUsage>, ApiError> {
+    let id = id.into_inner();
+    let today = chrono::Utc::now().date_naive();
+    Ok(web::Json(
+        db(&state, move |store| store.token_usage(&actor, &id, today)).await?,
+    ))
 }

@@ -22,4 +22,5 @@ mod registry_auth;
 mod serve;
 mod service_users;
 mod tokens;
+mod usage;
 mod webhooks;

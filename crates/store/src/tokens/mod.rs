@@ -55,6 +55,7 @@ struct TokenRow {
     revoked_at: Option<NaiveDateTime>,
     revocation_reason: Option<String>,
     expires_on: Option<chrono::NaiveDate>,
+    last_used_from: Option<String>,
 }
 
 /// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).
@@ -113,6 +114,37 @@ impl Store {
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
+        })
+    }
+
+    /// A token's usage: its last use, and its pulls on each of the 30 days up to `today`.
+    pub fn token_usage(&self, actor: &Actor, id: &str, today: NaiveDate) -> Result<tollgate_model::TokenUsage> {
+        use crate::schema::token_usage;
+        let first = today - chrono::Days::new(29);
+        let (row, counted) = self.read(|c| {
+            let row = find_for(c, actor, id, Operation::ViewToken)?;
+            let counted: Vec<(NaiveDate, i64)> = token_usage::table
+                .filter(token_usage::token_id.eq(&row.id))
+                .filter(token_usage::day.between(first, today))
+                .select((token_usage::day, token_usage::pulls))
+                .load(c)?;
+            Ok((row, counted))
+        })?;
+        let counted: HashMap<NaiveDate, i64> = counted.into_iter().collect();
+        let days: Vec<tollgate_model::DayPulls> = first
+            .iter_days()
+            .take(30)
+            .map(|day| tollgate_model::DayPulls {
+                day,
+                pulls: counted.get(&day).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(tollgate_model::TokenUsage {
+            total: days.iter().map(|d| d.pulls).sum(),
+            days,
+            token_id: row.id,
+            last_used_at: row.last_used_at.map(utc),
+            last_used_from: row.last_used_from,
         })
     }
 }

@@ -87,6 +87,7 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 registry_username: r.registry_username,
                 secret_last4: r.secret_last4,
                 last_used_at: r.last_used_at.map(utc),
+                last_used_from: r.last_used_from,
                 secret_regenerated_at: r.secret_regenerated_at.map(utc),
                 revoked_at: r.revoked_at.map(utc),
                 revocation_reason: r.revocation_reason,

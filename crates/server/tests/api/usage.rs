@@ -1,0 +1,119 @@
+//! Usage per token: the last use and where it came from (through a trusted proxy), and pulls
+//! per day for 30 days, written in batches off the request path.
+
+use crate::both_backends;
+use crate::helpers::{Db, TestApp};
+use serde_json::Value;
+use std::time::Duration;
+
+both_backends!(a_tokens_pulls_per_day_and_last_client_are_shown);
+
+async fn a_tokens_pulls_per_day_and_last_client_are_shown(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let (alice, bob, _) = app.everyone().await;
+    let issued = app.create_token(&alice, "ci").await;
+    let (id, secret) = (
+        issued["token"]["id"].as_str().unwrap().to_owned(),
+        issued["secret"].as_str().unwrap().to_owned(),
+    );
+    let username = issued["token"]["registry_username"].as_str().unwrap().to_owned();
+    let fresh = app
+        .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(fresh["total"], 0);
+    assert!(fresh["last_used_at"].is_null() && fresh["last_used_from"].is_null());
+
+    // Three introspections for a client the gateway forwards, then a registry login.
+    for _ in 0..3 {
+        let answer = app
+            .http
+            .post(format!("{}/oauth2/introspect", app.base))
+            .basic_auth("registry-gateway", Some("demo-gateway-secret"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .form(&[("token", secret.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.json::<Value>().await.unwrap()["active"], true);
+    }
+    let login = app
+        .http
+        .get(format!("{}/auth/token?service=tollgate-registry", app.base))
+        .basic_auth(&username, Some(&secret))
+        .header("x-forwarded-for", "198.51.100.4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    // A wrong secret is no use.
+    let refused = app
+        .http
+        .get(format!("{}/auth/token?service=tollgate-registry", app.base))
+        .basic_auth(&username, Some("tgr_wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let today = chrono::Utc::now().date_naive();
+    let mut usage = Value::Null;
+    for _ in 0..50 {
+        usage = app
+            .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+            .await
+            .ok(200)
+            .clone();
+        if usage["total"] == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(usage["total"], 4, "{usage}");
+    let days = usage["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["day"], today.to_string());
+    assert_eq!(days[29]["pulls"], 4);
+    assert_eq!(days[0]["day"], (today - chrono::Days::new(29)).to_string());
+    assert_eq!(usage["last_used_from"], "198.51.100.4", "the newest use's client");
+    let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
+    assert_eq!(token["last_used_from"], "198.51.100.4");
+    assert!(token["last_used_at"].is_string());
+
+    // Earlier days, and a day older than 30 that the housekeeping deletes.
+    for (ago, pulls) in [(3, 5), (40, 9)] {
+        let day = today - chrono::Days::new(ago);
+        app.execute_sql(&format!(
+            "INSERT INTO token_usage (token_id, day, pulls) VALUES ('{id}', '{day}', {pulls})"
+        ));
+    }
+    let usage = app
+        .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(usage["days"][26]["pulls"], 5);
+    assert_eq!(usage["total"], 9);
+    let store = tollgate_store::Store::open(&app.database_url, 1).unwrap();
+    assert_eq!(store.prune_usage(today - chrono::Days::new(30)).unwrap(), 1);
+    let usage = app
+        .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(usage["total"], 9, "the 30 days stay");
+
+    // Whoever may not see the token sees no usage of it either.
+    app.get(&bob, &format!("/api/v1/tokens/{id}/usage"))
+        .await
+        .problem(404, "not_found");
+    // A deleted token's usage goes with it.
+    app.delete(&alice, &format!("/api/v1/tokens/{id}")).await.ok(204);
+    app.get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+        .await
+        .problem(404, "not_found");
+}

@@ -1,0 +1,2 @@
+DROP TABLE token_usage;
+ALTER TABLE tokens DROP COLUMN last_used_from;
