@@ -259,6 +259,19 @@ impl Client {
             .await
     }
 
+    /// Re-generates the secret and gives the token the body's last day.
+    pub async fn regenerate_secret_with(
+        &self,
+        id: &str,
+        body: &tollgate_model::RegenerateSecret,
+    ) -> Result<IssuedToken> {
+        self.json(
+            self.request("POST", &paths::with_id(paths::TOKEN_SECRET, &segment(id)))
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn sync_products(&self, id: &str) -> Result<Token> {
         self.json(self.request("POST", &paths::with_id(paths::TOKEN_PRODUCTS_SYNC, &segment(id))))
             .await

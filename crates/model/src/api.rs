@@ -247,6 +247,17 @@ pub struct CreateToken {
     pub expires_on: Option<NaiveDate>,
 }
 
+/// Optional when re-generating a secret: a new last day for the token (from today to the
+/// subscription's end), or `null` to let it end with its subscription. Without a body the
+/// token keeps its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateSecret {
+    #[serde(deserialize_with = "crate::time::optional_date")]
+    pub expires_on: Option<NaiveDate>,
+}
+
 /// Ready-to-run commands that log in to the registry with a new secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

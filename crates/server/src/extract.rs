@@ -53,6 +53,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: no body (no `Content-Type` and no length) is `None`;
+/// any body is read as [`ApiJson`] reads it, errors included.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<OptionalJson<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let empty = !headers.contains_key(header::CONTENT_TYPE)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() == "0")
+            && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        let body = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { body.await.map(|ApiJson(t)| OptionalJson(Some(t))) })
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,

@@ -61,7 +61,12 @@ pub enum TokensCommand {
     /// One token.
     Show { id: String },
     /// Re-generate the secret: the old one stops working at once; the new one is printed once.
-    Regenerate { id: String },
+    Regenerate {
+        id: String,
+        /// Also give the token this last day (YYYY-MM-DD), extending or shortening it.
+        #[arg(long)]
+        expires_on: Option<chrono::NaiveDate>,
+    },
     /// Re-sync the token's products with the subscription (customer admins).
     Sync { id: String },
     /// Delete the token for good.
@@ -264,7 +269,14 @@ async fn run_tokens(remote: &Remote, command: TokensCommand) -> Result<(), Failu
                 Output::Table => table(&TOKEN_HEADER, vec![token_row(&token)]),
             }
         }
-        TokensCommand::Regenerate { id } => issued(out, &client.regenerate_secret(&id).await?),
+        TokensCommand::Regenerate { id, expires_on: None } => issued(out, &client.regenerate_secret(&id).await?),
+        TokensCommand::Regenerate {
+            id,
+            expires_on: Some(day),
+        } => {
+            let body = tollgate_model::RegenerateSecret { expires_on: Some(day) };
+            issued(out, &client.regenerate_secret_with(&id, &body).await?)
+        }
         TokensCommand::Sync { id } => {
             let token = client.sync_products(&id).await?;
             match out {

@@ -56,7 +56,7 @@ fn main() {
         if n % 20 == 0 {
             writeln!(regenerated, "{}", secret.expose()).unwrap();
             secret = store
-                .regenerate_secret(&alice, &origin, &token.id)
+                .regenerate_secret(&alice, &origin, &token.id, None)
                 .expect("re-generated")
                 .1;
         }

@@ -3,13 +3,13 @@
 use super::{db, origin, page_limit};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
 use tollgate_model::{
-    CreateToken, ErrorCode, IssuedToken, LoginInstructions, Name, Page, Problem, Token, TokenKind, TokenListQuery,
-    TokenUsage, PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
+    CreateToken, ErrorCode, IssuedToken, LoginInstructions, Name, Page, Problem, RegenerateSecret, Token, TokenKind,
+    TokenListQuery, TokenUsage, PRINCIPAL_ID_MAX_CHARS, SEARCH_MAX_CHARS,
 };
 use tollgate_store::secret::PlainSecret;
 use tollgate_store::{TokenFilter, TokenQuery, TokenTarget};
@@ -128,22 +128,27 @@ pub async fn get(
     Ok(web::Json(db(&state, move |store| store.get_token(&actor, &id)).await?))
 }
 
-/// Re-generates the secret: the old one stops working when this returns.
+/// Re-generates the secret: the old one stops working when this returns. An optional body
+/// sets the token's new last day (extending or shortening it, within the subscription).
 #[utoipa::path(post, operation_id = "regenerateTokenSecret", path = paths::TOKEN_SECRET, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
+    request_body(content = Option<RegenerateSecret>, description = "Optional: the token's new last day"),
     responses(
         (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
         (status = 401, response = super::problems::Unauthenticated),
         (status = 404, response = super::problems::NotFound),
+        super::problems::JsonBodyErrors,
     ))]
 pub async fn regenerate_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
     id: web::Path<String>,
+    OptionalJson(body): OptionalJson<RegenerateSecret>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, origin) = (id.into_inner(), origin(&req));
-    let (token, secret) = db(&state, move |store| store.regenerate_secret(&actor, &origin, &id)).await?;
+    let ends = body.map(|b| b.expires_on);
+    let (token, secret) = db(&state, move |store| store.regenerate_secret(&actor, &origin, &id, ends)).await?;
     tracing::info!(token_id = %token.id, "token secret re-generated");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

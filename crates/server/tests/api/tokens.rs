@@ -634,4 +634,39 @@ async fn a_token_ends_on_its_own_day_before_its_subscription(db: Db) {
     assert_eq!(expired, std::slice::from_ref(&ended_id));
     let active = app.all_tokens(&alice, "&status=active").await;
     assert!(active.iter().any(|t| t["id"] == id.as_str()) && active.iter().all(|t| t["id"] != ended_id.as_str()));
+
+    // Re-generating extends it: a new last day within the subscription, and active again.
+    let regenerate = |body: Option<Value>| {
+        let (app, alice, path) = (&app, alice.clone(), format!("/api/v1/tokens/{ended_id}/secret"));
+        async move { app.send(reqwest::Method::POST, &path, Some(&alice), body).await }
+    };
+    for bad in [
+        json!({ "expires_on": day(subscription_end + chrono::Days::new(1)) }),
+        json!({ "expires_on": day(today - chrono::Days::new(1)) }),
+        json!({ "ends": day(today) }),
+    ] {
+        regenerate(Some(bad.clone())).await.problem(422, "invalid_field");
+    }
+    assert_eq!(
+        app.introspect(&ended_secret).await.ok(200),
+        &json!({ "active": false }),
+        "refusals changed nothing"
+    );
+    let later = today + chrono::Days::new(20);
+    let renewed = regenerate(Some(json!({ "expires_on": day(later) })))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(renewed["token"]["expires_on"], day(later));
+    assert_eq!(renewed["token"]["status"], "active");
+    let new_secret = renewed["secret"].as_str().unwrap();
+    let ends_at = later.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(app.introspect(new_secret).await.ok(200)["exp"], ends_at.timestamp());
+    let audit = app.audit(&alice).await;
+    assert_eq!(audit[0]["details"]["expires_on"], day(later));
+    // Without a body it keeps its day; with `null` it ends with its subscription.
+    let kept = regenerate(None).await.ok(200).clone();
+    assert_eq!(kept["token"]["expires_on"], day(later));
+    let lasting = regenerate(Some(json!({ "expires_on": null }))).await.ok(200).clone();
+    assert!(lasting["token"]["expires_on"].is_null(), "{lasting}");
 }

@@ -19,10 +19,26 @@ fn retire(c: &mut DbConn, token_id: &str, why: Retired) -> Result<()> {
 
 impl Store {
     /// Replaces the token's secret; the old one stops working when this returns.
-    pub fn regenerate_secret(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<(Token, PlainSecret)> {
+    /// `ends`: the token's new last day (`Some(None)`: with its subscription), or `None` to
+    /// keep it.
+    pub fn regenerate_secret(
+        &self,
+        actor: &Actor,
+        origin: &Origin,
+        id: &str,
+        ends: Option<Option<NaiveDate>>,
+    ) -> Result<(Token, PlainSecret)> {
         let secret = PlainSecret::generate();
         let token = self.write(|c| {
             let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
+            let expires_on = match ends {
+                None => row.expires_on,
+                Some(day) => {
+                    let subscription = subscription_of(c, &actor.project_id)?;
+                    check_last_day(day, subscription.end_date)?;
+                    day
+                }
+            };
             retire(c, &row.id, Retired::Regenerated)?;
             diesel::update(tokens::table.find(&row.id))
                 .set((
@@ -32,11 +48,16 @@ impl Store {
                     // A new secret ends a revocation: the leaked one is gone.
                     tokens::revoked_at.eq(None::<NaiveDateTime>),
                     tokens::revocation_reason.eq(None::<String>),
+                    tokens::expires_on.eq(expires_on),
                 ))
                 .execute(c)?;
             publish(c, &self.node, &Change::Token(row.id.clone()))?;
             publish(c, &self.node, &Change::Digest(secret.digest()))?;
-            let details = serde_json::json!({ "registry_username": row.registry_username });
+            let mut details = serde_json::json!({ "registry_username": row.registry_username });
+            if expires_on != row.expires_on {
+                details["expires_on"] = serde_json::json!(expires_on);
+                details["expires_on_before"] = serde_json::json!(row.expires_on);
+            }
             record(
                 c,
                 actor,

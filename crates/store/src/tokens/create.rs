@@ -43,18 +43,7 @@ impl Store {
                 return Err(StoreError::NameTaken("token"));
             }
             let subscription = subscription_of(c, &actor.project_id)?;
-            if let Some(day) = expires_on {
-                let today = Utc::now().date_naive();
-                if day < today || day > subscription.end_date {
-                    return Err(StoreError::invalid(
-                        "expires_on",
-                        format!(
-                            "a token's last day is from today ({today}) to the subscription's end ({})",
-                            subscription.end_date
-                        ),
-                    ));
-                }
-            }
+            check_last_day(expires_on, subscription.end_date)?;
             let id = new_id();
             let kind = if service_user.is_some() {
                 TokenKind::Service

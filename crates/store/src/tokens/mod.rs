@@ -149,6 +149,18 @@ impl Store {
     }
 }
 
+/// A token's own last day is from today to its subscription's end.
+fn check_last_day(day: Option<NaiveDate>, subscription_end: NaiveDate) -> Result<()> {
+    let today = Utc::now().date_naive();
+    match day {
+        Some(day) if day < today || day > subscription_end => Err(StoreError::invalid(
+            "expires_on",
+            format!("a token's last day is from today ({today}) to the subscription's end ({subscription_end})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn product_codes(subscription: &Subscription) -> Vec<&str> {
     subscription.products.iter().map(|p| p.code.as_str()).collect()
 }
