@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, check, freePort, launch, newPage as pageOf, waitReady } from './browser.mjs';
 
-let server, base, browser, data;
+let server, base, browser, data, receiver, receiverBase;
 
 const withoutDatabaseUrl = (env) => { delete env.TOLLGATE_DATABASE_URL; return env; };
 
@@ -18,8 +18,13 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   // The portal built into the binary (`make e2e` builds the app first), served by a binary
   // started away from the repository: no TOLLGATE_WEB_DIR.
+  // Webhooks go to a receiver on this machine (its own process, verifying signatures with the
+  // standardwebhooks package); uses are written every 200 ms.
+  receiver = spawn('node', [join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'webhooks/receiver.mjs')],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  receiverBase = await new Promise((resolve) => receiver.stdout.once('data', (d) => resolve(String(d).trim().replace(/^ready /, ''))));
   const env = { ...process.env, TOLLGATE_LISTEN: `127.0.0.1:${port}`, TOLLGATE_DATA_DIR: data, TOLLGATE_DEMO: 'true',
-    TOLLGATE_LOG: 'warn' };
+    TOLLGATE_LOG: 'warn', TOLLGATE_WEBHOOK_ALLOW_PRIVATE: 'true', TOLLGATE_LAST_USED_FLUSH_MS: '200' };
   withoutDatabaseUrl(env);
   delete env.TOLLGATE_ISSUER;
   delete env.TOLLGATE_WEB_DIR;
@@ -35,6 +40,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill('SIGTERM');
+  receiver?.kill('SIGTERM');
   rmSync(data, { recursive: true, force: true });
 });
 
@@ -238,4 +244,92 @@ test('a subscription that ends within 30 days says so on every page, and each to
   } finally {
     put(me.subscription.end_date);
   }
+});
+
+test('alice adds a webhook, sees its deliveries and sends one again, and reads a token\'s usage', async () => {
+  const page = await newPage();
+  await signIn(page, 'Alice Admin');
+  await page.getByRole('button', { name: 'Webhooks' }).click();
+  await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/webhooks');
+  await page.getByText('No webhooks yet.').waitFor();
+  const url = `${receiverBase}/hooks/portal`;
+  await page.getByLabel('Payload URL').fill(url);
+  await page.getByLabel(/token\.created/).check();
+  await page.getByLabel(/token\.deleted/).check();
+  await check(page, 'webhooks-form');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  const added = page.getByRole('dialog', { name: 'Webhook added' });
+  await added.waitFor();
+  const secret = (await added.locator('.secret code').innerText()).trim();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+  await check(page, 'webhook-secret');
+  await added.getByRole('button', { name: 'Done' }).click();
+  await fetch(`${receiverBase}/control/portal`, { method: 'PUT', body: JSON.stringify({ secret, mode: 'ok' }) });
+  const row = page.getByRole('row', { name: new RegExp(url.replace(/[.]/g, '\\.')) });
+  await row.waitFor();
+  assert.match(await row.innerText(), /token\.created, token\.deleted/);
+  assert.ok(!(await page.content()).includes(secret.slice(6)), 'the secret is not on the page once the dialog is closed');
+
+  // A change is delivered, signed; the log shows it, and "Send again" sends the same message.
+  const issued = await api('/api/v1/tokens', 'alice', { method: 'POST', body: JSON.stringify({ name: 'hooked' }) });
+  const received = async (n) => {
+    for (let i = 0; i < 100; i++) {
+      const all = (await (await fetch(`${receiverBase}/received`)).json()).filter((r) => r.hook === 'portal');
+      if (all.length >= n) return all;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the receiver did not get ${n} deliveries`);
+  };
+  const [first] = await received(1);
+  assert.equal(first.verified, true);
+  assert.equal(first.type, 'token.created');
+  await page.getByRole('button', { name: `Deliveries to ${url}` }).click();
+  const log = page.getByRole('table', { name: 'Delivery log' });
+  await log.getByText('Delivered').waitFor();
+  assert.match(await log.innerText(), /token\.created\s+Delivered \(1 attempt\)\s+HTTP 204/);
+  await check(page, 'webhook-deliveries');
+  await log.getByRole('button', { name: 'Send again: the token.created delivery' }).click();
+  await page.getByText('Sent again').waitFor();
+  const both = await received(2);
+  assert.equal(both[1].id, first.id, 'the same message id');
+  assert.equal(both[1].verified, true);
+
+  // Usage: two checks through the gateway, then the chart and the last use.
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`${base}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('registry-gateway:demo-gateway-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: issued.secret }),
+    });
+    assert.equal((await res.json()).active, true);
+  }
+  await new Promise((r) => setTimeout(r, 600));
+  // A token made 100 days ago and never used is marked (set behind the server's back).
+  const old = await api('/api/v1/tokens', 'alice', { method: 'POST', body: JSON.stringify({ name: 'forgotten' }) });
+  const past = new Date(Date.now() - 100 * 86400000).toISOString().replace('T', ' ').replace('Z', '');
+  execFileSync('python3', ['-c', `import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=10); c.execute("UPDATE tokens SET created_at=? WHERE id=?", (sys.argv[2], sys.argv[3])); c.commit()`,
+    join(data, 'tollgate.db'), past, old.token.id]);
+  await page.getByRole('button', { name: 'Registry tokens' }).click();
+  const forgotten = page.getByRole('row', { name: /forgotten/ });
+  await forgotten.getByText('Unused for 90+ days').waitFor();
+  assert.doesNotMatch(await page.getByRole('row', { name: /hooked/ }).innerText(), /Unused/);
+  await page.getByRole('button', { name: 'Usage of hooked' }).click();
+  const usage = page.getByRole('dialog', { name: 'Token usage' });
+  await usage.getByTestId('usage-summary').waitFor();
+  assert.match(await usage.getByTestId('last-use').innerText(), /Last used .* from 127\.0\.0\.1\./);
+  assert.match(await usage.getByTestId('usage-summary').innerText(), /2 in total, most on .* \(2\)/);
+  assert.equal(await usage.locator('svg rect').count(), 30);
+  assert.match(await usage.getByRole('img').getAttribute('aria-label'), /2 in total/);
+  await check(page, 'token-usage');
+  await usage.getByRole('button', { name: 'Done' }).click();
+
+  // Deleting the webhook: nothing more is sent.
+  await page.getByRole('button', { name: 'Webhooks' }).click();
+  await page.getByRole('button', { name: `Delete the webhook to ${url}` }).click();
+  await page.getByText(`Webhook to ${url} deleted.`).waitFor();
+  await page.getByText('No webhooks yet.').waitFor();
+  assert.deepEqual(page.cspViolations, []);
+  await page.context().close();
 });

@@ -107,6 +107,7 @@ pub enum Page {
     Tokens,
     ServiceUsers,
     Audit,
+    Webhooks,
 }
 
 impl Page {
@@ -115,6 +116,7 @@ impl Page {
             Page::Tokens => "/tokens",
             Page::ServiceUsers => "/service-users",
             Page::Audit => "/audit",
+            Page::Webhooks => "/webhooks",
         }
     }
 
@@ -126,6 +128,7 @@ impl Page {
         match path.as_str() {
             "/service-users" => Page::ServiceUsers,
             "/audit" => Page::Audit,
+            "/webhooks" => Page::Webhooks,
             _ => Page::Tokens,
         }
     }

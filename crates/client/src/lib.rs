@@ -300,6 +300,53 @@ impl Client {
         )
         .await
     }
+
+    /// A token's last use and its pulls per day for 30 days.
+    pub async fn token_usage(&self, id: &str) -> Result<tollgate_model::TokenUsage> {
+        self.json(self.request("GET", &paths::with_id(paths::TOKEN_USAGE, &segment(id))))
+            .await
+    }
+
+    pub async fn webhooks(&self) -> Result<Vec<tollgate_model::Webhook>> {
+        Ok(self
+            .json::<tollgate_model::WebhookList>(self.request("GET", paths::WEBHOOKS))
+            .await?
+            .items)
+    }
+
+    /// Registers a webhook; the answer's signing secret is shown this once.
+    pub async fn create_webhook(&self, body: &tollgate_model::CreateWebhook) -> Result<tollgate_model::CreatedWebhook> {
+        self.json(self.request("POST", paths::WEBHOOKS).json(body)).await
+    }
+
+    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+        self.empty(self.request("DELETE", &paths::with_id(paths::WEBHOOK, &segment(id))))
+            .await
+    }
+
+    /// A page of a webhook's delivery log, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<tollgate_model::WebhookDelivery>> {
+        self.json(
+            self.request("GET", &paths::with_id(paths::WEBHOOK_DELIVERIES, &segment(id)))
+                .query(&PageQuery { cursor, limit }),
+        )
+        .await
+    }
+
+    /// Sends a delivery again now.
+    pub async fn redeliver(&self, id: &str, delivery: &str) -> Result<tollgate_model::WebhookDelivery> {
+        // `with_id` fills the first placeholder: the webhook's, then the delivery's.
+        let path = paths::with_id(
+            &paths::with_id(paths::WEBHOOK_REDELIVER, &segment(id)),
+            &segment(delivery),
+        );
+        self.json(self.request("POST", &path)).await
+    }
 }
 
 /// The page's origin: the SPA is served by the API server.

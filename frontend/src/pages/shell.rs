@@ -1,6 +1,6 @@
 //! The signed-in frame: header, navigation, sign-out and the current page.
 
-use super::{role_label, AuditPage, ServiceUsersPage, TokensPage};
+use super::{role_label, AuditPage, ServiceUsersPage, TokensPage, WebhooksPage};
 use crate::{Page, Session};
 use leptos::prelude::*;
 
@@ -15,7 +15,7 @@ fn ending_soon(end_date: chrono::NaiveDate) -> Option<i64> {
 pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
     let admin = session.is_admin();
     let page = RwSignal::new(match Page::current() {
-        Page::ServiceUsers | Page::Audit if !admin => Page::Tokens,
+        Page::ServiceUsers | Page::Audit | Page::Webhooks if !admin => Page::Tokens,
         p => p,
     });
     // Each page has its address: links can be shared, and Back and Forward work.
@@ -56,6 +56,7 @@ pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
             <nav aria-label="Main">
                 {nav(Page::Tokens, "Registry tokens")}
                 {admin.then(|| nav(Page::ServiceUsers, "Service users"))}
+                {admin.then(|| nav(Page::Webhooks, "Webhooks"))}
                 {admin.then(|| nav(Page::Audit, "Audit log"))}
             </nav>
             <span class="who">{format!("{} · {} · {}", me.name, role_label(me.role), me.project.name)}</span>
@@ -66,6 +67,7 @@ pub fn Shell(session: Session, on_sign_out: Callback<()>) -> impl IntoView {
                 Page::Tokens => view! { <TokensPage session=s.clone() /> }.into_any(),
                 Page::ServiceUsers => view! { <ServiceUsersPage session=s.clone() /> }.into_any(),
                 Page::Audit => view! { <AuditPage session=s.clone() /> }.into_any(),
+                Page::Webhooks => view! { <WebhooksPage session=s.clone() /> }.into_any(),
             }}
         </main>
     }

@@ -1,7 +1,7 @@
 //! The token table with the role's columns, filters, sorting, paging and row actions.
 
 use crate::components::{local_date, local_day, ErrorMessage};
-use crate::dialogs::{DeleteDialog, GenerateDialog, RegenerateDialog, SecretDialog};
+use crate::dialogs::{DeleteDialog, GenerateDialog, RegenerateDialog, SecretDialog, UsageDialog};
 use crate::Session;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +13,13 @@ enum Dialog {
     Secret(IssuedToken),
     Regenerate(Token),
     Delete(Token),
+    Usage(Token),
+}
+
+/// Whether a token has gone 90 days or more without a use (since it was made, if never used).
+fn unused_for_90_days(t: &Token) -> bool {
+    let since = t.last_used_at.unwrap_or(t.created_at).date_naive();
+    crate::components::today().is_some_and(|today| (today - since).num_days() >= 90)
 }
 
 /// The token table with the role's columns, filters, sorting, paging and row actions.
@@ -121,7 +128,8 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                     Ok(page) => {
                         let next = page.next_cursor.clone();
                         let rows = page.items.into_iter().map(|t| {
-                            let (regen, del, sync_id) = (t.clone(), t.clone(), t.id.clone());
+                            let (regen, del, used, sync_id) = (t.clone(), t.clone(), t.clone(), t.id.clone());
+                            let unused = unused_for_90_days(&t);
                             let resync = resync.clone();
                             let products = t.products.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ");
                             view! {
@@ -159,12 +167,15 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                                         TokenStatus::Revoked => view! {
                                             <span class="badge bad" title=t.revocation_reason.clone().unwrap_or_default()>"Revoked: re-generate"</span>
                                         }.into_any(),
-                                    }}</td>
+                                    }}
+                                    {unused.then(|| view! { <br /><span class="badge warn">"Unused for 90+ days"</span> })}</td>
                                     <td class="actions">
                                         {(admin && t.out_of_sync).then(|| {
                                             let label = format!("Re-sync products of {}", t.name);
                                             view! { <button type="button" aria-label=label on:click=move |_| resync(sync_id.clone())>"Re-sync"</button> }
                                         })}
+                                        <button type="button" aria-label=format!("Usage of {}", t.name)
+                                            on:click=move |_| dialog.set(Some(Dialog::Usage(used.clone())))>"Usage"</button>
                                         <button type="button" aria-label=format!("Re-generate the secret of {}", t.name)
                                             on:click=move |_| dialog.set(Some(Dialog::Regenerate(regen.clone())))>"Re-generate"</button>
                                         <button type="button" class="danger" aria-label=format!("Delete {}", t.name)
@@ -216,6 +227,7 @@ pub fn TokensPage(session: Session) -> impl IntoView {
                 Dialog::Secret(issued) => view! { <SecretDialog issued=issued on_close=close /> }.into_any(),
                 Dialog::Regenerate(t) => view! { <RegenerateDialog client=client.clone() token=t on_close=close on_issued=done /> }.into_any(),
                 Dialog::Delete(t) => view! { <DeleteDialog client=client.clone() token=t on_close=close on_deleted=removed /> }.into_any(),
+                Dialog::Usage(t) => view! { <UsageDialog client=client.clone() token=t on_close=close /> }.into_any(),
             }
         })}
     }
