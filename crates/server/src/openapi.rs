@@ -132,6 +132,13 @@ fn refined(service: &str) -> Value {
     schemas["CreateToken"]["then"] =
         json!({ "required": ["service_user_id"], "properties": { "service_user_id": { "type": "string" } } });
     schemas["CreateToken"]["else"] = json!({ "properties": { "service_user_id": { "type": "null" } } });
+    // A re-generate body names the new last day (or null); no body keeps it.
+    schemas["RegenerateSecret"]["required"] = json!(["expires_on"]);
+    schemas["CreateWebhook"]["properties"]["events"]["minItems"] = json!(1);
+    schemas["CreateWebhook"]["properties"]["url"]["format"] = json!("uri");
+    schemas["CreateWebhook"]["properties"]["url"]["maxLength"] = json!(crate::webhooks::URL_MAX);
+    schemas["CreateWebhook"]["properties"]["description"]["pattern"] =
+        json!(tollgate_model::name::DESCRIPTION_PATTERN.as_str());
     schemas["DemoSessionRequest"]["properties"]["user"]["enum"] =
         json!(crate::demo::users().iter().map(|u| u.id.clone()).collect::<Vec<_>>());
     // Every error code, in the order the document lists them.
