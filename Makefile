@@ -74,5 +74,5 @@ bench-web: web e2e/node_modules/.installed
 	cd e2e && node bench-web.mjs
 
 ## The gateway benchmark (release build, wrk): prints requests/s and p50/p99 latency.
-bench:
+bench: e2e/node_modules/.installed
 	e2e/bench/run.sh

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: a release Tollgate on a fresh SQLite database with N tokens, driven by wrk on
 # /oauth2/introspect (valid, unknown and re-generated secrets), /auth/forward and /auth/token
-# (GET and POST), next to the reference server that only parses, hashes and looks up. Prints
-# requests/s and p50/p99.
+# (GET and POST), next to the reference server that only parses, hashes and looks up, with a
+# webhook receiving every event and usage counted. Prints requests/s and p50/p99.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,8 +22,18 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 
-echo "== seeding $tokens tokens"
-"$target/tollgate-bench-seed" "$work/data/tollgate.db" "$work" "$tokens"
+# Webhooks on: a receiver process (verifying every signature with `standardwebhooks`) gets
+# every event of the seeded project; the seeding's changes fill the outbox, and the server
+# delivers them before the measurements start. Usage counting is always on.
+node e2e/webhooks/receiver.mjs >"$work/receiver.out" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q '^ready ' "$work/receiver.out" && break; sleep 0.1; done
+receiver=$(sed -n 's/^ready //p' "$work/receiver.out")
+
+echo "== seeding $tokens tokens, with a webhook for every event"
+"$target/tollgate-bench-seed" "$work/data/tollgate.db" "$work" "$tokens" "$receiver/hooks/bench"
+curl -s -X PUT "$receiver/control/bench" -d "{\"secret\": \"$(cat "$work/webhook-secret.txt")\", \"mode\": \"ok\"}"
+expected=$((tokens + (tokens + 19) / 20))
 
 port=$(free_port)
 # As in production: request logging at info, JSON lines, to a file, failure limits at their
@@ -31,7 +41,7 @@ port=$(free_port)
 # login mix comes from one address.
 env -u TOLLGATE_DATABASE_URL -u TOLLGATE_ISSUER TOLLGATE_DEMO=true \
 TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$work/data" \
-TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 \
+TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 TOLLGATE_WEBHOOK_ALLOW_PRIVATE=true \
   "$target/tollgate" serve 2>"$work/tollgate.log" &
 pids+=($!)
 ref_port=$(free_port)
@@ -39,6 +49,16 @@ ref_port=$(free_port)
 pids+=($!)
 wait_ready "http://127.0.0.1:$port/readyz"
 wait_ready "http://127.0.0.1:$ref_port/"
+
+received() { curl -s "$receiver/received" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r), sum(1 for x in r if x["verified"]))'; }
+echo "== delivering the seeding's $expected webhook events"
+for _ in $(seq 1 600); do
+  read -r got verified <<<"$(received)"
+  [ "$got" -ge "$expected" ] && break
+  sleep 0.5
+done
+echo "webhook deliveries received: $got of $expected, $verified verified by standardwebhooks"
+[ "$got" -ge "$expected" ] && [ "$verified" -eq "$got" ] || { echo "the webhook deliveries did not all arrive verified" >&2; exit 1; }
 
 export BENCH_DIR=$work GATEWAY_BASIC
 GATEWAY_BASIC=$(printf 'registry-gateway:demo-gateway-secret' | base64)
@@ -81,4 +101,7 @@ refused=$(awk '/Non-2xx/ {print $NF}' "$work/valid-beside-junk.txt"); refused=${
 flood_ratio=$(awk -v a="$valid_beside_junk_rps" -v b="$valid_alone_rps" 'BEGIN { printf "%.2f", a / b }')
 echo "junk flood: $junk_rps req/s; valid beside it / valid alone: $flood_ratio (target at least 0.5); valid refused: $refused"
 echo "log lines written by Tollgate during the run: $(wc -l <"$work/tollgate.log")"
+sleep 6 # one more usage flush (TOLLGATE_LAST_USED_FLUSH_MS, 5 s)
+pulls=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COALESCE(SUM(pulls),0), COUNT(DISTINCT token_id) FROM token_usage").fetchone())' "$work/data/tollgate.db")
+echo "usage counted during the run (pulls, tokens): $pulls"
 grep -q 'tgr_' "$work/tollgate.log" && { echo "a secret reached the log" >&2; exit 1; } || true

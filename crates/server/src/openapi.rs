@@ -177,6 +177,8 @@ fn refined(service: &str) -> Value {
             media["example"] = example.clone();
         }
     }
+    // No body keeps the token's end: the body is optional.
+    doc["paths"][tollgate_model::paths::TOKEN_SECRET]["post"]["requestBody"]["required"] = json!(false);
     if let Some(params) = doc["paths"][tollgate_model::paths::REGISTRY_TOKEN]["get"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "service") {
             p["schema"]["enum"] = json!([service]);
@@ -345,6 +347,7 @@ fn example_of(schema: &str) -> Option<Value> {
         } }
     });
     Some(match schema {
+        "RegenerateSecret" => json!({ "expires_on": "2027-03-31" }),
         "TokenUsage" => json!({
             "token_id": "01a224b6-3e8d-71df-9562-b7894ac5e53f", "last_used_at": "2026-11-29T00:42:10.512000Z",
             "last_used_from": "203.0.113.7", "total": 3,

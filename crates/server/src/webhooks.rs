@@ -247,6 +247,8 @@ impl Work {
                             tokio::spawn(async move {
                                 work.deliver(delivery).await;
                                 drop(permit);
+                                // A slot is free: look for the next due delivery at once.
+                                work.wake.notify_one();
                             });
                         }
                         if busy {

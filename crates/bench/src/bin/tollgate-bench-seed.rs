@@ -2,7 +2,8 @@
 //! some of them re-generated. Writes the secrets the load generator presents:
 //! `valid.txt`, `regenerated.txt` (old secrets), `unknown.txt`, `forms.txt` (password-grant
 //! bodies of `POST /auth/token`), and `logins.txt`
-//! (`Authorization` header values for `/auth/token`).
+//! (`Authorization` header values for `/auth/token`). With a webhook URL, alice's project gets a
+//! webhook for every event first, so that the seeding fills the outbox as real changes do.
 
 use base64::Engine;
 use std::io::Write;
@@ -13,10 +14,11 @@ use tollgate_store::{Origin, Store, TokenTarget, UserClaims};
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(database), Some(out_dir), Some(count)) = (args.next(), args.next(), args.next()) else {
-        eprintln!("usage: tollgate-bench-seed <database-url> <out-dir> <tokens>");
+        eprintln!("usage: tollgate-bench-seed <database-url> <out-dir> <tokens> [webhook-url]");
         std::process::exit(2);
     };
     let count: usize = count.parse().expect("a number of tokens");
+    let webhook = args.next();
     let out = std::path::PathBuf::from(out_dir);
     std::fs::create_dir_all(&out).expect("the output folder");
     let store = Store::open(&database, 2).expect("the database opens");
@@ -34,6 +36,13 @@ fn main() {
         request_id: "bench-seed".into(),
         client_address: None,
     };
+    if let Some(url) = &webhook {
+        let secret = tollgate_server::webhooks::new_signing_secret();
+        store
+            .create_webhook(&alice, &origin, url, &tollgate_model::EventType::ALL, None, &secret)
+            .expect("the webhook");
+        std::fs::write(out.join("webhook-secret.txt"), &secret).expect("the webhook secret");
+    }
     let file = |name: &str| std::io::BufWriter::new(std::fs::File::create(out.join(name)).expect("an output file"));
     let (mut valid, mut regenerated, mut unknown, mut logins, mut forms) = (
         file("valid.txt"),

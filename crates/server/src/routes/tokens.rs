@@ -132,7 +132,7 @@ pub async fn get(
 /// sets the token's new last day (extending or shortening it, within the subscription).
 #[utoipa::path(post, operation_id = "regenerateTokenSecret", path = paths::TOKEN_SECRET, tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
-    request_body(content = Option<RegenerateSecret>, description = "Optional: the token's new last day"),
+    request_body(content = RegenerateSecret, description = "Optional: the token's new last day"),
     responses(
         (status = 200, description = "The token, its new secret and login commands", body = IssuedToken),
         (status = 401, response = super::problems::Unauthenticated),
