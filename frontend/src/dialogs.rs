@@ -13,6 +13,7 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
     let admin = session.is_admin();
     let client = session.client();
     let subscription_end = session.me.subscription.end_date;
+    let subscription = session.me.subscription.clone();
     let name = RwSignal::new(String::new());
     // Days from today, or 0: until the subscription ends.
     let lifetime = RwSignal::new(0u64);
@@ -87,7 +88,14 @@ pub fn GenerateDialog(session: Session, on_close: Callback<()>, on_issued: Callb
                     <option value="90">"In 90 days"</option>
                     <option value="365">"In a year"</option>
                 </select>
-                <p id="token-lifetime-help" class="help">{format!("Never later than the subscription's end, {}.", crate::components::local_date(subscription_end))}</p>
+                <p id="token-lifetime-help" class="help">{move || {
+                    let end = crate::components::local_date(subscription_end);
+                    match subscription.max_days(kind.get()) {
+                        Some(days) => format!("Never later than the subscription's end, {end}; this project's {} tokens last at most {days} days.",
+                            kind.get().as_str()),
+                        None => format!("Never later than the subscription's end, {end}."),
+                    }
+                }}</p>
                 {admin.then(|| view! {
                     <fieldset>
                         <legend>"Token type"</legend>

@@ -98,6 +98,23 @@ pub struct Subscription {
     #[serde(deserialize_with = "crate::time::instant")]
     pub expires_at: DateTime<Utc>,
     pub products: Vec<Product>,
+    /// The longest a user token may last, in days from when it is generated or re-generated
+    /// (absent: up to `end_date`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_token_days: Option<u32>,
+    /// The same for service tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_service_token_days: Option<u32>,
+}
+
+impl Subscription {
+    /// The longest a token of `kind` may last, in days, if the subscription caps it.
+    pub fn max_days(&self, kind: TokenKind) -> Option<u32> {
+        match kind {
+            TokenKind::User => self.max_token_days,
+            TokenKind::Service => self.max_service_token_days,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -511,7 +528,17 @@ pub struct PutSubscription {
     /// Every product of the subscription; a product left out is removed from it and from the
     /// project's tokens.
     pub products: Vec<PutProduct>,
+    /// Caps user tokens' lifetime: at most this many days (1–3650) from when each is
+    /// generated or re-generated; such tokens always get an end. Absent: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_token_days: Option<u32>,
+    /// The same for service tokens (e.g. 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_service_token_days: Option<u32>,
 }
+
+/// The longest cap on a token's lifetime, in days (ten years).
+pub const MAX_TOKEN_DAYS: u32 = 3650;
 
 /// A product of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

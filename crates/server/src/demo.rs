@@ -170,6 +170,8 @@ pub fn seed(store: &Store) -> Result<(), DemoError> {
                 name: Name::parse(name).expect("a demo project name"),
                 end_date: in_a_year,
                 products,
+                max_token_days: None,
+                max_service_token_days: None,
             };
             store.put_project(&seeder, &origin, &spec)?;
         }

@@ -83,6 +83,12 @@ enum ProjectCommand {
         /// A product of the subscription: `code` or `code=Display Name`; repeat for each.
         #[arg(long = "product")]
         products: Vec<String>,
+        /// Cap user tokens' lifetime at this many days (1-3650); default: no cap.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        max_token_days: Option<u32>,
+        /// Cap service tokens' lifetime at this many days (1-3650); default: no cap.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        max_service_token_days: Option<u32>,
     },
     /// List projects with their subscriptions.
     List {
@@ -256,6 +262,8 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             name,
             end_date,
             products,
+            max_token_days,
+            max_service_token_days,
         } => {
             let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
             // Typed before the store sees them, with the same rules as the operator API.
@@ -289,6 +297,8 @@ fn project(command: ProjectCommand) -> Result<(), String> {
                 name,
                 end_date,
                 products: specs,
+                max_token_days,
+                max_service_token_days,
             };
             let put = store
                 .put_project(&operator, &origin, &spec)

@@ -17,6 +17,9 @@ pub struct ProjectSpec {
     pub name: Name,
     pub end_date: NaiveDate,
     pub products: Vec<ProductSpec>,
+    /// Caps on tokens' lifetime in days (1–3650), for user and for service tokens.
+    pub max_token_days: Option<u32>,
+    pub max_service_token_days: Option<u32>,
 }
 
 /// What a put did: the project as it now is, whether it was new, whether anything changed.
@@ -90,6 +93,8 @@ impl Store {
                         .set((
                             projects::name.eq(name.as_str()),
                             projects::subscription_end_date.eq(spec.end_date),
+                            projects::max_token_days.eq(spec.max_token_days.map(|d| d as i32)),
+                            projects::max_service_token_days.eq(spec.max_service_token_days.map(|d| d as i32)),
                             projects::updated_at.eq(at),
                         ))
                         .execute(c)?;
@@ -105,6 +110,8 @@ impl Store {
                             projects::key.eq(key),
                             projects::name.eq(name.as_str()),
                             projects::subscription_end_date.eq(spec.end_date),
+                            projects::max_token_days.eq(spec.max_token_days.map(|d| d as i32)),
+                            projects::max_service_token_days.eq(spec.max_service_token_days.map(|d| d as i32)),
                             projects::created_at.eq(at),
                             projects::updated_at.eq(at),
                         ))
@@ -153,6 +160,8 @@ impl Store {
                 "products": new,
                 "products_added": new.iter().filter(|p| !old.contains(p)).collect::<Vec<_>>(),
                 "products_removed": old.iter().filter(|p| !new.contains(p)).collect::<Vec<_>>(),
+                "max_token_days": after.subscription.max_token_days,
+                "max_service_token_days": after.subscription.max_service_token_days,
             });
             let action = if before.is_some() {
                 AuditAction::ProjectUpdate
@@ -227,9 +236,13 @@ pub(crate) fn summary(c: &mut DbConn, project_id: &str) -> Result<ProjectSummary
 
 /// The project's current subscription, products ordered by code.
 pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscription> {
-    let end_date: NaiveDate = projects::table
+    let (end_date, max_token_days, max_service_token_days): (NaiveDate, Option<i32>, Option<i32>) = projects::table
         .find(project_id)
-        .select(projects::subscription_end_date)
+        .select((
+            projects::subscription_end_date,
+            projects::max_token_days,
+            projects::max_service_token_days,
+        ))
         .first(c)?;
     let products: Vec<(String, String)> = subscription_products::table
         .inner_join(products::table)
@@ -240,6 +253,8 @@ pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscr
     Ok(Subscription {
         end_date,
         expires_at: expires_at(end_date),
+        max_token_days: max_token_days.and_then(|d| u32::try_from(d).ok()),
+        max_service_token_days: max_service_token_days.and_then(|d| u32::try_from(d).ok()),
         products: products
             .into_iter()
             .map(|(code, name)| Product { code, name })

@@ -8,6 +8,8 @@ diesel::table! {
         subscription_end_date -> Date,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        max_token_days -> Nullable<Integer>,
+        max_service_token_days -> Nullable<Integer>,
     }
 }
 

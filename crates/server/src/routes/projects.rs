@@ -91,11 +91,27 @@ pub async fn put(
         };
         products.push(ProductSpec { code, name });
     }
+    for (field, days) in [
+        ("subscription.max_token_days", body.subscription.max_token_days),
+        (
+            "subscription.max_service_token_days",
+            body.subscription.max_service_token_days,
+        ),
+    ] {
+        if days.is_some_and(|d| !(1..=tollgate_model::MAX_TOKEN_DAYS).contains(&d)) {
+            return Err(invalid(
+                field.into(),
+                format!("from 1 to {} days", tollgate_model::MAX_TOKEN_DAYS),
+            ));
+        }
+    }
     let spec = ProjectSpec {
         key,
         name,
         end_date: body.subscription.end_date,
         products,
+        max_token_days: body.subscription.max_token_days,
+        max_service_token_days: body.subscription.max_service_token_days,
     };
     let origin = origin(&req);
     let put = db(&state, move |store| store.put_project(&operator, &origin, &spec)).await?;

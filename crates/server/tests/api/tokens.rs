@@ -7,6 +7,7 @@ use tollgate_store::secret::{digest, PlainSecret};
 
 both_backends!(
     a_token_ends_on_its_own_day_before_its_subscription,
+    the_subscription_caps_how_long_tokens_last,
     a_customer_generates_a_token_and_sees_its_secret_once,
     an_admin_generates_a_service_token_for_a_service_user,
     a_customer_cannot_generate_a_service_token,
@@ -669,4 +670,115 @@ async fn a_token_ends_on_its_own_day_before_its_subscription(db: Db) {
     assert_eq!(kept["token"]["expires_on"], day(later));
     let lasting = regenerate(Some(json!({ "expires_on": null }))).await.ok(200).clone();
     assert!(lasting["token"]["expires_on"].is_null(), "{lasting}");
+}
+
+async fn the_subscription_caps_how_long_tokens_last(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let operator = app.operator("olivia");
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let end = day(today + chrono::Days::new(400));
+    let put = |caps: Value| {
+        let mut subscription = json!({ "end_date": end, "products": [{ "code": "wso2am" }, { "code": "wso2is" }] });
+        for (k, v) in caps.as_object().unwrap() {
+            subscription[k] = v.clone();
+        }
+        let (app, operator) = (&app, operator.clone());
+        async move {
+            app.send(
+                reqwest::Method::PUT,
+                "/api/v1/projects/acme",
+                Some(&operator),
+                Some(json!({ "name": "Acme Corp", "subscription": subscription })),
+            )
+            .await
+        }
+    };
+    for (bad, field) in [
+        (json!({ "max_token_days": 0 }), "subscription.max_token_days"),
+        (
+            json!({ "max_service_token_days": 3651 }),
+            "subscription.max_service_token_days",
+        ),
+    ] {
+        assert_eq!(put(bad).await.problem(422, "invalid_field")["field"], field);
+    }
+    let before = app.get(&alice, "/api/v1/me").await.ok(200).clone();
+    assert!(before["subscription"].get("max_service_token_days").is_none());
+    put(json!({ "max_service_token_days": 90 })).await.ok(200);
+    let me = app.get(&alice, "/api/v1/me").await.ok(200).clone();
+    assert_eq!(me["subscription"]["max_service_token_days"], 90);
+    assert_eq!(app.audit(&alice).await[0]["details"]["max_service_token_days"], 90);
+
+    let service_user_id = app.service_user_id(&alice, "ci-pipeline").await;
+    let service = |name: &str, expires_on: Option<chrono::NaiveDate>| {
+        let mut body = json!({ "name": name, "kind": "service", "service_user_id": service_user_id });
+        if let Some(d) = expires_on {
+            body["expires_on"] = json!(day(d));
+        }
+        let (app, alice) = (&app, alice.clone());
+        async move { app.post(&alice, "/api/v1/tokens", body).await }
+    };
+    // Without a day: the cap's. Past the cap: refused, saying why.
+    let capped = service("capped", None).await.ok(201).clone();
+    assert_eq!(capped["token"]["expires_on"], day(today + chrono::Days::new(90)));
+    let refused = service("too long", Some(today + chrono::Days::new(91))).await;
+    let problem = refused.problem(422, "invalid_field");
+    assert_eq!(problem["field"], "expires_on");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at most 90 days"),
+        "{problem}"
+    );
+    service("shorter", Some(today + chrono::Days::new(30))).await.ok(201);
+    // User tokens are not capped.
+    let user = app.create_token(&alice, "laptop").await;
+    assert!(user["token"]["expires_on"].is_null());
+
+    // Re-generating extends within the same cap.
+    let id = capped["token"]["id"].as_str().unwrap();
+    let path = format!("/api/v1/tokens/{id}/secret");
+    let regenerate = |body: Value| app.send(reqwest::Method::POST, &path, Some(&alice), Some(body));
+    regenerate(json!({ "expires_on": day(today + chrono::Days::new(120)) }))
+        .await
+        .problem(422, "invalid_field");
+    let shorter = regenerate(json!({ "expires_on": day(today + chrono::Days::new(10)) }))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(shorter["token"]["expires_on"], day(today + chrono::Days::new(10)));
+    let renewed = regenerate(json!({ "expires_on": null })).await.ok(200).clone();
+    assert_eq!(
+        renewed["token"]["expires_on"],
+        day(today + chrono::Days::new(90)),
+        "null under a cap: the cap's day"
+    );
+
+    // The cap lifted: tokens keep their days, new ones may last to the subscription's end.
+    put(json!({})).await.ok(200);
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200)["expires_on"],
+        day(today + chrono::Days::new(90))
+    );
+    assert!(service("open", None).await.ok(201)["token"]["expires_on"].is_null());
+    // The host command sets the same caps.
+    let out = app.cli(&[
+        "project",
+        "put",
+        "--key",
+        "acme",
+        "--name",
+        "Acme Corp",
+        "--end-date",
+        &end,
+        "--product",
+        "wso2am",
+        "--max-token-days",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        app.get(&alice, "/api/v1/me").await.ok(200)["subscription"]["max_token_days"],
+        30
+    );
 }

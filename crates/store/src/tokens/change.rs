@@ -35,8 +35,7 @@ impl Store {
                 None => row.expires_on,
                 Some(day) => {
                     let subscription = subscription_of(c, &actor.project_id)?;
-                    check_last_day(day, subscription.end_date)?;
-                    day
+                    last_day_for(day, &subscription, TokenKind::parse(&row.kind).unwrap_or_default())?
                 }
             };
             retire(c, &row.id, Retired::Regenerated)?;

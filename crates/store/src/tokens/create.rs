@@ -43,13 +43,13 @@ impl Store {
                 return Err(StoreError::NameTaken("token"));
             }
             let subscription = subscription_of(c, &actor.project_id)?;
-            check_last_day(expires_on, subscription.end_date)?;
             let id = new_id();
             let kind = if service_user.is_some() {
                 TokenKind::Service
             } else {
                 TokenKind::User
             };
+            let expires_on = last_day_for(expires_on, &subscription, kind)?;
             let registry_username = format!(
                 "tg-{}-{}",
                 actor.project.key,

@@ -149,15 +149,28 @@ impl Store {
     }
 }
 
-/// A token's own last day is from today to its subscription's end.
-fn check_last_day(day: Option<NaiveDate>, subscription_end: NaiveDate) -> Result<()> {
+/// A token's own last day: from today to its subscription's end, and within the subscription's
+/// cap for its kind, if any. Under a cap, a token without a day asked for gets the cap's.
+fn last_day_for(day: Option<NaiveDate>, subscription: &Subscription, kind: TokenKind) -> Result<Option<NaiveDate>> {
     let today = Utc::now().date_naive();
-    match day {
-        Some(day) if day < today || day > subscription_end => Err(StoreError::invalid(
+    let end = subscription.end_date;
+    let cap = subscription
+        .max_days(kind)
+        .map(|days| (days, today + chrono::Days::new(u64::from(days))));
+    match (day, cap) {
+        (Some(day), _) if day < today || day > end => Err(StoreError::invalid(
             "expires_on",
-            format!("a token's last day is from today ({today}) to the subscription's end ({subscription_end})"),
+            format!("a token's last day is from today ({today}) to the subscription's end ({end})"),
         )),
-        _ => Ok(()),
+        (Some(day), Some((days, latest))) if day > latest => Err(StoreError::invalid(
+            "expires_on",
+            format!(
+                "this project's {} tokens last at most {days} days: the last day is {latest} at the latest",
+                kind.as_str()
+            ),
+        )),
+        (None, Some((_, latest))) => Ok(Some(latest.min(end))),
+        (day, _) => Ok(day),
     }
 }
 
