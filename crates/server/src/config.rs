@@ -127,6 +127,14 @@ pub struct WebhookConfig {
     #[arg(long = "webhook-delivery", env = "TOLLGATE_WEBHOOK_DELIVERY", num_args = 0..=1,
           default_value = "true", default_missing_value = "true", value_parser = strict_bool)]
     pub delivery: bool,
+    /// Days audit events are kept (0: for ever); older ones are deleted in batches.
+    #[arg(long = "audit-retention-days", env = "TOLLGATE_AUDIT_RETENTION_DAYS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub audit_retention_days: u32,
+    /// Days pulls per day are kept (at least the 30 the API shows).
+    #[arg(long = "usage-retention-days", env = "TOLLGATE_USAGE_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(30..=36_500))]
+    pub usage_retention_days: u32,
     /// How often the expiry reminders are looked for, in milliseconds.
     #[arg(long = "reminder-interval-ms", env = "TOLLGATE_REMINDER_INTERVAL_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
@@ -140,6 +148,8 @@ impl Default for WebhookConfig {
             timeout_ms: 10_000,
             retry_schedule: parse_schedule("5s,5m,30m,2h,5h,10h,10h").expect("the default schedule parses"),
             delivery: true,
+            audit_retention_days: 0,
+            usage_retention_days: 30,
             reminder_interval_ms: 60_000,
         }
     }
@@ -285,6 +295,11 @@ pub struct GatewayConfig {
     /// How often `last_used_at` is written, in milliseconds.
     #[arg(long, env = "TOLLGATE_LAST_USED_FLUSH_MS", default_value_t = 5000)]
     pub last_used_flush_ms: u64,
+    /// Valid tokens a node's cache holds at most (about 1.6 KB each); when full, those not
+    /// looked up lately make room.
+    #[arg(long, env = "TOLLGATE_CACHE_MAX_TOKENS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub cache_max_tokens: u64,
 }
 
 impl Default for GatewayConfig {
@@ -301,6 +316,7 @@ impl Default for GatewayConfig {
             introspect_failures_per_minute: 600,
             revocation_reports_per_minute: 30,
             last_used_flush_ms: 5000,
+            cache_max_tokens: 100_000,
         }
     }
 }

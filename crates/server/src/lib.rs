@@ -232,7 +232,10 @@ fn build_gateway(
 ) -> Result<gateway::Gateway, StartError> {
     let g = &config.gateway;
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
-    let cache = std::sync::Arc::new(gateway::cache::TokenCache::new(metrics.clone()));
+    let cache = std::sync::Arc::new(gateway::cache::TokenCache::bounded(
+        metrics.clone(),
+        usize::try_from(g.cache_max_tokens).unwrap_or(usize::MAX),
+    ));
     store.set_change_listener(cache.clone());
     let usage = std::sync::Arc::new(gateway::usage::Usage::default());
     usage.spawn_flusher(

@@ -193,3 +193,31 @@ fn to_event(row: EventRow) -> Option<AuditEvent> {
         details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
     })
 }
+
+impl Store {
+    /// Deletes audit events from before `before`, a thousand per transaction so that no lock
+    /// is held long; returns how many went. Ids are UUIDv7, ordered by time: the primary key
+    /// finds them without another index.
+    pub fn prune_audit(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let millis = u64::try_from(before.timestamp_millis()).unwrap_or(0);
+        let hex = format!("{millis:012x}");
+        let boundary = format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..12]);
+        let mut total = 0;
+        loop {
+            let gone = self.write(|c| {
+                let batch: Vec<String> = audit_events::table
+                    .filter(audit_events::id.lt(&boundary))
+                    .select(audit_events::id)
+                    .order(audit_events::id)
+                    .limit(1000)
+                    .load(c)?;
+                diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(c)?;
+                Ok(batch.len())
+            })?;
+            total += gone;
+            if gone < 1000 {
+                return Ok(total);
+            }
+        }
+    }
+}

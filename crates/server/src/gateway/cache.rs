@@ -2,10 +2,12 @@
 //! gateway's hot path off the database. It forgets an entry the moment its token changes,
 //! and trusts itself only while the notification connection keeps confirming that it has
 //! heard every change: past [`TRUST`] without a confirmation, every lookup goes to the
-//! database.
+//! database. It holds at most a set number of valid tokens: when full, it forgets the oldest
+//! that were not looked up since the clock hand last passed them (CLOCK, a second chance), so
+//! the hot set stays.
 
 use crate::metrics::Metrics;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -35,22 +37,73 @@ pub struct Known {
     pub last_use: super::usage::LastUse,
 }
 
+/// The default bound on valid tokens held (about 1.6 KB each).
+pub const DEFAULT_MAX_TOKENS: usize = 100_000;
+
+/// A cached answer, and whether it was looked up since the last sweep.
+struct Entry {
+    lookup: Lookup,
+    referenced: AtomicBool,
+}
+
 #[derive(Default)]
 struct Entries {
-    by_digest: HashMap<SecretDigest, Lookup>,
+    by_digest: HashMap<SecretDigest, Entry>,
     /// The one digest cached for each token: a token has one secret at a time.
     digest_of_token: HashMap<String, SecretDigest>,
     unknown: usize,
+    known: usize,
+    /// Valid tokens' digests, oldest first: the clock's round. Digests of entries gone since
+    /// are skipped when they come round, and dropped when they outnumber the live ones.
+    order: VecDeque<SecretDigest>,
 }
 
 impl Entries {
     fn remove(&mut self, digest: &SecretDigest) {
-        match self.by_digest.remove(digest) {
+        match self.by_digest.remove(digest).map(|e| e.lookup) {
             Some(Lookup::Unknown(_)) => self.unknown -= 1,
-            Some(Lookup::Known(known)) if self.digest_of_token.get(&known.token.id) == Some(digest) => {
-                self.digest_of_token.remove(&known.token.id);
+            Some(Lookup::Known(known)) => {
+                self.known -= 1;
+                if self.digest_of_token.get(&known.token.id) == Some(digest) {
+                    self.digest_of_token.remove(&known.token.id);
+                }
             }
-            _ => {}
+            None => {}
+        }
+    }
+
+    /// Forgets `want` valid tokens: round the clock from the oldest, a token looked up since
+    /// the hand last passed goes round once more (its mark cleared), any other goes.
+    fn evict_cold(&mut self, want: usize) {
+        let mut gone = 0;
+        // Two rounds at most: after one, every mark is clear.
+        let mut steps = 2 * self.order.len();
+        while gone < want && steps > 0 {
+            steps -= 1;
+            let Some(digest) = self.order.pop_front() else { break };
+            match self.by_digest.get(&digest) {
+                Some(entry) if matches!(entry.lookup, Lookup::Known(_)) => {
+                    if entry.referenced.swap(false, Ordering::Relaxed) {
+                        self.order.push_back(digest);
+                    } else {
+                        self.remove(&digest);
+                        gone += 1;
+                    }
+                }
+                // Gone since, or now an unknown digest: not on the clock any more.
+                _ => {}
+            }
+        }
+    }
+
+    /// Puts a valid token's digest on the clock, dropping the round's dead digests when they
+    /// outnumber the live ones.
+    fn enqueue(&mut self, digest: SecretDigest) {
+        self.order.push_back(digest);
+        if self.order.len() > 2 * self.known + 1024 {
+            let by_digest = &self.by_digest;
+            self.order
+                .retain(|d| by_digest.get(d).is_some_and(|e| matches!(e.lookup, Lookup::Known(_))));
         }
     }
 }
@@ -65,17 +118,25 @@ pub struct TokenCache {
     origin: Instant,
     /// One node on SQLite: every change is this node's own and heard as it commits.
     single_node: AtomicBool,
+    /// Valid tokens held at most.
+    max_tokens: usize,
     metrics: Arc<Metrics>,
 }
 
 impl TokenCache {
     pub fn new(metrics: Arc<Metrics>) -> TokenCache {
+        TokenCache::bounded(metrics, DEFAULT_MAX_TOKENS)
+    }
+
+    /// A cache of at most `max_tokens` valid tokens (and up to [`MAX_UNKNOWN`] unknown digests).
+    pub fn bounded(metrics: Arc<Metrics>, max_tokens: usize) -> TokenCache {
         TokenCache {
             entries: RwLock::default(),
             epoch: AtomicU64::new(0),
             confirmed: AtomicU64::new(0),
             origin: Instant::now(),
             single_node: AtomicBool::new(false),
+            max_tokens: max_tokens.max(1),
             metrics,
         }
     }
@@ -100,7 +161,13 @@ impl TokenCache {
             .unwrap_or_else(|p| p.into_inner())
             .by_digest
             .get(digest)
-            .cloned();
+            .map(|entry| {
+                // Only a store of a flag, under the shared lock: the hot path stays a read.
+                if !entry.referenced.load(Ordering::Relaxed) {
+                    entry.referenced.store(true, Ordering::Relaxed);
+                }
+                entry.lookup.clone()
+            });
         self.count(found.is_some());
         found
     }
@@ -128,25 +195,44 @@ impl TokenCache {
         e.remove(&digest);
         match &lookup {
             Lookup::Known(known) => {
-                if let Some(previous) = e.digest_of_token.insert(known.token.id.clone(), digest) {
-                    if previous != digest {
-                        e.remove(&previous);
-                    }
+                if let Some(previous) = e.digest_of_token.get(&known.token.id).copied() {
+                    e.remove(&previous);
                 }
+                if e.known >= self.max_tokens {
+                    // An eighth at a time: one sweep pays for many inserts.
+                    e.evict_cold((self.max_tokens / 8).max(1));
+                }
+                e.digest_of_token.insert(known.token.id.clone(), digest);
+                e.known += 1;
             }
             Lookup::Unknown(_) => {
                 if e.unknown >= MAX_UNKNOWN {
-                    e.by_digest.retain(|_, l| matches!(l, Lookup::Known(_)));
+                    e.by_digest.retain(|_, entry| matches!(entry.lookup, Lookup::Known(_)));
                     e.unknown = 0;
                 }
                 e.unknown += 1;
             }
         }
-        e.by_digest.insert(digest, lookup);
+        let known = matches!(lookup, Lookup::Known(_));
+        e.by_digest.insert(
+            digest,
+            Entry {
+                lookup,
+                referenced: AtomicBool::new(false),
+            },
+        );
+        if known {
+            e.enqueue(digest);
+        }
     }
 
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).by_digest.len()
+    }
+
+    /// Valid tokens held now.
+    pub fn tokens(&self) -> usize {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).known
     }
 
     pub fn is_empty(&self) -> bool {
@@ -166,7 +252,7 @@ impl ChangeListener for TokenCache {
                 let of_project: Vec<SecretDigest> = e
                     .by_digest
                     .iter()
-                    .filter_map(|(d, l)| match l {
+                    .filter_map(|(d, entry)| match &entry.lookup {
                         Lookup::Known(k) if k.token.project_key == *key => Some(*d),
                         _ => None,
                     })
@@ -313,6 +399,29 @@ mod tests {
         c.insert(epoch, d(1), Lookup::Known(token("a")));
         c.changed(&Change::Token("a".into()));
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_forgets_cold_tokens_and_keeps_the_hot_ones() {
+        let c = TokenCache::bounded(Arc::new(Metrics::new()), 16);
+        c.single_node();
+        let digest = |n: u32| tollgate_store::secret::digest(&format!("t{n}"));
+        for n in 0..16 {
+            c.insert(c.epoch(), digest(n), Lookup::Known(token(&format!("t{n}"))));
+        }
+        // The hot set: looked up again and again while new tokens keep coming.
+        for n in 16..200 {
+            for hot in 0..4 {
+                assert!(c.get(&digest(hot)).is_some(), "hot token {hot} was forgotten at {n}");
+            }
+            c.insert(c.epoch(), digest(n), Lookup::Known(token(&format!("t{n}"))));
+            assert!(c.tokens() <= 16, "{} tokens held", c.tokens());
+        }
+        assert!(c.get(&digest(5)).is_none(), "a cold token made room");
+        assert!(c.get(&digest(199)).is_some(), "the newest is held");
+        // A token's change still finds it after evictions.
+        c.changed(&Change::Token("t0".into()));
+        assert!(c.get(&digest(0)).is_none());
     }
 
     #[test]

@@ -132,3 +132,48 @@ async fn the_audit_log_is_for_admins_of_the_project_and_pages(db: Db) {
     assert_eq!(paged, all);
     assert_eq!(all[0]["target"]["name"], "t4", "newest first");
 }
+
+both_backends!(old_audit_events_are_deleted_in_batches_and_recent_ones_stay);
+
+async fn old_audit_events_are_deleted_in_batches_and_recent_ones_stay(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    for n in 0..3 {
+        app.create_token(&alice, &format!("kept-{n}")).await;
+    }
+    let recent = app.audit(&alice).await.len();
+    // 2,500 events of a year ago (UUIDv7 ids of that time), written behind the server's back.
+    let year_ago = chrono::Utc::now() - chrono::Duration::days(365);
+    let mut values = Vec::new();
+    for n in 0..2500u64 {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, year_ago.timestamp() as u64 + n, 0);
+        let id = uuid::Uuid::new_v7(ts);
+        values.push(format!(
+            "('{id}', (SELECT id FROM projects WHERE key = 'acme'), '{}', 'alice', 'Alice Admin', 'token.generate', 'token', 'x', 'old', 'r', NULL, NULL)",
+            (year_ago + chrono::Duration::seconds(n as i64)).format("%Y-%m-%d %H:%M:%S%.6f")
+        ));
+    }
+    for chunk in values.chunks(500) {
+        app.execute_sql(&format!(
+            "INSERT INTO audit_events (id, project_id, occurred_at, actor_id, actor_name, action, target_type, target_id, target_name, request_id, client_address, details) VALUES {}",
+            chunk.join(", ")
+        ));
+    }
+    let store = tollgate_store::Store::open(&app.database_url, 1).unwrap();
+    assert_eq!(
+        store
+            .prune_audit(chrono::Utc::now() - chrono::Duration::days(400))
+            .unwrap(),
+        0,
+        "nothing older than 400 days"
+    );
+    assert_eq!(
+        store
+            .prune_audit(chrono::Utc::now() - chrono::Duration::days(30))
+            .unwrap(),
+        2500
+    );
+    let left = app.audit(&alice).await;
+    assert_eq!(left.len(), recent, "the recent events stay");
+    assert!(left.iter().all(|e| e["target"]["name"] != "x"));
+}
