@@ -250,18 +250,16 @@ pub fn DeleteDialog(
 /// A token's usage: its last use and a chart of its pulls per day over 30 days.
 #[component]
 pub fn UsageDialog(client: Client, token: Token, on_close: Callback<()>) -> impl IntoView {
+    let usage = RwSignal::new(None::<Result<TokenUsage, String>>);
     let id = token.id.clone();
-    let usage = LocalResource::new(move || {
-        let (client, id) = (client.clone(), id.clone());
-        async move { client.token_usage(&id).await }
-    });
+    spawn_local(async move { usage.set(Some(client.token_usage(&id).await.map_err(|e| crate::shown(&e)))) });
     view! {
         <Modal title="Token usage" on_close=on_close>
             <p>{format!("How “{}” was used.", token.name)}</p>
-            <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
-                {move || usage.get().map(|r| match r {
-                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
-                    Ok(u) => view! {
+                {move || match usage.get() {
+                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <ErrorMessage message=e /> }.into_any(),
+                    Some(Ok(u)) => view! {
                         <p data-testid="last-use">{match (u.last_used_at, u.last_used_from.clone()) {
                             (Some(at), Some(from)) => format!("Last used {} from {from}.", crate::components::local_time(at)),
                             (Some(at), None) => format!("Last used {}.", crate::components::local_time(at)),
@@ -269,8 +267,7 @@ pub fn UsageDialog(client: Client, token: Token, on_close: Callback<()>) -> impl
                         }}</p>
                         <PullsChart usage=u />
                     }.into_any(),
-                })}
-            </Transition>
+                }}
             <div class="buttons">
                 <button type="button" class="primary" on:click=move |_| on_close.run(())>"Done"</button>
             </div>

@@ -5,7 +5,7 @@ use crate::components::{local_time, CopyButton, ErrorMessage, Modal};
 use crate::Session;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tollgate_model::{CreateWebhook, CreatedWebhook, DeliveryState, EventType, Webhook};
+use tollgate_model::{CreateWebhook, CreatedWebhook, DeliveryState, EventType, Webhook, WebhookDelivery};
 
 /// What each event means, for the checkboxes.
 fn describe(event: EventType) -> &'static str {
@@ -27,18 +27,20 @@ fn describe(event: EventType) -> &'static str {
 #[component]
 pub fn WebhooksPage(session: Session) -> impl IntoView {
     let client = session.client();
-    let reload = RwSignal::new(0u32);
     let url = RwSignal::new(String::new());
     let chosen = RwSignal::new(Vec::<EventType>::new());
     let message = RwSignal::new(None::<String>);
     let created = RwSignal::new(None::<CreatedWebhook>);
     let log_of = RwSignal::new(None::<Webhook>);
+    // Loaded into a signal rather than a resource: a resource and its <Transition> per type
+    // cost the bundle about ten kilobytes each.
+    let hooks = RwSignal::new(None::<Result<Vec<Webhook>, String>>);
     let list_client = client.clone();
-    let hooks = LocalResource::new(move || {
-        reload.track();
+    let load = Callback::new(move |()| {
         let client = list_client.clone();
-        async move { client.webhooks().await }
+        spawn_local(async move { hooks.set(Some(client.webhooks().await.map_err(|e| crate::shown(&e)))) });
     });
+    load.run(());
     let create_client = client.clone();
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -58,7 +60,7 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                 }
                 Err(e) => message.set(Some(crate::shown(&e))),
             }
-            reload.update(|n| *n += 1);
+            load.run(());
         });
     };
     let delete_client = client.clone();
@@ -74,7 +76,7 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                 }
                 Err(e) => message.set(Some(crate::shown(&e))),
             }
-            reload.update(|n| *n += 1);
+            load.run(());
         });
     };
     let toggle = move |event: EventType, on: bool| {
@@ -85,18 +87,15 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
             }
         })
     };
-    view! {
-        <section aria-labelledby="wh-title">
-            <h1 id="wh-title">"Webhooks"</h1>
-            <p>"Tollgate sends the project's events to these URLs, signed as Standard Webhooks. Failed deliveries are retried for about a day."</p>
+    let form = view! {
             <form class="stacked" on:submit=create>
                 <label for="wh-url">"Payload URL"</label>
                 <input id="wh-url" type="url" required placeholder="https://hooks.example.com/tollgate" prop:value=move || url.get()
                     on:input=move |ev| url.set(event_target_value(&ev)) />
                 <fieldset>
                     <legend>"Events"</legend>
-                    {EventType::ALL.into_iter().map(|event| {
-                        let id = format!("wh-event-{}", event.as_str().replace('.', "-"));
+                    {EventType::ALL.into_iter().enumerate().map(|(i, event)| {
+                        let id = format!("wh-event-{i}");
                         view! {
                             <div class="check">
                                 <input type="checkbox" id=id.clone() prop:checked=move || chosen.with(|c| c.contains(&event))
@@ -108,12 +107,13 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                 </fieldset>
                 <button type="submit" class="primary">"Add webhook"</button>
             </form>
-            {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
-            <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
-                {move || hooks.get().map(|r| match r {
-                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks yet."</p> }.into_any(),
-                    Ok(list) => view! {
+    };
+    let list = view! {
+                {move || match hooks.get() {
+                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <ErrorMessage message=e /> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No webhooks yet."</p> }.into_any(),
+                    Some(Ok(list)) => view! {
                         <table>
                             <caption class="sr-only">"Webhooks"</caption>
                             <thead><tr><th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
@@ -139,8 +139,15 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                })}
-            </Transition>
+                }}
+    };
+    view! {
+        <section aria-labelledby="wh-title">
+            <h1 id="wh-title">"Webhooks"</h1>
+            <p>"Tollgate sends the project's events to these URLs, signed as Standard Webhooks. Failed deliveries are retried for about a day."</p>
+            {form}
+            {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
+            {list}
             {move || log_of.get().map(|hook| view! { <DeliveryLog session=session.clone() hook=hook /> })}
         </section>
         {move || created.get().map(|c| view! {
@@ -161,15 +168,17 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
 #[component]
 fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
     let client = session.client();
-    let reload = RwSignal::new(0u32);
     let notice = RwSignal::new(None::<String>);
-    let id = hook.id.clone();
-    let list_client = client.clone();
-    let deliveries = LocalResource::new(move || {
-        reload.track();
+    let deliveries = RwSignal::new(None::<Result<Vec<WebhookDelivery>, String>>);
+    let (list_client, id) = (client.clone(), hook.id.clone());
+    let load = Callback::new(move |()| {
         let (client, id) = (list_client.clone(), id.clone());
-        async move { client.webhook_deliveries(&id, None, Some(25)).await }
+        spawn_local(async move {
+            let page = client.webhook_deliveries(&id, None, Some(25)).await;
+            deliveries.set(Some(page.map(|p| p.items).map_err(|e| crate::shown(&e))));
+        });
     });
+    load.run(());
     let hook_id = hook.id.clone();
     let again = move |delivery: String| {
         let (client, hook_id) = (client.clone(), hook_id.clone());
@@ -178,21 +187,21 @@ fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
                 Ok(_) => notice.set(Some("Sent again; refresh to see the outcome.".into())),
                 Err(e) => notice.set(Some(crate::shown(&e))),
             }
-            reload.update(|n| *n += 1);
+            load.run(());
         });
     };
     view! {
         <section aria-labelledby="log-title">
             <div class="title-row">
                 <h2 id="log-title">{format!("Deliveries to {}", hook.url)}</h2>
-                <button type="button" on:click=move |_| reload.update(|n| *n += 1)>"Refresh"</button>
+                <button type="button" on:click=move |_| load.run(())>"Refresh"</button>
             </div>
             {move || notice.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
-            <Transition fallback=|| view! { <p role="status">"Loading…"</p> }>
-                {move || deliveries.get().map(|r| match r {
-                    Err(e) => view! { <ErrorMessage message=crate::shown(&e) /> }.into_any(),
-                    Ok(page) if page.items.is_empty() => view! { <p class="empty">"Nothing sent yet."</p> }.into_any(),
-                    Ok(page) => view! {
+                {move || match deliveries.get() {
+                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <ErrorMessage message=e /> }.into_any(),
+                    Some(Ok(items)) if items.is_empty() => view! { <p class="empty">"Nothing sent yet."</p> }.into_any(),
+                    Some(Ok(items)) => view! {
                         <table>
                             <caption class="sr-only">"Delivery log"</caption>
                             <thead><tr>
@@ -201,7 +210,7 @@ fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
                                 <th scope="col"><span class="sr-only">"Actions"</span></th>
                             </tr></thead>
                             <tbody>
-                                {page.items.into_iter().map(|d| {
+                                {items.into_iter().map(|d| {
                                     let again = again.clone();
                                     let delivery = d.id.clone();
                                     let answer = match (d.response_status, &d.error) {
@@ -231,8 +240,7 @@ fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                })}
-            </Transition>
+                }}
         </section>
     }
 }
