@@ -7,22 +7,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use tollgate_model::{CreateWebhook, CreatedWebhook, DeliveryState, EventType, Webhook, WebhookDelivery};
 
-/// What each event means, for the checkboxes.
-fn describe(event: EventType) -> &'static str {
-    match event {
-        EventType::TokenCreated => "A token was generated",
-        EventType::TokenSecretRegenerated => "A token's secret was re-generated",
-        EventType::TokenDeleted => "A token was deleted",
-        EventType::TokenRevoked => "A token's secret was reported leaked and revoked",
-        EventType::TokenProductsSynced => "A token's products were re-synced",
-        EventType::TokenExpiring => "A token ends in 30, 7 or 1 days",
-        EventType::TokenExpired => "A token's own end date passed",
-        EventType::SubscriptionChanged => "The subscription changed",
-        EventType::SubscriptionExpiring => "The subscription ends in 30, 7 or 1 days",
-        EventType::SubscriptionExpired => "The subscription ended",
-    }
-}
-
 /// The project's webhooks and, for the one chosen, its delivery log.
 #[component]
 pub fn WebhooksPage(session: Session) -> impl IntoView {
@@ -100,7 +84,7 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                             <div class="check">
                                 <input type="checkbox" id=id.clone() prop:checked=move || chosen.with(|c| c.contains(&event))
                                     on:change=move |ev| toggle(event, event_target_checked(&ev)) />
-                                <label for=id><code>{event.as_str()}</code>" · "{describe(event)}</label>
+                                <label for=id><code>{event.as_str()}</code></label>
                             </div>
                         }
                     }).collect_view()}
@@ -116,7 +100,7 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                     Some(Ok(list)) => view! {
                         <table>
                             <caption class="sr-only">"Webhooks"</caption>
-                            <thead><tr><th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                            <thead><tr><th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|h| {
                                     let (shown, gone) = (h.clone(), h.clone());
@@ -126,7 +110,6 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
                                         <tr>
                                             <th scope="row"><code>{h.url.clone()}</code></th>
                                             <td>{events}</td>
-                                            <td>{crate::components::local_day(h.created_at)}</td>
                                             <td class="actions">
                                                 <button type="button" aria-label=format!("Deliveries to {}", h.url)
                                                     on:click=move |_| log_of.set(Some(shown.clone()))>"Deliveries"</button>
@@ -144,7 +127,8 @@ pub fn WebhooksPage(session: Session) -> impl IntoView {
     view! {
         <section aria-labelledby="wh-title">
             <h1 id="wh-title">"Webhooks"</h1>
-            <p>"Tollgate sends the project's events to these URLs, signed as Standard Webhooks. Failed deliveries are retried for about a day."</p>
+            <p>"Tollgate sends the project's events to these URLs, signed as Standard Webhooks. Failed deliveries are retried for about a day. "
+               <code>"token.expiring"</code>" and "<code>"subscription.expiring"</code>" come 30, 7 and 1 days before the end."</p>
             {form}
             {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             {list}
@@ -184,7 +168,7 @@ fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
         let (client, hook_id) = (client.clone(), hook_id.clone());
         spawn_local(async move {
             match client.redeliver(&hook_id, &delivery).await {
-                Ok(_) => notice.set(Some("Sent again; refresh to see the outcome.".into())),
+                Ok(_) => notice.set(Some("Sent again.".into())),
                 Err(e) => notice.set(Some(crate::shown(&e))),
             }
             load.run(());
@@ -192,10 +176,7 @@ fn DeliveryLog(session: Session, hook: Webhook) -> impl IntoView {
     };
     view! {
         <section aria-labelledby="log-title">
-            <div class="title-row">
-                <h2 id="log-title">{format!("Deliveries to {}", hook.url)}</h2>
-                <button type="button" on:click=move |_| load.run(())>"Refresh"</button>
-            </div>
+            <h2 id="log-title">{format!("Deliveries to {}", hook.url)}</h2>
             {move || notice.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
                 {move || match deliveries.get() {
                     None => view! { <p role="status">"Loading…"</p> }.into_any(),
