@@ -19,6 +19,9 @@ thread_local! {
     pub(crate) static ENQUEUED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Webhooks a project may have: each change is sent to every one of them.
+pub const MAX_WEBHOOKS: i64 = 20;
+
 fn require_admin(actor: &Actor) -> Result<()> {
     policy::check(actor, Operation::ManageWebhooks, Target::Project)
 }
@@ -168,6 +171,16 @@ impl Store {
         let events_text = events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",");
         let description = description.map(Description::as_str);
         self.write(|c| {
+            let existing: i64 = webhooks::table
+                .filter(webhooks::project_id.eq(&actor.project_id))
+                .count()
+                .get_result(c)?;
+            if existing >= MAX_WEBHOOKS {
+                return Err(StoreError::invalid(
+                    "url",
+                    format!("a project has at most {MAX_WEBHOOKS} webhooks; delete one first"),
+                ));
+            }
             let id = new_id();
             diesel::insert_into(webhooks::table)
                 .values((

@@ -310,6 +310,34 @@ async fn bad_webhooks_are_refused_with_the_field_and_change_nothing() {
     }
     assert_eq!(app.get(&alice, "/api/v1/webhooks").await.ok(200)["items"], json!([]));
     let (id, _) = register(&app, &alice, "https://hooks.example.com/tollgate", &["token.created"]).await;
+    // At most 20 a project: every change goes to each.
+    for n in 1..20 {
+        register(
+            &app,
+            &alice,
+            &format!("https://hooks.example.com/{n}"),
+            &["token.deleted"],
+        )
+        .await;
+    }
+    let refused = app
+        .post(
+            &alice,
+            "/api/v1/webhooks",
+            json!({ "url": "https://hooks.example.com/21", "events": ["token.deleted"] }),
+        )
+        .await;
+    assert!(refused.problem(422, "invalid_field")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("at most 20 webhooks"));
+    assert_eq!(
+        app.get(&alice, "/api/v1/webhooks").await.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
     app.post_empty(&alice, &format!("/api/v1/webhooks/{id}/deliveries/not-an-id/redeliver"))
         .await
         .problem(404, "not_found");
