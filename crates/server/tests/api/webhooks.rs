@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 both_backends!(
+    parallel_claims_never_take_one_delivery_twice,
     every_change_reaches_the_webhook_signed_and_without_secrets,
     failed_deliveries_are_retried_logged_and_sent_again,
     expiry_reminders_come_30_7_and_1_days_before_and_after_each_once,
@@ -666,4 +667,47 @@ async fn two_nodes_share_deliveries_without_sending_one_twice() {
     assert_eq!(reminders.len(), 1, "one reminder, whichever node sent it");
     assert_eq!(reminders[0]["payload"]["data"]["days_left"], 5);
     assert!(all.iter().all(|r| r["verified"] == true));
+}
+
+/// Nodes claim due deliveries at the same moment, on connections of their own: none is
+/// claimed twice, none is left out. (The receiver-level test shows no duplicate arrived; this
+/// one races the claim itself, many rounds over the same rows.)
+async fn parallel_claims_never_take_one_delivery_twice(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.webhooks.delivery = false).await;
+    let alice = app.login("alice").await;
+    register(&app, &alice, "https://hooks.example.com/race", &["token.created"]).await;
+    let n = 120;
+    for i in 0..n {
+        app.create_token(&alice, &format!("race-{i}")).await;
+    }
+    let claimer = |node: &'static str| {
+        let url = app.database_url.clone();
+        std::thread::spawn(move || {
+            let store = tollgate_store::Store::open(&url, 2).unwrap();
+            let mut mine = Vec::new();
+            loop {
+                let now = chrono::Utc::now().naive_utc();
+                let got = store
+                    .claim_deliveries(node, now, now + chrono::Duration::seconds(60), 3)
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|c| c.id));
+            }
+        })
+    };
+    let nodes: Vec<_> = ["a", "b", "c"].into_iter().map(claimer).collect();
+    let claims: Vec<Vec<String>> = nodes.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut all: Vec<&String> = claims.iter().flatten().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        total,
+        "a delivery was claimed twice: {:?}",
+        claims.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(total, n, "every delivery was claimed once");
 }
