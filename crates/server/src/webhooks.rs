@@ -151,15 +151,13 @@ impl std::fmt::Display for PrivateTarget {
 impl std::error::Error for PrivateTarget {}
 
 /// This node's sender: present while the server runs; the sender's thread ends with it.
-pub struct Sender {
-    wake: Arc<tokio::sync::Notify>,
-}
+pub struct Sender(());
 
 impl Sender {
     /// Starts the sender and the reminders on a thread of their own, off the request path.
     pub fn start(store: Store, config: &WebhookConfig, clock: Clock) -> Arc<Sender> {
         let wake = Arc::new(tokio::sync::Notify::new());
-        let sender = Arc::new(Sender { wake: wake.clone() });
+        let sender = Arc::new(Sender(()));
         let waker = wake.clone();
         store.set_outbox_waker(Arc::new(move || waker.notify_one()));
         let work = Work {
@@ -186,11 +184,6 @@ impl Sender {
             })
             .expect("the webhook thread starts");
         sender
-    }
-
-    /// Looks for due deliveries now (after "send again", or in tests).
-    pub fn nudge(&self) {
-        self.wake.notify_one();
     }
 }
 

@@ -1,7 +1,8 @@
 //! The audit log: every change, written in the same transaction as the change itself.
 
+use crate::cursor::{self, PageQuery};
 use crate::schema::audit_events;
-use crate::{cursor, new_id, now, utc, Actor, DbConn, Origin, Result, Store};
+use crate::{new_id, now, utc, Actor, DbConn, Origin, Result, Store};
 use diesel::prelude::*;
 use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
 
@@ -80,18 +81,15 @@ pub(crate) fn record_by(
 ) -> Result<()> {
     let id = new_id();
     if let Some(event) = crate::webhooks::event_of(action) {
-        let project: String = crate::schema::projects::table
-            .filter(crate::schema::projects::id.eq(project_id))
-            .select(crate::schema::projects::key)
-            .first(c)?;
-        let data = serde_json::json!({
-            "project": project,
-            "actor": { "id": by.0, "name": by.1 },
-            "target": { "type": target.kind, "id": target.id, "name": target.name },
-            "details": &details,
-            "audit_event_id": &id,
-        });
-        crate::webhooks::enqueue(c, project_id, event, data)?;
+        crate::webhooks::enqueue(c, project_id, event, |project| {
+            serde_json::json!({
+                "project": project,
+                "actor": { "id": by.0, "name": by.1 },
+                "target": { "type": target.kind, "id": target.id, "name": target.name },
+                "details": &details,
+                "audit_event_id": &id,
+            })
+        })?;
     }
     diesel::insert_into(audit_events::table)
         .values((
@@ -112,13 +110,6 @@ pub(crate) fn record_by(
     Ok(())
 }
 
-/// A page of the audit log, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub cursor: Option<String>,
-    pub limit: i64,
-}
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 struct EventRow {
@@ -137,40 +128,27 @@ struct EventRow {
 
 impl Store {
     /// The project's audit events (customer admins only), newest first.
-    pub fn audit_events(&self, actor: &Actor, query: &AuditQuery) -> Result<Page<AuditEvent>> {
+    pub fn audit_events(&self, actor: &Actor, query: &PageQuery) -> Result<Page<AuditEvent>> {
         crate::policy::check(
             actor,
             crate::policy::Operation::ReadAuditLog,
             crate::policy::Target::Project,
         )?;
-        let after = match &query.cursor {
-            Some(c) => Some(cursor::decode(c, 1)?.remove(0)),
-            None => None,
+        let load = |after: Option<&str>, n: i64| {
+            self.read(|c| {
+                let mut q = audit_events::table
+                    .filter(audit_events::project_id.eq(&actor.project_id))
+                    .select(EventRow::as_select())
+                    .order(audit_events::id.desc())
+                    .limit(n)
+                    .into_boxed();
+                if let Some(after) = after {
+                    q = q.filter(audit_events::id.lt(after));
+                }
+                Ok(q.load(c)?)
+            })
         };
-        let rows: Vec<EventRow> = self.read(|c| {
-            let mut q = audit_events::table
-                .filter(audit_events::project_id.eq(&actor.project_id))
-                .select(EventRow::as_select())
-                .order(audit_events::id.desc())
-                .limit(query.limit + 1)
-                .into_boxed();
-            if let Some(after) = &after {
-                q = q.filter(audit_events::id.lt(after));
-            }
-            Ok(q.load(c)?)
-        })?;
-        let more = rows.len() as i64 > query.limit;
-        let items: Vec<AuditEvent> = rows
-            .into_iter()
-            .take(query.limit as usize)
-            .filter_map(to_event)
-            .collect();
-        let next_cursor = if more {
-            items.last().map(|e| cursor::encode(&[&e.id]))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        cursor::newest_first(query, load, |r: &EventRow| &r.id, to_event)
     }
 }
 
@@ -204,18 +182,23 @@ impl Store {
         let boundary = format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..12]);
         let mut total = 0;
         loop {
-            let gone = self.write(|c| {
-                let batch: Vec<String> = audit_events::table
+            // Read first: most rounds find nothing, and then take no write lock.
+            let batch: Vec<String> = self.read(|c| {
+                Ok(audit_events::table
                     .filter(audit_events::id.lt(&boundary))
                     .select(audit_events::id)
                     .order(audit_events::id)
                     .limit(1000)
-                    .load(c)?;
-                diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(c)?;
-                Ok(batch.len())
+                    .load(c)?)
+            })?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let gone = self.write(|c| {
+                Ok(diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(c)?)
             })?;
             total += gone;
-            if gone < 1000 {
+            if batch.len() < 1000 {
                 return Ok(total);
             }
         }

@@ -23,3 +23,36 @@ pub(crate) fn decode(cursor: &str, n: usize) -> Result<Vec<String>> {
     }
     Ok(parts)
 }
+
+/// A page of a list: `cursor` as a previous page handed it out, `limit` rows.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+/// A newest-first page of rows keyed by their time-ordered id (UUIDv7): `load(after, n)`
+/// reads up to `n` rows with ids below `after`; the cursor is the last row's id.
+pub(crate) fn newest_first<R, T>(
+    query: &PageQuery,
+    load: impl FnOnce(Option<&str>, i64) -> Result<Vec<R>>,
+    id_of: impl Fn(&R) -> &str,
+    convert: impl Fn(R) -> Option<T>,
+) -> Result<tollgate_model::Page<T>> {
+    let after = match &query.cursor {
+        Some(c) => Some(decode(c, 1)?.remove(0)),
+        None => None,
+    };
+    let mut rows = load(after.as_deref(), query.limit + 1)?;
+    let more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit.max(0) as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| encode(&[id_of(r)]))
+    } else {
+        None
+    };
+    Ok(tollgate_model::Page {
+        items: rows.into_iter().filter_map(convert).collect(),
+        next_cursor,
+    })
+}

@@ -207,19 +207,25 @@ impl Store {
     pub fn prune_usage(&self, first_kept: chrono::NaiveDate) -> Result<usize> {
         let mut total = 0;
         loop {
-            let gone = self.write(|c| {
-                let batch: Vec<(String, chrono::NaiveDate)> = token_usage::table
+            // Read first: most rounds find nothing, and then take no write lock.
+            let batch: Vec<(String, chrono::NaiveDate)> = self.read(|c| {
+                Ok(token_usage::table
                     .filter(token_usage::day.lt(first_kept))
                     .select((token_usage::token_id, token_usage::day))
                     .limit(1000)
-                    .load(c)?;
+                    .load(c)?)
+            })?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            self.write(|c| {
                 for (id, day) in &batch {
                     diesel::delete(token_usage::table.find((id, day))).execute(c)?;
                 }
-                Ok(batch.len())
+                Ok(())
             })?;
-            total += gone;
-            if gone < 1000 {
+            total += batch.len();
+            if batch.len() < 1000 {
                 return Ok(total);
             }
         }

@@ -16,7 +16,7 @@ mod tokens;
 mod users;
 mod webhooks;
 
-pub use audit::AuditQuery;
+pub use cursor::PageQuery;
 pub use db::{Backend, DbConn, Store};
 pub use gateway::{Change, GatewayToken, Retired, SecretLookup, Use};
 pub use notify::ChangeListener;
@@ -24,7 +24,7 @@ pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};
 pub use users::{Actor, Operator, UserClaims};
-pub use webhooks::{Attempt, Claimed, DeliveryQuery};
+pub use webhooks::{Attempt, Claimed};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

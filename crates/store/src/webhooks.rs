@@ -5,9 +5,10 @@
 //! still hold the lease: two nodes never send one delivery at the same time.
 
 use crate::audit::{record, Target as AuditTarget};
+use crate::cursor::{self, PageQuery};
 use crate::policy::{self, Operation, Target};
 use crate::schema::{leases, lifecycle_notices, projects, tokens, webhook_deliveries, webhooks};
-use crate::{cursor, is_id, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
+use crate::{is_id, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use std::cell::Cell;
@@ -94,13 +95,6 @@ impl DeliveryRow {
             payload: serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
         })
     }
-}
-
-/// A page of a delivery log, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryQuery {
-    pub cursor: Option<String>,
-    pub limit: i64,
 }
 
 /// A delivery a node has claimed: what to send, where, and with which key.
@@ -228,37 +222,24 @@ impl Store {
     }
 
     /// A webhook's deliveries, newest first.
-    pub fn webhook_deliveries(&self, actor: &Actor, id: &str, query: &DeliveryQuery) -> Result<Page<WebhookDelivery>> {
+    pub fn webhook_deliveries(&self, actor: &Actor, id: &str, query: &PageQuery) -> Result<Page<WebhookDelivery>> {
         require_admin(actor)?;
-        let after = match &query.cursor {
-            Some(c) => Some(cursor::decode(c, 1)?.remove(0)),
-            None => None,
+        let load = |after: Option<&str>, n: i64| {
+            self.read(|c| {
+                let hook = find(c, actor, id)?;
+                let mut q = webhook_deliveries::table
+                    .filter(webhook_deliveries::webhook_id.eq(&hook.id))
+                    .order(webhook_deliveries::id.desc())
+                    .limit(n)
+                    .select(DeliveryRow::as_select())
+                    .into_boxed();
+                if let Some(after) = after {
+                    q = q.filter(webhook_deliveries::id.lt(after));
+                }
+                Ok(q.load(c)?)
+            })
         };
-        let rows: Vec<DeliveryRow> = self.read(|c| {
-            let hook = find(c, actor, id)?;
-            let mut q = webhook_deliveries::table
-                .filter(webhook_deliveries::webhook_id.eq(&hook.id))
-                .order(webhook_deliveries::id.desc())
-                .limit(query.limit + 1)
-                .select(DeliveryRow::as_select())
-                .into_boxed();
-            if let Some(after) = &after {
-                q = q.filter(webhook_deliveries::id.lt(after));
-            }
-            Ok(q.load(c)?)
-        })?;
-        let more = rows.len() as i64 > query.limit;
-        let items: Vec<WebhookDelivery> = rows
-            .into_iter()
-            .take(query.limit as usize)
-            .filter_map(DeliveryRow::into_api)
-            .collect();
-        let next_cursor = if more {
-            items.last().map(|d| cursor::encode(&[&d.id]))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        cursor::newest_first(query, load, |r: &DeliveryRow| &r.id, DeliveryRow::into_api)
     }
 
     /// "Send again": the delivery is due now, whatever its state; the message id stays, so
@@ -447,7 +428,7 @@ impl Store {
                             serde_json::json!({ "project": key, "project_name": name, "end_date": end, "days_left": days_left }),
                         ),
                     };
-                    enqueue(c, &id, event, data)?;
+                    enqueue(c, &id, event, |_| data)?;
                     sent += 1;
                 }
             }
@@ -482,7 +463,7 @@ impl Store {
                             serde_json::json!({ "project": key, "token": token, "expires_on": own, "days_left": days_left }),
                         ),
                     };
-                    enqueue(c, &project_id, event, data)?;
+                    enqueue(c, &project_id, event, |_| data)?;
                     sent += 1;
                 }
             }
@@ -567,8 +548,14 @@ fn remind(c: &mut DbConn, subject: &str, last_day: NaiveDate, today: NaiveDate) 
 }
 
 /// Writes one delivery of `event` to each webhook of the project that wants it, in the
-/// caller's transaction. `data` never holds a secret.
-pub(crate) fn enqueue(c: &mut DbConn, project_id: &str, event: EventType, data: serde_json::Value) -> Result<()> {
+/// caller's transaction: `data` makes the payload's data from the project's key, only when a
+/// webhook wants the event (most changes are in projects without one). It never holds a secret.
+pub(crate) fn enqueue(
+    c: &mut DbConn,
+    project_id: &str,
+    event: EventType,
+    data: impl FnOnce(&str) -> serde_json::Value,
+) -> Result<()> {
     let hooks: Vec<(String, String)> = webhooks::table
         .filter(webhooks::project_id.eq(project_id))
         .select((webhooks::id, webhooks::events))
@@ -581,6 +568,8 @@ pub(crate) fn enqueue(c: &mut DbConn, project_id: &str, event: EventType, data: 
     if wanted.is_empty() {
         return Ok(());
     }
+    let project: String = projects::table.find(project_id).select(projects::key).first(c)?;
+    let data = data(&project);
     let at = now();
     let payload = serde_json::json!({
         "type": event.as_str(),

@@ -1,15 +1,13 @@
 //! The caller (`/me`) and the project's audit log.
 
-use super::{db, page_limit};
+use super::db;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use actix_web::web;
-use serde::Deserialize;
 use tollgate_model::paths;
 use tollgate_model::{AuditEvent, Me, Page, Problem};
-use tollgate_store::AuditQuery;
 
 /// Who the caller is: role, project and the project's subscription.
 #[utoipa::path(get, operation_id = "getMe", path = paths::ME, tag = "account", security(("bearer" = [])),
@@ -33,19 +31,8 @@ pub async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web
     }))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditParams {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1–100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-}
-
 /// The project's audit log, newest first (customer admins).
-#[utoipa::path(get, operation_id = "listAuditEvents", path = paths::AUDIT_EVENTS, tag = "audit", security(("bearer" = [])), params(AuditParams),
+#[utoipa::path(get, operation_id = "listAuditEvents", path = paths::AUDIT_EVENTS, tag = "audit", security(("bearer" = [])), params(super::PageParams),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -57,12 +44,9 @@ pub async fn audit_events(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
-    ApiQuery(params): ApiQuery<AuditParams>,
+    ApiQuery(params): ApiQuery<super::PageParams>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
-    let query = AuditQuery {
-        cursor: params.cursor,
-        limit: page_limit(params.limit)?,
-    };
+    let query = params.query()?;
     let page = db(&state, move |store| store.audit_events(&actor, &query)).await?;
     Ok(super::page_response(&req, page))
 }

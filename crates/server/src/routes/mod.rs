@@ -139,6 +139,28 @@ pub fn page_response<T: serde::Serialize>(req: &HttpRequest, page: tollgate_mode
     response.json(page)
 }
 
+/// The query of a newest-first list: where the previous page ended, and how many.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+impl PageParams {
+    /// The store's page query, the size checked.
+    pub fn query(self) -> Result<tollgate_store::PageQuery, ApiError> {
+        Ok(tollgate_store::PageQuery {
+            limit: page_limit(self.limit)?,
+            cursor: self.cursor,
+        })
+    }
+}
+
 /// Bounds a page size: 1 to 100, 25 when absent.
 pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     use tollgate_model::{PAGE_DEFAULT, PAGE_MAX, PAGE_MIN};

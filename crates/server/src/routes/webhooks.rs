@@ -1,17 +1,15 @@
 //! `/api/v1/webhooks`: where a project's events are sent, and the delivery log (customer admins).
 
-use super::{db, origin, page_limit};
+use super::{db, origin};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 use tollgate_model::paths;
 use tollgate_model::{
     CreateWebhook, CreatedWebhook, Description, ErrorCode, Page, Problem, Webhook, WebhookDelivery, WebhookList,
 };
-use tollgate_store::DeliveryQuery;
 
 /// The project's webhooks, oldest first.
 #[utoipa::path(get, operation_id = "listWebhooks", path = paths::WEBHOOKS, tag = "webhooks", security(("bearer" = [])),
@@ -112,21 +110,10 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeliveryParams {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1–100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-}
-
 /// The webhook's delivery log, newest first: each event, its state, the last attempt's
 /// status, error and duration, and the next try.
 #[utoipa::path(get, operation_id = "listWebhookDeliveries", path = paths::WEBHOOK_DELIVERIES, tag = "webhooks", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Webhook id"), DeliveryParams),
+    params(("id" = String, Path, description = "Webhook id"), super::PageParams),
     responses(
         (status = 200, description = "A page of deliveries", body = Page<WebhookDelivery>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -140,12 +127,9 @@ pub async fn deliveries(
     state: web::Data<AppState>,
     Caller(actor): Caller,
     id: web::Path<String>,
-    ApiQuery(params): ApiQuery<DeliveryParams>,
+    ApiQuery(params): ApiQuery<super::PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = DeliveryQuery {
-        cursor: params.cursor,
-        limit: page_limit(params.limit)?,
-    };
+    let query = params.query()?;
     let id = id.into_inner();
     let page = db(&state, move |store| store.webhook_deliveries(&actor, &id, &query)).await?;
     Ok(super::page_response(&req, page))
