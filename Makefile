@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SERVER = -p tollgate-server --bin tollgate
 
-.PHONY: run test check unit walkthrough contract manifests image image-test e2e spec web clean bench bench-web
+.PHONY: run test check unit walkthrough contract manifests image image-test e2e spec web clean bench bench-web bench-scale
 
 ## Build everything and serve on http://127.0.0.1:8080 (embedded SQLite in ./data, demo mode).
 run: web
@@ -76,3 +76,9 @@ bench-web: web e2e/node_modules/.installed
 ## The gateway benchmark (release build, wrk): prints requests/s and p50/p99 latency.
 bench: e2e/node_modules/.installed
 	e2e/bench/run.sh
+
+## A million tokens (10,000 projects, one of 100,000) and ten million audit events, seeded in
+## bulk on SQLite and on PostgreSQL: introspection and /auth/token with mostly cache misses and
+## with a hot set, list and audit pages at 20 readers, and the node's memory (about 25 min).
+bench-scale:
+	e2e/bench/scale.sh

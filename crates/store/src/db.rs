@@ -152,6 +152,9 @@ impl Store {
         drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
+            // A SQLite connection is a file handle that cannot go stale: no `SELECT 1` (a parse
+            // and a step) before every use. A PostgreSQL one may have lost its server.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(POOL_WAIT)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -196,6 +199,13 @@ impl Store {
         let mut conn = self.conn()?;
         let conn: &mut DbConn = &mut conn;
         conn.transaction(f)
+    }
+
+    /// Runs `f` on a connection, outside a transaction: for a single statement, which sees one
+    /// moment of the database by itself.
+    pub(crate) fn query<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
     }
 
     /// Runs `f` in one write transaction: all of it happens, or none of it.

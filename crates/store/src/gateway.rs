@@ -45,7 +45,7 @@ type DigestRow = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<chrono::NaiveDate>,
-    String,
+    Option<String>,
 );
 
 /// Why a secret that once worked no longer does.
@@ -123,8 +123,8 @@ impl Store {
     /// The token whose secret has this digest, else why the secret no longer works, if it
     /// ever did.
     pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<SecretLookup> {
-        // One read transaction: the token and its products as of the same moment.
-        self.read(|c| {
+        // One statement reads the token and its products as of one moment: no transaction.
+        self.query(|c| {
             if let Some(token) = gateway_token(c, By::Digest(&digest.hex()))? {
                 return Ok(SecretLookup::Token(token));
             }
@@ -146,7 +146,7 @@ impl Store {
         if !crate::is_id(id) {
             return Ok(None);
         }
-        self.read(|c| gateway_token(c, By::Id(id)))
+        self.query(|c| gateway_token(c, By::Id(id)))
     }
 
     /// Records tokens' uses in one transaction: when each was last used and from where (a
@@ -294,58 +294,51 @@ enum By<'a> {
     Id(&'a str),
 }
 
-/// The token found `by` its digest or id, with its products, as of one moment.
+/// The token found `by` its digest or id, with its products, as of one moment: one statement
+/// (a row per product the token has, joined to the subscription's), so that a cache miss
+/// costs one round trip and no transaction.
 fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
-    type Db = <DbConn as diesel::Connection>::Backend;
-    let query = tokens::table
-        .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
-        .into_boxed::<Db>();
-    let query = match by {
-        By::Digest(hex) => query.filter(tokens::secret_digest.eq(hex)),
-        By::Id(id) => query.filter(tokens::id.eq(id)),
+    // Not boxed: a query of a static type is prepared once per connection and kept (diesel
+    // re-prepares a boxed one on SQLite, a parse and a plan on every miss).
+    macro_rules! lookup {
+        ($filter:expr) => {
+            tokens::table
+                .inner_join(projects::table.on(projects::id.eq(tokens::project_id)))
+                .left_join(token_products::table.on(token_products::token_id.eq(tokens::id)))
+                // Its products that the subscription still has: the truth is read here,
+                // whatever a change racing the subscription's left in the token's own list.
+                .left_join(
+                    subscription_products::table.on(subscription_products::project_id
+                        .eq(tokens::project_id)
+                        .and(subscription_products::product_code.eq(token_products::product_code))),
+                )
+                .filter($filter)
+                .select((
+                    tokens::id,
+                    tokens::registry_username,
+                    projects::key,
+                    tokens::kind,
+                    projects::subscription_end_date,
+                    tokens::created_at,
+                    tokens::secret_regenerated_at,
+                    tokens::revoked_at,
+                    tokens::expires_on,
+                    subscription_products::product_code.nullable(),
+                ))
+                .order(subscription_products::product_code.nullable())
+                .load::<DigestRow>(c)?
+        };
+    }
+    let rows = match by {
+        By::Digest(hex) => lookup!(tokens::secret_digest.eq(hex)),
+        By::Id(id) => lookup!(tokens::id.eq(id)),
     };
-    let row: Option<DigestRow> = query
-        .select((
-            tokens::id,
-            tokens::registry_username,
-            projects::key,
-            tokens::kind,
-            projects::subscription_end_date,
-            tokens::created_at,
-            tokens::secret_regenerated_at,
-            tokens::revoked_at,
-            tokens::expires_on,
-            tokens::project_id,
-        ))
-        .first(c)
-        .optional()?;
-    let Some((
-        id,
-        registry_username,
-        project_key,
-        kind,
-        end_date,
-        created_at,
-        regenerated_at,
-        revoked_at,
-        own_end,
-        project_id,
-    )) = row
+    let products: Vec<String> = rows.iter().filter_map(|r| r.9.clone()).collect();
+    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at, own_end, _)) =
+        rows.into_iter().next()
     else {
         return Ok(None);
     };
-    // Its products that the subscription still has: the truth is read here, whatever a
-    // change racing the subscription's left in the token's own list.
-    let products: Vec<String> = token_products::table
-        .inner_join(
-            subscription_products::table.on(subscription_products::product_code
-                .eq(token_products::product_code)
-                .and(subscription_products::project_id.eq(&project_id))),
-        )
-        .filter(token_products::token_id.eq(&id))
-        .order(token_products::product_code)
-        .select(token_products::product_code)
-        .load(c)?;
     Ok(Some(GatewayToken {
         id,
         registry_username,
