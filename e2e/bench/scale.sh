@@ -11,7 +11,8 @@
 #     that an eighth of them match and one that one token matches, two status filters, the tenth page by cursor) and of the audit log (the first
 #     and the hundredth page), 20 concurrent readers;
 #   - the node's resident memory after each run.
-# Prints one table per backend (markdown).
+# Prints one table per backend (markdown). BENCH_SCALE_KEEP=<dir> keeps the seeded databases
+# and secrets there, and a later run with the same setting measures them again unseeded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -58,19 +59,26 @@ run() {
   [ -z "$errors" ] || echo "  ($errors)"
 }
 
+keep=${BENCH_SCALE_KEEP:-}
 for backend in $backends; do
-  BENCH_DIR="$work/$backend"
-  mkdir -p "$BENCH_DIR/data"
-  if [ "$backend" = postgres ]; then
-    psql -q "$pg_admin/postgres" -c 'DROP DATABASE IF EXISTS tollgate_bench_scale' -c 'CREATE DATABASE tollgate_bench_scale'
-    url="$pg_admin/tollgate_bench_scale"
+  BENCH_DIR="${keep:-$work}/$backend"
+  url="$BENCH_DIR/data/tollgate.db"
+  [ "$backend" = postgres ] && url="$pg_admin/tollgate_bench_scale"
+  if [ -n "$keep" ] && [ -f "$BENCH_DIR/seeded" ]; then
+    echo "== $backend: measuring the database kept in $BENCH_DIR"
+    seed_seconds=$(cat "$BENCH_DIR/seeded")
   else
-    url="$BENCH_DIR/data/tollgate.db"
+    rm -rf "$BENCH_DIR"
+    mkdir -p "$BENCH_DIR/data"
+    if [ "$backend" = postgres ]; then
+      psql -q "$pg_admin/postgres" -c 'DROP DATABASE IF EXISTS tollgate_bench_scale' -c 'CREATE DATABASE tollgate_bench_scale'
+    fi
+    echo "== $backend: seeding $tokens tokens over $projects projects ($big of them acme's), $audit audit events"
+    seed_started=$(date +%s)
+    "$target/tollgate-bench-scale-seed" "$url" "$BENCH_DIR" "$tokens" "$projects" "$big" "$audit"
+    seed_seconds=$(( $(date +%s) - seed_started ))
+    echo "$seed_seconds" >"$BENCH_DIR/seeded"
   fi
-  echo "== $backend: seeding $tokens tokens over $projects projects ($big of them acme's), $audit audit events"
-  seed_started=$(date +%s)
-  "$target/tollgate-bench-scale-seed" "$url" "$BENCH_DIR" "$tokens" "$projects" "$big" "$audit"
-  seed_seconds=$(( $(date +%s) - seed_started ))
   if [ "$backend" = postgres ]; then
     size=$(psql -qtA "$url" -c "SELECT pg_size_pretty(pg_database_size('tollgate_bench_scale'))")
   else
@@ -113,6 +121,8 @@ for backend in $backends; do
   run "introspection, every token (mostly misses)" "$base" secrets.lua 2 "$connections"
   miss_ratio=$(awk -v a="$last_rps" -v b="$ref_all" 'BEGIN { printf "%.2f", a / b }')
   BENCH_FILE=hot.txt
+  # The hot set once through first (into the cache), as a gateway's working set would be.
+  wrk -t2 -c"$connections" -d3s -s e2e/bench/secrets.lua "$base" >/dev/null
   run "reference, hot 1 %" "$ref" secrets.lua 2 "$connections"
   ref_hot=$last_rps
   run "introspection, hot 1 %" "$base" secrets.lua 2 "$connections"
@@ -161,10 +171,15 @@ for backend in $backends; do
     echo "list and audit pages p99 at $readers readers: ${list_p99s[*]} (goal under 50 ms); node RSS goal under 300 MB."
   } | tee -a "$table"
   grep -q 'tgr_' "$BENCH_DIR/tollgate.log" && { echo "a secret reached the log" >&2; exit 1; }
-  grep -q '"status":5' "$BENCH_DIR/tollgate.log" && { echo "the node answered 5xx" >&2; grep '"status":5' "$BENCH_DIR/tollgate.log" | head -3 >&2; exit 1; }
+  # 503 is the answer of a database slower than the caller's patience (saturation, counted);
+  # any other 5xx is a defect.
+  echo "503 answers (the database slower than the caller's patience): $(grep -c '"status":503' "$BENCH_DIR/tollgate.log" || true)" | tee -a "$table"
+  if grep -v '"status":503' "$BENCH_DIR/tollgate.log" | grep -q '"status":5'; then
+    echo "the node answered 5xx other than 503" >&2; grep -v '"status":503' "$BENCH_DIR/tollgate.log" | grep '"status":5' | head -3 >&2; exit 1
+  fi
   stop_all
   node=""
-  rm -rf "$BENCH_DIR"
+  [ -n "$keep" ] || rm -rf "$BENCH_DIR"
 done
 echo
 echo "== summary"

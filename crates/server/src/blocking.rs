@@ -22,10 +22,15 @@ pub async fn store_call<T: Send + 'static>(
     let store = store.clone();
     match tokio::time::timeout(patience, actix_web::web::block(move || f(&store))).await {
         Ok(done) => Ok(done??),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "the database did not answer within {} ms",
-            patience.as_millis()
-        ))
-        .into()),
+        Err(_) => Err(too_slow(patience)),
     }
+}
+
+/// `503 unavailable`: the database did not answer within `patience`.
+pub fn too_slow(patience: Duration) -> ApiError {
+    StoreError::Unavailable(format!(
+        "the database did not answer within {} ms",
+        patience.as_millis()
+    ))
+    .into()
 }

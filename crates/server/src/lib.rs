@@ -261,8 +261,16 @@ fn build_gateway(
         g.token_issuer.clone(),
         g.token_ttl,
     )?;
+    let misses = match store.backend() {
+        tollgate_store::Backend::Postgres => Some(
+            gateway::batch::MissBatcher::start(store.clone())
+                .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?,
+        ),
+        tollgate_store::Backend::Sqlite => None,
+    };
     Ok(gateway::Gateway {
         cache,
+        misses,
         usage,
         introspect_limiter: gateway::limiter::FailureLimiter::new(g.introspect_failures_per_minute),
         token_limiter: gateway::limiter::FailureLimiter::new(g.token_failures_per_minute),

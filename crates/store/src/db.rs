@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -69,15 +69,44 @@ pub(crate) struct Manager {
     backend: Backend,
 }
 
+/// A PostgreSQL connection that answered this recently is used without a `SELECT 1` first
+/// (a round trip, as much as a cache miss's own query); one idle longer is asked first.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
+/// A pooled connection, with when it last answered and whether it lost its server.
+pub(crate) struct Pooled {
+    db: DbConn,
+    answered: Instant,
+    lost: bool,
+}
+
+impl Pooled {
+    /// Runs `f` on the connection, noting that it answered, or that its link is gone (then the
+    /// pool drops it, rather than hand it out again).
+    fn run<T>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let done = f(&mut self.db);
+        match &done {
+            Ok(_) => self.answered = Instant::now(),
+            Err(StoreError::Database(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ))) => self.lost = true,
+            Err(_) => {}
+        }
+        done
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> std::result::Result<DbConn, Self::Error> {
-        match self.backend {
+    fn connect(&self) -> std::result::Result<Pooled, Self::Error> {
+        let db = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(r2d2::Error::ConnectionError)?,
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
@@ -90,19 +119,31 @@ impl ManageConnection for Manager {
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(conn))
+                DbConn::Sqlite(conn)
             }
+        };
+        Ok(Pooled {
+            db,
+            answered: Instant::now(),
+            lost: false,
+        })
+    }
+
+    /// Before a connection is handed out: a SQLite one is a file handle that cannot go stale;
+    /// a PostgreSQL one idle for more than [`PING_WHEN_IDLE`] must answer `SELECT 1`.
+    fn is_valid(&self, conn: &mut Pooled) -> std::result::Result<(), Self::Error> {
+        if self.backend == Backend::Sqlite || conn.answered.elapsed() < PING_WHEN_IDLE {
+            return Ok(());
         }
+        conn.db.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)?;
+        conn.answered = Instant::now();
+        Ok(())
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> std::result::Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
         use diesel::connection::{TransactionManager, TransactionManagerStatus};
-        let status = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn);
-        !matches!(status, TransactionManagerStatus::Valid(v) if v.transaction_depth().is_none())
+        let status = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(&mut conn.db);
+        conn.lost || !matches!(status, TransactionManagerStatus::Valid(v) if v.transaction_depth().is_none())
     }
 }
 
@@ -148,13 +189,10 @@ impl Store {
         // Migrations first, on a connection of their own: the pool's connections, opened
         // together, would otherwise wait for (or on SQLite be refused) the lock they hold.
         let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        migrate(&mut first)?;
+        migrate(&mut first.db)?;
         drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
-            // A SQLite connection is a file handle that cannot go stale: no `SELECT 1` (a parse
-            // and a step) before every use. A PostgreSQL one may have lost its server.
-            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(POOL_WAIT)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -190,35 +228,33 @@ impl Store {
 
     /// Whether the database answers a query now.
     pub fn ping(&self) -> Result<()> {
-        let mut conn = self.conn()?;
-        conn.batch_execute("SELECT 1").map_err(StoreError::Database)
+        self.conn()?
+            .run(|c| c.batch_execute("SELECT 1").map_err(StoreError::Database))
     }
 
     /// Runs `f` in one read transaction.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let conn: &mut DbConn = &mut conn;
-        conn.transaction(f)
+        self.conn()?.run(|c| c.transaction(f))
     }
 
     /// Runs `f` on a connection, outside a transaction: for a single statement, which sees one
     /// moment of the database by itself.
     pub(crate) fn query<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        f(&mut conn)
+        self.conn()?.run(f)
     }
 
     /// Runs `f` in one write transaction: all of it happens, or none of it.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let conn: &mut DbConn = &mut conn;
-        let sqlite = matches!(conn, DbConn::Sqlite(_));
+        let mut pooled = self.conn()?;
+        let sqlite = matches!(pooled.db, DbConn::Sqlite(_));
         crate::webhooks::ENQUEUED.with(|f| f.set(false));
-        let done = conn.transaction(|c| {
-            if sqlite {
-                diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
-            }
-            f(c)
+        let done = pooled.run(|conn| {
+            conn.transaction(|c| {
+                if sqlite {
+                    diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
+                }
+                f(c)
+            })
         });
         if sqlite && done.is_ok() {
             self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -238,9 +274,10 @@ impl Store {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             writes: i64,
         }
-        let mut conn = self.conn()?;
-        let row: Writes = diesel::sql_query("SELECT writes FROM write_gate WHERE id = 1").get_result(&mut *conn)?;
-        Ok(row.writes)
+        self.conn()?.run(|c| {
+            let row: Writes = diesel::sql_query("SELECT writes FROM write_gate WHERE id = 1").get_result(c)?;
+            Ok(row.writes)
+        })
     }
 }
 
@@ -285,7 +322,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db").to_string_lossy(), 2).unwrap();
         let mut conn = store.conn().unwrap();
         let mut setting = |sql: &str| -> String {
-            let rows: Vec<Setting> = diesel::sql_query(sql).load(&mut *conn).unwrap();
+            let rows: Vec<Setting> = diesel::sql_query(sql).load(&mut conn.db).unwrap();
             rows.into_iter().next().unwrap().v
         };
         assert_eq!(setting("SELECT journal_mode AS v FROM pragma_journal_mode"), "wal");

@@ -7,6 +7,7 @@ use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
 
@@ -35,7 +36,9 @@ pub struct GatewayToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A token's row joined to one of its products that the subscription has (none: `None`).
 type DigestRow = (
+    String,
     String,
     String,
     String,
@@ -123,21 +126,39 @@ impl Store {
     /// The token whose secret has this digest, else why the secret no longer works, if it
     /// ever did.
     pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<SecretLookup> {
-        // One statement reads the token and its products as of one moment: no transaction.
+        Ok(self.tokens_by_digests(std::slice::from_ref(digest))?.remove(0))
+    }
+
+    /// What each digest names, in the same order: a statement for the tokens (with their
+    /// products, each as of one moment) and one for the digests that name none, however many
+    /// digests. A gateway's cache misses that arrive together are looked up together.
+    pub fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
+        let hexes: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
         self.query(|c| {
-            if let Some(token) = gateway_token(c, By::Digest(&digest.hex()))? {
-                return Ok(SecretLookup::Token(token));
-            }
-            let retired: Option<String> = retired_secrets::table
-                .find(digest.hex())
-                .select(retired_secrets::reason)
-                .first(c)
-                .optional()?;
-            Ok(match retired.as_deref() {
-                Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
-                Some(_) => SecretLookup::Retired(Retired::Deleted),
-                None => SecretLookup::Unknown,
-            })
+            let mut found: HashMap<String, GatewayToken> =
+                gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect();
+            let missing: Vec<&String> = hexes.iter().filter(|h| !found.contains_key(*h)).collect();
+            let retired: HashMap<String, String> = if missing.is_empty() {
+                HashMap::new()
+            } else {
+                retired_secrets::table
+                    .filter(retired_secrets::digest.eq_any(&missing))
+                    .select((retired_secrets::digest, retired_secrets::reason))
+                    .load(c)?
+                    .into_iter()
+                    .collect()
+            };
+            Ok(hexes
+                .iter()
+                .map(|hex| match found.remove(hex) {
+                    Some(token) => SecretLookup::Token(token),
+                    None => match retired.get(hex).map(String::as_str) {
+                        Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
+                        Some(_) => SecretLookup::Retired(Retired::Deleted),
+                        None => SecretLookup::Unknown,
+                    },
+                })
+                .collect())
         })
     }
 
@@ -146,7 +167,10 @@ impl Store {
         if !crate::is_id(id) {
             return Ok(None);
         }
-        self.query(|c| gateway_token(c, By::Id(id)))
+        Ok(self
+            .query(|c| gateway_tokens(c, By::Id(id)))?
+            .pop()
+            .map(|(_, token)| token))
     }
 
     /// Records tokens' uses in one transaction: when each was last used and from where (a
@@ -288,16 +312,16 @@ impl Store {
     }
 }
 
-/// Which token [`gateway_token`] looks for.
+/// Which tokens [`gateway_tokens`] looks for.
 enum By<'a> {
-    Digest(&'a str),
+    Digests(&'a [String]),
     Id(&'a str),
 }
 
-/// The token found `by` its digest or id, with its products, as of one moment: one statement
-/// (a row per product the token has, joined to the subscription's), so that a cache miss
-/// costs one round trip and no transaction.
-fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
+/// The tokens found `by` their digests or id, with their products, each as of one moment, and
+/// the digest of each: one statement (a row per product a token has, joined to the
+/// subscription's), so that a cache miss costs one round trip and no transaction.
+fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToken)>> {
     // Not boxed: a query of a static type is prepared once per connection and kept (diesel
     // re-prepares a boxed one on SQLite, a parse and a plan on every miss).
     macro_rules! lookup {
@@ -314,6 +338,7 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
                 )
                 .filter($filter)
                 .select((
+                    tokens::secret_digest,
                     tokens::id,
                     tokens::registry_username,
                     projects::key,
@@ -325,31 +350,49 @@ fn gateway_token(c: &mut DbConn, by: By<'_>) -> Result<Option<GatewayToken>> {
                     tokens::expires_on,
                     subscription_products::product_code.nullable(),
                 ))
-                .order(subscription_products::product_code.nullable())
+                .order((tokens::id, subscription_products::product_code.nullable()))
                 .load::<DigestRow>(c)?
         };
     }
     let rows = match by {
-        By::Digest(hex) => lookup!(tokens::secret_digest.eq(hex)),
+        By::Digests([one]) => lookup!(tokens::secret_digest.eq(one)),
+        By::Digests(many) => lookup!(tokens::secret_digest.eq_any(many)),
         By::Id(id) => lookup!(tokens::id.eq(id)),
     };
-    let products: Vec<String> = rows.iter().filter_map(|r| r.9.clone()).collect();
-    let Some((id, registry_username, project_key, kind, end_date, created_at, regenerated_at, revoked_at, own_end, _)) =
-        rows.into_iter().next()
-    else {
-        return Ok(None);
-    };
-    Ok(Some(GatewayToken {
-        id,
-        registry_username,
-        project_key,
-        kind: TokenKind::parse(&kind).unwrap_or_default(),
-        products,
-        // The subscription's end, or the token's own last day when it comes first.
-        expires_at: expires_at(tollgate_model::last_day(end_date, own_end)),
-        issued_at: utc(regenerated_at.unwrap_or(created_at)),
-        revoked_at: revoked_at.map(utc),
-    }))
+    let mut out: Vec<(String, GatewayToken)> = Vec::new();
+    for row in rows {
+        let (
+            digest,
+            id,
+            registry_username,
+            project_key,
+            kind,
+            end_date,
+            created_at,
+            regenerated_at,
+            revoked_at,
+            own_end,
+            product,
+        ) = row;
+        match out.last_mut() {
+            Some((_, token)) if token.id == id => token.products.extend(product),
+            _ => out.push((
+                digest,
+                GatewayToken {
+                    id,
+                    registry_username,
+                    project_key,
+                    kind: TokenKind::parse(&kind).unwrap_or_default(),
+                    products: product.into_iter().collect(),
+                    // The subscription's end, or the token's own last day when it comes first.
+                    expires_at: expires_at(tollgate_model::last_day(end_date, own_end)),
+                    issued_at: utc(regenerated_at.unwrap_or(created_at)),
+                    revoked_at: revoked_at.map(utc),
+                },
+            )),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -38,21 +38,21 @@ pub struct Actor {
 impl Store {
     /// Resolves the claims to an actor, recording the user (or their changed details).
     pub fn sign_in(&self, claims: &UserClaims) -> Result<Actor> {
-        let (project_id, project_name, stored) = self.read(|c| {
-            let project: Option<(String, String)> = projects::table
+        // One statement, the project and what is stored of the user: every API request signs
+        // in, and this is its only read when nothing changed.
+        type Stored = (String, String, String, String);
+        let (project_id, project_name, stored) = self.query(|c| {
+            let found: Option<(String, String, Option<Stored>)> = projects::table
+                .left_join(users::table.on(users::id.eq(&claims.id)))
                 .filter(projects::key.eq(&claims.project_key))
-                .select((projects::id, projects::name))
+                .select((
+                    projects::id,
+                    projects::name,
+                    (users::project_id, users::name, users::email, users::role).nullable(),
+                ))
                 .first(c)
                 .optional()?;
-            let Some((project_id, project_name)) = project else {
-                return Err(StoreError::UnknownProject(claims.project_key.clone()));
-            };
-            let stored: Option<(String, String, String, String)> = users::table
-                .find(&claims.id)
-                .select((users::project_id, users::name, users::email, users::role))
-                .first(c)
-                .optional()?;
-            Ok((project_id, project_name, stored))
+            found.ok_or_else(|| StoreError::UnknownProject(claims.project_key.clone()))
         })?;
         let current = (
             project_id.clone(),

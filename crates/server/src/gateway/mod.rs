@@ -1,6 +1,7 @@
 //! The registry gateway's side of Tollgate: secret checks through an invalidated cache, the
 //! gateway clients, rate limiting of failures, `last_used_at`, and registry token signing.
 
+pub mod batch;
 pub mod cache;
 pub mod limiter;
 pub mod registry;
@@ -126,6 +127,8 @@ pub fn introspection(t: &GatewayToken) -> Introspection {
 
 pub struct Gateway {
     pub cache: Arc<TokenCache>,
+    /// PostgreSQL: cache misses looked up together.
+    pub misses: Option<batch::MissBatcher>,
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
     pub token_limiter: FailureLimiter,
@@ -187,10 +190,13 @@ impl Gateway {
             Some(found) => found,
             None => {
                 let epoch = self.cache.epoch();
-                let found = crate::blocking::store_call(store, crate::blocking::GATEWAY_PATIENCE, move |s| {
-                    s.token_by_digest(&digest)
-                })
-                .await?;
+                let patience = crate::blocking::GATEWAY_PATIENCE;
+                let found = match &self.misses {
+                    Some(misses) => tokio::time::timeout(patience, misses.lookup(digest))
+                        .await
+                        .map_err(|_| crate::blocking::too_slow(patience))??,
+                    None => crate::blocking::store_call(store, patience, move |s| s.token_by_digest(&digest)).await?,
+                };
                 let lookup = match found {
                     SecretLookup::Token(token) => {
                         let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;
