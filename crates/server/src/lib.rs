@@ -261,13 +261,10 @@ fn build_gateway(
         g.token_issuer.clone(),
         g.token_ttl,
     )?;
-    let misses = match store.backend() {
-        tollgate_store::Backend::Postgres => Some(
-            gateway::batch::MissBatcher::start(store.clone())
-                .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?,
-        ),
-        tollgate_store::Backend::Sqlite => None,
-    };
+    let misses = Some(
+        gateway::batch::MissBatcher::start(store.clone())
+            .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?,
+    );
     Ok(gateway::Gateway {
         cache,
         misses,

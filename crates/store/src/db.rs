@@ -84,14 +84,11 @@ impl Pooled {
     /// Runs `f` on the connection, noting that it answered, or that its link is gone (then the
     /// pool drops it, rather than hand it out again).
     fn run<T>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        use diesel::result::{DatabaseErrorKind, Error};
         let done = f(&mut self.db);
         match &done {
             Ok(_) => self.answered = Instant::now(),
-            Err(StoreError::Database(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ))) => self.lost = true,
+            // What a lost link to the database becomes (`StoreError::from`).
+            Err(StoreError::Unavailable(_)) => self.lost = true,
             Err(_) => {}
         }
         done

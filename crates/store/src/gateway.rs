@@ -135,8 +135,19 @@ impl Store {
     pub fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
         let hexes: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
         self.query(|c| {
-            let mut found: HashMap<String, GatewayToken> =
-                gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect();
+            let mut found: HashMap<String, GatewayToken> = match c {
+                // In the process, a statement costs no round trip: the one kept prepared for a
+                // single digest, once for each (an IN list of the batch's length would be
+                // parsed and planned anew).
+                DbConn::Sqlite(_) => {
+                    let mut found = HashMap::new();
+                    for hex in &hexes {
+                        found.extend(gateway_tokens(c, By::Digests(std::slice::from_ref(hex)))?);
+                    }
+                    found
+                }
+                DbConn::Pg(_) => gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect(),
+            };
             let missing: Vec<&String> = hexes.iter().filter(|h| !found.contains_key(*h)).collect();
             let retired: HashMap<String, String> = if missing.is_empty() {
                 HashMap::new()
@@ -175,54 +186,28 @@ impl Store {
 
     /// Records tokens' uses in one transaction: when each was last used and from where (a
     /// time never moves backwards), and its uses of that day. A token deleted meanwhile is
-    /// skipped.
+    /// skipped. Two uses of one token (an entry evicted from the cache and looked up again
+    /// within a flush) count as one: the later time, the sum of uses.
     pub fn record_usage(&self, uses: &[Use]) -> Result<()> {
+        let mut merged: HashMap<&str, Use> = HashMap::with_capacity(uses.len());
+        for usage in uses {
+            merged
+                .entry(usage.token_id.as_str())
+                .and_modify(|m| {
+                    m.uses += usage.uses;
+                    if usage.at > m.at {
+                        (m.at, m.from) = (usage.at, usage.from.clone());
+                    }
+                })
+                .or_insert_with(|| usage.clone());
+        }
+        let uses: Vec<Use> = merged.into_values().collect();
         if uses.is_empty() {
             return Ok(());
         }
-        self.write(|c| {
-            let mut alive = std::collections::HashSet::new();
-            for chunk in uses.chunks(500) {
-                let ids: Vec<&str> = chunk.iter().map(|u| u.token_id.as_str()).collect();
-                let found: Vec<String> = tokens::table
-                    .filter(tokens::id.eq_any(&ids))
-                    .select(tokens::id)
-                    .load(c)?;
-                alive.extend(found);
-            }
-            for usage in uses.iter().filter(|u| alive.contains(&u.token_id)) {
-                let at = usage.at.naive_utc();
-                diesel::update(tokens::table.find(&usage.token_id))
-                    .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
-                    .set((
-                        tokens::last_used_at.eq(Some(at)),
-                        tokens::last_used_from.eq(usage.from.as_deref()),
-                    ))
-                    .execute(c)?;
-                if usage.uses == 0 {
-                    continue;
-                }
-                let day = at.date();
-                let uses = i64::try_from(usage.uses).unwrap_or(i64::MAX);
-                let this_day = token_usage::table
-                    .filter(token_usage::token_id.eq(&usage.token_id))
-                    .filter(token_usage::day.eq(day));
-                let added = diesel::update(this_day)
-                    .set(token_usage::pulls.eq(token_usage::pulls + uses))
-                    .execute(c)?;
-                if added == 0 {
-                    // Two nodes inserting the same day at once meet at the primary key: the
-                    // later batch fails as a whole and is written again on its next round.
-                    diesel::insert_into(token_usage::table)
-                        .values((
-                            token_usage::token_id.eq(&usage.token_id),
-                            token_usage::day.eq(day),
-                            token_usage::pulls.eq(uses),
-                        ))
-                        .execute(c)?;
-                }
-            }
-            Ok(())
+        self.write(|c| match c {
+            DbConn::Pg(pg) => record_usage_pg(pg, &uses),
+            DbConn::Sqlite(_) => record_usage_each(c, &uses),
         })
     }
 
@@ -310,6 +295,86 @@ impl Store {
             }
         }
     }
+}
+
+/// PostgreSQL: a thousand tokens per statement (arrays unnested), the days' counts added by
+/// an upsert, so that two nodes adding to the same day never collide.
+fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamp};
+    for chunk in uses.chunks(1000) {
+        let ids: Vec<&str> = chunk.iter().map(|u| u.token_id.as_str()).collect();
+        let ats: Vec<NaiveDateTime> = chunk.iter().map(|u| u.at.naive_utc()).collect();
+        let froms: Vec<Option<&str>> = chunk.iter().map(|u| u.from.as_deref()).collect();
+        let days: Vec<chrono::NaiveDate> = ats.iter().map(NaiveDateTime::date).collect();
+        let pulls: Vec<i64> = chunk
+            .iter()
+            .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
+            .collect();
+        diesel::sql_query(
+            "UPDATE tokens AS t SET last_used_at = u.at, last_used_from = u.address \
+             FROM unnest($1, $2, $3) AS u (id, at, address) \
+             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+        )
+        .bind::<Array<Text>, _>(&ids)
+        .bind::<Array<Timestamp>, _>(&ats)
+        .bind::<Array<Nullable<Text>>, _>(&froms)
+        .execute(c)?;
+        diesel::sql_query(
+            "INSERT INTO token_usage (token_id, day, pulls) \
+             SELECT u.id, u.day, u.pulls FROM unnest($1, $2, $3) AS u (id, day, pulls) \
+             WHERE u.pulls > 0 AND EXISTS (SELECT 1 FROM tokens t WHERE t.id = u.id) \
+             ON CONFLICT (token_id, day) DO UPDATE SET pulls = token_usage.pulls + excluded.pulls",
+        )
+        .bind::<Array<Text>, _>(&ids)
+        .bind::<Array<Date>, _>(&days)
+        .bind::<Array<BigInt>, _>(&pulls)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
+/// SQLite (in the process: a statement costs no round trip): token by token.
+fn record_usage_each(c: &mut DbConn, uses: &[Use]) -> Result<()> {
+    let mut alive = std::collections::HashSet::new();
+    for chunk in uses.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|u| u.token_id.as_str()).collect();
+        let found: Vec<String> = tokens::table
+            .filter(tokens::id.eq_any(&ids))
+            .select(tokens::id)
+            .load(c)?;
+        alive.extend(found);
+    }
+    for usage in uses.iter().filter(|u| alive.contains(&u.token_id)) {
+        let at = usage.at.naive_utc();
+        diesel::update(tokens::table.find(&usage.token_id))
+            .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
+            .set((
+                tokens::last_used_at.eq(Some(at)),
+                tokens::last_used_from.eq(usage.from.as_deref()),
+            ))
+            .execute(c)?;
+        if usage.uses == 0 {
+            continue;
+        }
+        let day = at.date();
+        let uses = i64::try_from(usage.uses).unwrap_or(i64::MAX);
+        let this_day = token_usage::table
+            .filter(token_usage::token_id.eq(&usage.token_id))
+            .filter(token_usage::day.eq(day));
+        let added = diesel::update(this_day)
+            .set(token_usage::pulls.eq(token_usage::pulls + uses))
+            .execute(c)?;
+        if added == 0 {
+            diesel::insert_into(token_usage::table)
+                .values((
+                    token_usage::token_id.eq(&usage.token_id),
+                    token_usage::day.eq(day),
+                    token_usage::pulls.eq(uses),
+                ))
+                .execute(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Which tokens [`gateway_tokens`] looks for.

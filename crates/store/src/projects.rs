@@ -236,27 +236,31 @@ pub(crate) fn summary(c: &mut DbConn, project_id: &str) -> Result<ProjectSummary
 
 /// The project's current subscription, products ordered by code.
 pub(crate) fn subscription_of(c: &mut DbConn, project_id: &str) -> Result<Subscription> {
-    let (end_date, max_token_days, max_service_token_days): (NaiveDate, Option<i32>, Option<i32>) = projects::table
-        .find(project_id)
+    // One statement: the project's row once per product (once with none when it has none).
+    type Row = (NaiveDate, Option<i32>, Option<i32>, Option<(String, String)>);
+    let rows: Vec<Row> = projects::table
+        .left_join(subscription_products::table.on(subscription_products::project_id.eq(projects::id)))
+        .left_join(products::table.on(products::code.eq(subscription_products::product_code)))
+        .filter(projects::id.eq(project_id))
+        .order(products::code.nullable())
         .select((
             projects::subscription_end_date,
             projects::max_token_days,
             projects::max_service_token_days,
+            (products::code, products::name).nullable(),
         ))
-        .first(c)?;
-    let products: Vec<(String, String)> = subscription_products::table
-        .inner_join(products::table)
-        .filter(subscription_products::project_id.eq(project_id))
-        .order(products::code)
-        .select((products::code, products::name))
         .load(c)?;
+    let Some(&(end_date, max_token_days, max_service_token_days, _)) = rows.first() else {
+        return Err(diesel::result::Error::NotFound.into());
+    };
     Ok(Subscription {
         end_date,
         expires_at: expires_at(end_date),
         max_token_days: max_token_days.and_then(|d| u32::try_from(d).ok()),
         max_service_token_days: max_service_token_days.and_then(|d| u32::try_from(d).ok()),
-        products: products
+        products: rows
             .into_iter()
+            .filter_map(|(_, _, _, product)| product)
             .map(|(code, name)| Product { code, name })
             .collect(),
     })

@@ -16,6 +16,7 @@ both_backends!(
     failures_are_limited_per_client_and_never_refuse_a_valid_secret,
     a_junk_flood_never_refuses_a_valid_secret,
     last_used_at_follows_successful_checks,
+    a_crowd_of_misses_gets_each_its_own_answer,
 );
 
 async fn an_active_secret_is_introspected_with_its_facts(db: Db) {
@@ -596,5 +597,54 @@ async fn last_used_at_follows_successful_checks(db: Db) {
             "a registry login did not update last_used_at"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Many cache misses at once (on PostgreSQL, looked up together in one statement): every
+/// caller gets the answer for its own secret, whatever else was in the batch, and a batch
+/// with several kinds of secrets answers each as a lookup of its own would.
+async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let mut expected: Vec<(String, Value)> = Vec::new();
+    for i in 0..40 {
+        let created = app.create_token(&alice, &format!("crowd-{i}")).await;
+        let id = created["token"]["id"].clone();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        match i % 10 {
+            // Re-generated: the old secret is inactive, the new one is the token's.
+            3 => {
+                let path = format!("/api/v1/tokens/{}/secret", id.as_str().unwrap());
+                let renewed = app.post(&alice, &path, json!({})).await.ok(200).clone();
+                expected.push((secret, Value::Null));
+                expected.push((renewed["secret"].as_str().unwrap().to_owned(), id));
+            }
+            // Deleted: inactive.
+            7 => {
+                app.delete(&alice, &format!("/api/v1/tokens/{}", id.as_str().unwrap()))
+                    .await
+                    .ok(204);
+                expected.push((secret, Value::Null));
+            }
+            _ => expected.push((secret, id)),
+        }
+    }
+    for _ in 0..8 {
+        let unknown = tollgate_store::secret::PlainSecret::generate();
+        expected.push((unknown.expose().to_owned(), Value::Null));
+    }
+    // Three times over, all at once: the first round misses the cache for every secret.
+    for round in 0..3 {
+        let answers = futures_util::future::join_all(expected.iter().map(|(secret, _)| app.introspect(secret))).await;
+        for ((_, id), answer) in expected.iter().zip(&answers) {
+            let body = answer.ok(200);
+            match id {
+                Value::Null => assert_eq!(body, &json!({ "active": false }), "round {round}"),
+                id => {
+                    assert_eq!(body["active"], true, "round {round}");
+                    assert_eq!(&body["sub"], id, "round {round}: another token's answer");
+                }
+            }
+        }
     }
 }
