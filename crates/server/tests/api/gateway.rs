@@ -615,7 +615,11 @@ async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
             // Re-generated: the old secret is inactive, the new one is the token's.
             3 => {
                 let path = format!("/api/v1/tokens/{}/secret", id.as_str().unwrap());
-                let renewed = app.post(&alice, &path, json!({ "expires_on": null })).await.ok(200).clone();
+                let renewed = app
+                    .post(&alice, &path, json!({ "expires_on": null }))
+                    .await
+                    .ok(200)
+                    .clone();
                 expected.push((secret, Value::Null));
                 expected.push((renewed["secret"].as_str().unwrap().to_owned(), id));
             }
