@@ -36,11 +36,15 @@ stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 
 cleanup() { stop_all; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
+wait_ready() { for _ in $(seq 1 3000); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 export BENCH_DIR GATEWAY_BASIC BENCH_MODE BENCH_FILE BENCH_PATH BENCH_BEARER
 GATEWAY_BASIC=$(printf 'registry-gateway:demo-gateway-secret' | base64)
+
+# Waits for the usage that a gateway run counted to be written (the flush every 5 s), so that
+# the next run measures its own work, not the previous run's writes.
+settle() { sleep "${BENCH_SETTLE:-12}"; }
 
 # run <label> <url> <script> <threads> <connections>: one wrk run; appends a table row.
 run() {
@@ -119,18 +123,23 @@ for backend in $backends; do
   run "reference, every token" "$ref" secrets.lua 2 "$connections"
   ref_all=$last_rps
   run "introspection, every token (mostly misses)" "$base" secrets.lua 2 "$connections"
+  settle
   miss_ratio=$(awk -v a="$last_rps" -v b="$ref_all" 'BEGIN { printf "%.2f", a / b }')
   BENCH_FILE=hot.txt
   # The hot set once through first (into the cache), as a gateway's working set would be.
   wrk -t2 -c"$connections" -d3s -s e2e/bench/secrets.lua "$base" >/dev/null
+  settle
   run "reference, hot 1 %" "$ref" secrets.lua 2 "$connections"
   ref_hot=$last_rps
   run "introspection, hot 1 %" "$base" secrets.lua 2 "$connections"
+  settle
   hot_ratio=$(awk -v a="$last_rps" -v b="$ref_hot" 'BEGIN { printf "%.2f", a / b }')
   BENCH_MODE=token BENCH_FILE=logins-all.txt
   run "/auth/token, every token" "$base" secrets.lua 2 "$connections"
+  settle
   BENCH_FILE=logins-hot.txt
   run "/auth/token, hot 1 %" "$base" secrets.lua 2 "$connections"
+  settle
 
   # A customer admin of acme (alice) reads pages, 20 at a time.
   BENCH_BEARER=$(curl -sf -X POST -H 'content-type: application/json' -d '{"user":"alice"}' \

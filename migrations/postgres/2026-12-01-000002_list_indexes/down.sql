@@ -1,0 +1,2 @@
+DROP INDEX tokens_user;
+CREATE INDEX tokens_user ON tokens (user_id);
