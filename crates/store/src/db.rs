@@ -154,8 +154,9 @@ pub struct Store {
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
     /// This process' name in change notifications.
     pub(crate) node: Arc<str>,
-    /// SQLite: write transactions this process has committed (each bumps `write_gate`), so
-    /// that a change by another process (`tollgate project put`) can be told from its own.
+    /// SQLite: write transactions this process has committed or is committing (each bumps
+    /// `write_gate`), so that a change by another process (`tollgate project put`) can be
+    /// told from its own.
     pub(crate) own_writes: Arc<std::sync::atomic::AtomicI64>,
     /// Wakes this process' webhook sender after a commit that wrote deliveries.
     pub(crate) outbox_waker: Arc<OnceLock<Arc<dyn Fn() + Send + Sync>>>,
@@ -245,6 +246,11 @@ impl Store {
         let mut pooled = self.conn()?;
         let sqlite = matches!(pooled.db, DbConn::Sqlite(_));
         crate::webhooks::ENQUEUED.with(|f| f.set(false));
+        // Counted before it commits, so that this count is never behind the table's; taken
+        // back if it does not commit.
+        if sqlite {
+            self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         let done = pooled.run(|conn| {
             conn.transaction(|c| {
                 if sqlite {
@@ -253,8 +259,8 @@ impl Store {
                 f(c)
             })
         });
-        if sqlite && done.is_ok() {
-            self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if sqlite && done.is_err() {
+            self.own_writes.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         }
         if done.is_ok() && crate::webhooks::ENQUEUED.with(|f| f.replace(false)) {
             if let Some(wake) = self.outbox_waker.get() {

@@ -267,19 +267,25 @@ impl Store {
             .name("tollgate-sqlite-watch".into())
             .spawn(move || {
                 use std::sync::atomic::Ordering;
-                let mut last = (
+                // Writes by others = the table's count - this process' (which runs ahead by
+                // its transactions still committing, never behind). Each time that is higher
+                // than ever, others wrote; one of ours committing beside theirs only delays
+                // the news by a round.
+                let base = (
                     store.all_writes().unwrap_or(0),
                     store.own_writes.load(Ordering::Acquire),
                 );
+                let mut highest = 0;
                 loop {
                     std::thread::sleep(std::time::Duration::from_millis(150));
                     let Some(listener) = listener.upgrade() else { return };
                     let Ok(all) = store.all_writes() else { continue };
                     let own = store.own_writes.load(Ordering::Acquire);
-                    if (all - last.0) - (own - last.1) > 0 {
+                    let others = (all - base.0) - (own - base.1);
+                    if others > highest {
                         listener.missed_changes();
+                        highest = others;
                     }
-                    last = (all, own);
                 }
             });
         if let Err(e) = spawned {
