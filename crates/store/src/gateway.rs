@@ -123,19 +123,13 @@ pub(crate) fn publish(c: &mut DbConn, node: &str, change: &Change) -> Result<()>
 }
 
 impl Store {
-    /// The token whose secret has this digest, else why the secret no longer works, if it
-    /// ever did.
-    pub fn token_by_digest(&self, digest: &SecretDigest) -> Result<SecretLookup> {
-        Ok(self.tokens_by_digests(std::slice::from_ref(digest))?.remove(0))
-    }
-
     /// What each digest names, in the same order: a statement for the tokens (with their
     /// products, each as of one moment) and one for the digests that name none, however many
     /// digests. A gateway's cache misses that arrive together are looked up together.
     pub fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
         let hexes: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
         self.query(|c| {
-            let mut found: HashMap<String, GatewayToken> = match c {
+            let found: HashMap<String, GatewayToken> = match c {
                 // In the process, a statement costs no round trip: the one kept prepared for a
                 // single digest, once for each (an IN list of the batch's length would be
                 // parsed and planned anew).
@@ -159,9 +153,11 @@ impl Store {
                     .into_iter()
                     .collect()
             };
+            // One digest may be asked for twice in a batch (two callers missing it at once):
+            // each gets the answer.
             Ok(hexes
                 .iter()
-                .map(|hex| match found.remove(hex) {
+                .map(|hex| match found.get(hex).cloned() {
                     Some(token) => SecretLookup::Token(token),
                     None => match retired.get(hex).map(String::as_str) {
                         Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),

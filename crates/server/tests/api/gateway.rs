@@ -637,10 +637,12 @@ async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
         let unknown = tollgate_store::secret::PlainSecret::generate();
         expected.push((unknown.expose().to_owned(), Value::Null));
     }
-    // Three times over, all at once: the first round misses the cache for every secret.
+    // Each secret asked for twice at once (a client pulling layers in parallel), three times
+    // over: the first round misses the cache for every secret, both askers of each.
+    let twice: Vec<&(String, Value)> = expected.iter().chain(expected.iter()).collect();
     for round in 0..3 {
-        let answers = futures_util::future::join_all(expected.iter().map(|(secret, _)| app.introspect(secret))).await;
-        for ((_, id), answer) in expected.iter().zip(&answers) {
+        let answers = futures_util::future::join_all(twice.iter().map(|(secret, _)| app.introspect(secret))).await;
+        for ((_, id), answer) in twice.iter().zip(&answers) {
             let body = answer.ok(200);
             match id {
                 Value::Null => assert_eq!(body, &json!({ "active": false }), "round {round}"),
