@@ -261,10 +261,8 @@ fn build_gateway(
         g.token_issuer.clone(),
         g.token_ttl,
     )?;
-    let misses = Some(
-        gateway::batch::MissBatcher::start(store.clone())
-            .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?,
-    );
+    let misses = gateway::batch::MissBatcher::start(store.clone())
+        .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?;
     Ok(gateway::Gateway {
         cache,
         misses,

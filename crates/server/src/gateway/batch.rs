@@ -1,8 +1,9 @@
-//! Cache misses on PostgreSQL, looked up together. A miss costs a round trip to the database
-//! and a wake-up of a server process; under load, many arrive at once. Each is queued, and a
-//! few looker threads each take every miss waiting (up to [`MAX_BATCH`]) into one statement:
-//! a lone miss goes at once, as before, and a crowd shares round trips instead of queueing
-//! for connections. SQLite lives in the process and gains nothing: it is asked directly.
+//! Cache misses, looked up together. Each miss is queued, and a few looker threads, each on a
+//! connection of its own, take every miss waiting (up to [`MAX_BATCH`]): a lone miss goes at
+//! once, and a crowd shares one statement on PostgreSQL (a round trip and a server process's
+//! wake-up each, otherwise) and one connection on SQLite, instead of each miss queueing for
+//! the blocking pool and a pooled connection. A miss whose caller gave up (its patience ran
+//! out while the database was slow) is not looked up.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -59,8 +60,12 @@ fn look_up(store: &Store, queue: &Mutex<Receiver<(SecretDigest, Reply)>>) {
                     Err(_) => break,
                 }
             }
+            batch.retain(|(_, reply)| !reply.is_closed());
             batch
         };
+        if batch.is_empty() {
+            continue;
+        }
         let digests: Vec<SecretDigest> = batch.iter().map(|(d, _)| *d).collect();
         match store.tokens_by_digests(&digests) {
             Ok(found) => {

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tollgate_model::Introspection;
 use tollgate_store::secret::{digest, PlainSecret};
-use tollgate_store::{GatewayToken, Retired, SecretLookup, Store};
+use tollgate_store::{GatewayToken, Retired, SecretLookup};
 use usage::Usage;
 
 /// A client allowed to call the introspection endpoint. Only the digest of its
@@ -127,8 +127,8 @@ pub fn introspection(t: &GatewayToken) -> Introspection {
 
 pub struct Gateway {
     pub cache: Arc<TokenCache>,
-    /// PostgreSQL: cache misses looked up together.
-    pub misses: Option<batch::MissBatcher>,
+    /// Cache misses, looked up together by the lookup threads.
+    pub misses: batch::MissBatcher,
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
     pub token_limiter: FailureLimiter,
@@ -168,8 +168,8 @@ impl Gateway {
     /// and the username that token's. Someone else's username with a valid secret is refused
     /// exactly as an unknown secret is, so that neither tells about the other. A success counts
     /// as a use of the token.
-    pub async fn login(&self, store: &Store, username: &str, secret: &str, from: IpAddr) -> Result<Check, ApiError> {
-        Ok(match self.check(store, secret).await? {
+    pub async fn login(&self, username: &str, secret: &str, from: IpAddr) -> Result<Check, ApiError> {
+        Ok(match self.check(secret).await? {
             Check::Active(known) if known.token.registry_username == username => {
                 self.usage.used(&known, from);
                 Check::Active(known)
@@ -181,7 +181,7 @@ impl Gateway {
 
     /// Whether `presented` is the current secret of a token that has not expired. Malformed
     /// secrets are refused before any lookup; known answers come from the cache.
-    pub async fn check(&self, store: &Store, presented: &str) -> Result<Check, ApiError> {
+    pub async fn check(&self, presented: &str) -> Result<Check, ApiError> {
         if PlainSecret::parse(presented).is_err() {
             return Ok(Check::Refused(Refusal::Malformed));
         }
@@ -191,12 +191,9 @@ impl Gateway {
             None => {
                 let epoch = self.cache.epoch();
                 let patience = crate::blocking::GATEWAY_PATIENCE;
-                let found = match &self.misses {
-                    Some(misses) => tokio::time::timeout(patience, misses.lookup(digest))
-                        .await
-                        .map_err(|_| crate::blocking::too_slow(patience))??,
-                    None => crate::blocking::store_call(store, patience, move |s| s.token_by_digest(&digest)).await?,
-                };
+                let found = tokio::time::timeout(patience, self.misses.lookup(digest))
+                    .await
+                    .map_err(|_| crate::blocking::too_slow(patience))??;
                 let lookup = match found {
                     SecretLookup::Token(token) => {
                         let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;

@@ -77,7 +77,7 @@ pub async fn introspect(
             "the `token` parameter is required",
         )
     })?;
-    let body = match gw.check(&state.store, &token).await? {
+    let body = match gw.check(&token).await? {
         Check::Active(known) => {
             gw.usage.used(&known, state.client_ip(&req));
             gw.metrics.introspection(true);
@@ -396,7 +396,7 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
                     request.oauth,
                 );
             }
-            match gw.login(&state.store, &username, &secret, ip).await {
+            match gw.login(&username, &secret, ip).await {
                 Err(e) => return actix_web::ResponseError::error_response(&e),
                 Ok(Check::Active(known)) => known.token.clone(),
                 Ok(Check::Refused(why)) => return refused(state, Some(ip), endpoint, &why.message(), request.oauth),
@@ -546,7 +546,7 @@ pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     // The proxy asks for everybody: as at introspection, only an end client that a trusted
     // proxy forwards is a budget, never the proxy's own address.
     let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
-    let token = match gw.login(&state.store, &username, &secret, state.client_ip(&req)).await {
+    let token = match gw.login(&username, &secret, state.client_ip(&req)).await {
         Err(e) => return actix_web::ResponseError::error_response(&e),
         Ok(Check::Active(known)) => known,
         Ok(Check::Refused(why)) => return refused(&state, end_client, paths::FORWARD_AUTH, &why.message(), false),
