@@ -391,6 +391,11 @@ impl TestApp {
 
     /// Replaces acme's subscription through the operators' command.
     pub fn put_acme(&self, end_date: &str, products: &[&str]) {
+        self.put_acme_with(end_date, products, &[]);
+    }
+
+    /// The same, with more of the command's options (`--max-token-days 30`).
+    pub fn put_acme_with(&self, end_date: &str, products: &[&str], options: &[&str]) {
         let mut args = vec![
             "project",
             "put",
@@ -405,6 +410,7 @@ impl TestApp {
             args.push("--product");
             args.push(p);
         }
+        args.extend_from_slice(options);
         let out = self.cli(&args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }

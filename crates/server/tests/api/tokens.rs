@@ -762,21 +762,7 @@ async fn the_subscription_caps_how_long_tokens_last(db: Db) {
     );
     assert!(service("open", None).await.ok(201)["token"]["expires_on"].is_null());
     // The host command sets the same caps.
-    let out = app.cli(&[
-        "project",
-        "put",
-        "--key",
-        "acme",
-        "--name",
-        "Acme Corp",
-        "--end-date",
-        &end,
-        "--product",
-        "wso2am",
-        "--max-token-days",
-        "30",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    app.put_acme_with(&end, &["wso2am"], &["--max-token-days", "30"]);
     assert_eq!(
         app.get(&alice, "/api/v1/me").await.ok(200)["subscription"]["max_token_days"],
         30
