@@ -654,3 +654,54 @@ async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
         }
     }
 }
+
+/// SQLite: another process (`tollgate project put`) changes the subscription while this node
+/// writes all the time (tokens created back to back, usage flushed every 100 ms), so that its
+/// own commits land in the same rounds of the watcher as the other process' write: every
+/// change is heard within the promised second, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_processs_writes_are_heard_beside_this_nodes_own() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let alice = app.login("alice").await;
+    let secret = app.create_token(&alice, "watched").await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (http, base, bearer, stop) = (app.http.clone(), app.base.clone(), alice.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let created = http
+                    .post(format!("{base}/api/v1/tokens"))
+                    .bearer_auth(&bearer)
+                    .json(&json!({ "name": format!("busy-{n}"), "kind": "user" }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(created.status().as_u16(), 201);
+                n += 1;
+            }
+            n
+        })
+    };
+    for round in 0..8 {
+        // Even rounds end the subscription, odd ones renew it.
+        let ended = round % 2 == 0;
+        // The answer before the change, cached.
+        assert_eq!(app.introspect(&secret).await.ok(200)["active"], ended);
+        assert_eq!(app.introspect(&secret).await.ok(200)["active"], ended);
+        app.put_acme(if ended { "2020-01-31" } else { "2030-06-30" }, &["wso2am", "wso2is"]);
+        let changed = Instant::now();
+        while app.introspect(&secret).await.ok(200)["active"] != json!(!ended) {
+            assert!(
+                changed.elapsed() < Duration::from_secs(1),
+                "round {round}: the other process' change was not heard within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.await.unwrap() > 0, "the node wrote meanwhile");
+}
