@@ -224,6 +224,12 @@ impl Store {
         self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    /// [`Store::query`] on a pooled connection that is idle now; `None`, without waiting, when
+    /// none is.
+    pub(crate) fn query_now<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Option<Result<T>> {
+        Some(self.pool.try_get()?.run(f))
+    }
+
     /// Whether the database answers a query now.
     pub fn ping(&self) -> Result<()> {
         self.conn()?

@@ -127,46 +127,18 @@ impl Store {
     /// products, each as of one moment) and one for the digests that name none, however many
     /// digests. A gateway's cache misses that arrive together are looked up together.
     pub fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
-        let hexes: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
-        self.query(|c| {
-            let found: HashMap<String, GatewayToken> = match c {
-                // In the process, a statement costs no round trip: the one kept prepared for a
-                // single digest, once for each (an IN list of the batch's length would be
-                // parsed and planned anew).
-                DbConn::Sqlite(_) => {
-                    let mut found = HashMap::new();
-                    for hex in &hexes {
-                        found.extend(gateway_tokens(c, By::Digests(std::slice::from_ref(hex)))?);
-                    }
-                    found
-                }
-                DbConn::Pg(_) => gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect(),
-            };
-            let missing: Vec<&String> = hexes.iter().filter(|h| !found.contains_key(*h)).collect();
-            let retired: HashMap<String, String> = if missing.is_empty() {
-                HashMap::new()
-            } else {
-                retired_secrets::table
-                    .filter(retired_secrets::digest.eq_any(&missing))
-                    .select((retired_secrets::digest, retired_secrets::reason))
-                    .load(c)?
-                    .into_iter()
-                    .collect()
-            };
-            // One digest may be asked for twice in a batch (two callers missing it at once):
-            // each gets the answer.
-            Ok(hexes
-                .iter()
-                .map(|hex| match found.get(hex).cloned() {
-                    Some(token) => SecretLookup::Token(token),
-                    None => match retired.get(hex).map(String::as_str) {
-                        Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
-                        Some(_) => SecretLookup::Retired(Retired::Deleted),
-                        None => SecretLookup::Unknown,
-                    },
-                })
-                .collect())
-        })
+        self.query(|c| lookups(c, digests))
+    }
+
+    /// SQLite: [`Store::tokens_by_digests`] on the caller's thread, when a pooled connection is
+    /// idle at this moment (`None` when none is, and on PostgreSQL, whose answer is a round trip
+    /// away). A point lookup in the process costs a few page reads: less than handing it to a
+    /// lookup thread and waking the caller again. A WAL reader waits for no writer.
+    pub fn tokens_by_digests_now(&self, digests: &[SecretDigest]) -> Option<Result<Vec<SecretLookup>>> {
+        if self.backend() != crate::Backend::Sqlite {
+            return None;
+        }
+        self.query_now(|c| lookups(c, digests))
     }
 
     /// The token with this id as the gateway sees it (a refresh token names its token).
@@ -299,6 +271,48 @@ impl Store {
     }
 }
 
+/// What each digest names, in the same order (see [`Store::tokens_by_digests`]).
+fn lookups(c: &mut DbConn, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
+    let hexes: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
+    let found: HashMap<String, GatewayToken> = match c {
+        // In the process, a statement costs no round trip: the one kept prepared for a
+        // single digest, once for each (an IN list of the batch's length would be
+        // parsed and planned anew).
+        DbConn::Sqlite(_) => {
+            let mut found = HashMap::new();
+            for hex in &hexes {
+                found.extend(gateway_tokens(c, By::Digests(std::slice::from_ref(hex)))?);
+            }
+            found
+        }
+        DbConn::Pg(_) => gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect(),
+    };
+    let missing: Vec<&String> = hexes.iter().filter(|h| !found.contains_key(*h)).collect();
+    let retired: HashMap<String, String> = if missing.is_empty() {
+        HashMap::new()
+    } else {
+        retired_secrets::table
+            .filter(retired_secrets::digest.eq_any(&missing))
+            .select((retired_secrets::digest, retired_secrets::reason))
+            .load(c)?
+            .into_iter()
+            .collect()
+    };
+    // One digest may be asked for twice in a batch (two callers missing it at once):
+    // each gets the answer.
+    Ok(hexes
+        .iter()
+        .map(|hex| match found.get(hex).cloned() {
+            Some(token) => SecretLookup::Token(token),
+            None => match retired.get(hex).map(String::as_str) {
+                Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
+                Some(_) => SecretLookup::Retired(Retired::Deleted),
+                None => SecretLookup::Unknown,
+            },
+        })
+        .collect())
+}
+
 /// PostgreSQL: a thousand tokens per statement (arrays unnested), the days' counts added by
 /// an upsert, so that two nodes adding to the same day never collide.
 fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
@@ -335,18 +349,15 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
     Ok(())
 }
 
-/// SQLite (in the process: a statement costs no round trip): token by token.
+/// SQLite (in the process: a statement costs no round trip): token by token, in the order of
+/// their ids, which are time-ordered as the rows were written, so that neighbours in the batch
+/// share pages. Two statements each, kept prepared: the token's last use, and the day's count
+/// added by an upsert that skips a token deleted meanwhile.
 fn record_usage_each(c: &mut DbConn, uses: &[Use]) -> Result<()> {
-    let mut alive = std::collections::HashSet::new();
-    for chunk in uses.chunks(500) {
-        let ids: Vec<&str> = chunk.iter().map(|u| u.token_id.as_str()).collect();
-        let found: Vec<String> = tokens::table
-            .filter(tokens::id.eq_any(&ids))
-            .select(tokens::id)
-            .load(c)?;
-        alive.extend(found);
-    }
-    for usage in uses.iter().filter(|u| alive.contains(&u.token_id)) {
+    use diesel::sql_types::{BigInt, Date, Text};
+    let mut in_order: Vec<&Use> = uses.iter().collect();
+    in_order.sort_unstable_by(|a, b| a.token_id.cmp(&b.token_id));
+    for usage in in_order {
         let at = usage.at.naive_utc();
         diesel::update(tokens::table.find(&usage.token_id))
             .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
@@ -358,23 +369,15 @@ fn record_usage_each(c: &mut DbConn, uses: &[Use]) -> Result<()> {
         if usage.uses == 0 {
             continue;
         }
-        let day = at.date();
-        let uses = i64::try_from(usage.uses).unwrap_or(i64::MAX);
-        let this_day = token_usage::table
-            .filter(token_usage::token_id.eq(&usage.token_id))
-            .filter(token_usage::day.eq(day));
-        let added = diesel::update(this_day)
-            .set(token_usage::pulls.eq(token_usage::pulls + uses))
-            .execute(c)?;
-        if added == 0 {
-            diesel::insert_into(token_usage::table)
-                .values((
-                    token_usage::token_id.eq(&usage.token_id),
-                    token_usage::day.eq(day),
-                    token_usage::pulls.eq(uses),
-                ))
-                .execute(c)?;
-        }
+        diesel::sql_query(
+            "INSERT INTO token_usage (token_id, day, pulls) \
+             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) \
+             ON CONFLICT (token_id, day) DO UPDATE SET pulls = pulls + excluded.pulls",
+        )
+        .bind::<Text, _>(&usage.token_id)
+        .bind::<Date, _>(at.date())
+        .bind::<BigInt, _>(i64::try_from(usage.uses).unwrap_or(i64::MAX))
+        .execute(c)?;
     }
     Ok(())
 }
@@ -417,7 +420,9 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
                     tokens::expires_on,
                     subscription_products::product_code.nullable(),
                 ))
-                .order((tokens::id, subscription_products::product_code.nullable()))
+                // In the order of the token's own products (the same order for those the
+                // subscription has): SQLite reads them so from the index, with no sort.
+                .order((tokens::id, token_products::product_code.nullable()))
                 .load::<DigestRow>(c)?
         };
     }
