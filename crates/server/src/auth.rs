@@ -195,7 +195,16 @@ pub struct Verifier {
     failed_at: RwLock<Option<Instant>>,
     /// The longest lifetime accepted, in seconds.
     max_lifetime: u64,
+    /// Tokens verified with the current keys, by the SHA-256 of the whole token (its signature
+    /// included), with their expiry: a portal session sends the same token with every request,
+    /// and an ECDSA verification costs more than the rest of a page (measured with `make
+    /// bench-scale`). Forgotten when the keys are fetched again; a token past its expiry is
+    /// verified again, and refused as expired.
+    verified: std::sync::Mutex<HashMap<[u8; 32], (Identity, u64)>>,
 }
+
+/// The most verified tokens remembered; when full, they are all forgotten.
+const VERIFIED_MAX: usize = 10_000;
 
 /// The registered claims Tollgate checks itself; the others are read through the [`ClaimMap`].
 #[derive(Deserialize)]
@@ -237,6 +246,7 @@ impl Verifier {
             discovering: Default::default(),
             failed_at: RwLock::new(None),
             max_lifetime: 86_400,
+            verified: Default::default(),
         }
     }
 
@@ -321,6 +331,33 @@ impl Verifier {
 
     /// The claims of a valid token, or the reason it is refused.
     pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let keys_fresh = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE);
+        if keys_fresh {
+            let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((identity, exp)) = verified.get(&key) {
+                if jsonwebtoken::get_current_timestamp() <= exp + LEEWAY {
+                    return Ok(identity.clone());
+                }
+            }
+        }
+        let (identity, exp) = self.verify_signed(token).await?;
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(key, (identity.clone(), exp));
+        Ok(identity)
+    }
+
+    /// [`Verifier::verify`] without the memory of verified tokens: the claims and expiry.
+    async fn verify_signed(&self, token: &str) -> Result<(Identity, u64), ApiError> {
         let head = decode_header(token).map_err(|_| unauthenticated("the bearer token is not a well-formed JWT"))?;
         if matches!(head.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
             return Err(unauthenticated(
@@ -410,7 +447,7 @@ impl Verifier {
             ));
         }
         let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
-        Ok(match (party, project) {
+        let identity = match (party, project) {
             (Party::Member(role), Some(project_key)) => Identity::Member(UserClaims {
                 id: c.sub,
                 name,
@@ -419,7 +456,8 @@ impl Verifier {
                 role,
             }),
             _ => Identity::Operator(Operator { id: c.sub, name }),
-        })
+        };
+        Ok((identity, c.exp))
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, ApiError> {
@@ -491,6 +529,8 @@ impl Verifier {
             only,
             fetched_at: Some(Instant::now()),
         };
+        // A key the issuer no longer publishes verifies nothing from now on.
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(())
     }
 }

@@ -236,9 +236,15 @@ impl Store {
             .run(|c| c.batch_execute("SELECT 1").map_err(StoreError::Database))
     }
 
-    /// Runs `f` in one read transaction.
+    /// Runs `f` as one read: in a transaction on SQLite, whose statements then share one
+    /// snapshot. PostgreSQL at READ COMMITTED (its default, and Tollgate's) gives each
+    /// statement a snapshot of its own, in a transaction or not, so there a transaction would
+    /// only add two round trips (`BEGIN`, `COMMIT`) to every page.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        self.conn()?.run(|c| c.transaction(f))
+        self.conn()?.run(|c| match c {
+            DbConn::Pg(_) => f(c),
+            DbConn::Sqlite(_) => c.transaction(f),
+        })
     }
 
     /// Runs `f` on a connection, outside a transaction: for a single statement, which sees one

@@ -206,7 +206,22 @@ async fn a_configured_issuer_replaces_demo_mode(db: Db) {
         .extend(key_b.jwks()["keys"].as_array().unwrap().iter().cloned());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
-    app.get(&key_a.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
+    let a_token = key_a.sign_claims(&c).unwrap();
+    app.get(&a_token, "/api/v1/me").await.ok(200);
+
+    // A key the issuer stops publishing verifies nothing once the keys are fetched again: not
+    // even a token that it verified a moment ago (Tollgate remembers verified tokens).
+    let a_kid = key_a.jwks()["keys"][0]["kid"].clone();
+    published.lock().unwrap().retain(|k| k["kid"] != a_kid);
+    let key_c_dir = tempfile::tempdir().unwrap();
+    let key_c = DemoIssuer::load_or_create(key_c_dir.path(), "tollgate").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // An unknown kid makes Tollgate fetch the keys again.
+    app.get(&key_c.sign_claims(&c).unwrap(), "/api/v1/me")
+        .await
+        .problem(401, "unauthenticated");
+    app.get(&a_token, "/api/v1/me").await.problem(401, "unauthenticated");
+    app.get(&key_b.sign_claims(&c).unwrap(), "/api/v1/me").await.ok(200);
 }
 
 async fn bearer_tokens_not_yet_valid_or_living_too_long_are_refused(db: Db) {

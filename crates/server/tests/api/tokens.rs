@@ -19,11 +19,47 @@ both_backends!(
     delete_is_permanent_and_audited,
     who_may_delete_whose_token,
     lists_filter_sort_and_page_without_gaps,
+    a_name_search_finds_parts_of_names_in_the_project_only,
     an_expired_subscription_makes_tokens_expired,
     concurrent_deletes_give_one_204_and_one_404_with_one_audit_event,
     a_resync_racing_a_delete_answers_404_never_500,
     concurrent_regenerates_leave_exactly_one_valid_secret,
 );
+
+/// Searches through the trigram index (three characters or more), a shorter text, a quote in
+/// the text, another project's matching name, and a deleted token's name.
+async fn a_name_search_finds_parts_of_names_in_the_project_only(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (alice, bob, carol) = app.everyone().await;
+    let west = app.create_token_id(&alice, "Deploy-EU-West").await;
+    app.create_token_id(&bob, "deploy-us-east").await;
+    app.create_token_id(&alice, r#"laptop "home""#).await;
+    app.create_token_id(&carol, "deploy-eu-west-2").await;
+    let found = |bearer: &str, q: &str| {
+        let (app, bearer, q) = (&app, bearer.to_owned(), q.to_owned());
+        async move {
+            let mut names: Vec<String> = app
+                .all_tokens(&bearer, &q)
+                .await
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(found(&alice, "&q=eu-WE").await, ["Deploy-EU-West"]);
+    assert_eq!(found(&alice, "&q=deploy").await, ["Deploy-EU-West", "deploy-us-east"]);
+    assert_eq!(found(&alice, "&q=st").await, ["Deploy-EU-West", "deploy-us-east"]);
+    assert_eq!(found(&alice, "&q=%22home%22").await, [r#"laptop "home""#]);
+    assert!(found(&alice, "&q=west-2").await.is_empty(), "globex's token");
+    assert_eq!(found(&carol, "&q=west-2").await, ["deploy-eu-west-2"]);
+
+    app.delete(&alice, &format!("/api/v1/tokens/{west}")).await.ok(204);
+    assert!(found(&alice, "&q=eu-we").await.is_empty());
+    app.create_token_id(&alice, "deploy-EU-west again").await;
+    assert_eq!(found(&alice, "&q=eu-we").await, ["deploy-EU-west again"]);
+}
 
 async fn a_customer_generates_a_token_and_sees_its_secret_once(db: Db) {
     let app = TestApp::spawn(db).await;

@@ -40,6 +40,32 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
+/// The most rows a search reads through SQLite's trigram index; a text that more names contain
+/// is searched along the list's order, where matches come soon.
+const FEW_NAMED: i64 = 1000;
+
+/// SQLite: the rowids of the tokens, in every project, whose names contain `text` (the trigram
+/// index's candidates; the caller's `LIKE` decides), when there are at most [`FEW_NAMED`];
+/// `None` when there are more, or the text is shorter than a trigram.
+fn few_named(c: &mut DbConn, text: &str) -> Result<Option<Vec<i64>>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rowid: i64,
+    }
+    if text.chars().count() < 3 {
+        return Ok(None);
+    }
+    // A phrase of the text's trigrams: the names that contain it.
+    let phrase = format!("\"{}\"", text.to_lowercase().replace('"', "\"\""));
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT rowid FROM token_name_search WHERE token_name_search MATCH ? LIMIT ?")
+            .bind::<diesel::sql_types::Text, _>(phrase)
+            .bind::<diesel::sql_types::BigInt, _>(FEW_NAMED + 1)
+            .load(c)?;
+    Ok((rows.len() as i64 <= FEW_NAMED).then(|| rows.into_iter().map(|r| r.rowid).collect()))
+}
+
 impl Store {
     /// One page of the tokens the actor may see.
     pub fn list_tokens(&self, actor: &Actor, query: &TokenQuery) -> Result<Page<Token>> {
@@ -83,12 +109,25 @@ impl Store {
                 q = q.filter(tokens::user_id.eq(who).or(tokens::service_user_id.eq(who)));
             }
             if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                // Planned for the text at hand, not once for every text (the SQL literal makes
-                // the statement one that is not kept prepared): a common word is best found
-                // along the list's order, a rare one through the trigram index (PostgreSQL).
-                q = q
-                    .filter(tokens::name_key.like(like_pattern(text)).escape('\\'))
-                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1"));
+                q = q.filter(tokens::name_key.like(like_pattern(text)).escape('\\'));
+                // A common word is best found along the list's order, a rare one through the
+                // trigram index.
+                q = match c {
+                    // Planned for the text at hand, not once for every text (the SQL literal
+                    // makes the statement one that is not kept prepared).
+                    DbConn::Pg(_) => q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")),
+                    // SQLite's planner cannot tell the two apart: the index is asked first.
+                    DbConn::Sqlite(_) => match few_named(c, text)? {
+                        Some(rows) => {
+                            let rows: Vec<String> = rows.iter().map(i64::to_string).collect();
+                            q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                                "tokens.rowid IN ({})",
+                                rows.join(",")
+                            )))
+                        }
+                        None => q,
+                    },
+                };
             }
             q = match query.sort {
                 TokenSort::NewestFirst => q.order((tokens::created_at.desc(), tokens::id.desc())),
