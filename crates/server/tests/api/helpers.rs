@@ -461,21 +461,30 @@ pub fn operator_of(data_dir: &std::path::Path, sub: &str) -> String {
 /// Two `tollgate serve` processes on one database, sharing the registry signing key as every
 /// deployment of several nodes must (the second reads the key the first made).
 pub async fn two_nodes(database_url: &str) -> (ServerProcess, ServerProcess) {
-    let a = ServerProcess::start(&[("TOLLGATE_DATABASE_URL", database_url)], None).await;
+    two_nodes_with(database_url, &[]).await
+}
+
+/// [`two_nodes`], both with these extra settings.
+pub async fn two_nodes_with(database_url: &str, settings: &[(&str, &str)]) -> (ServerProcess, ServerProcess) {
+    let a_env: Vec<(&str, &str)> = [("TOLLGATE_DATABASE_URL", database_url)]
+        .into_iter()
+        .chain(settings.iter().copied())
+        .collect();
+    let a = ServerProcess::start(&a_env, None).await;
     let keys = a._data_dir.path();
     let (key, cert) = (
         keys.join("registry-token-key.pem"),
         keys.join("registry-token-cert.pem"),
     );
-    let b = ServerProcess::start(
-        &[
-            ("TOLLGATE_DATABASE_URL", database_url),
-            ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
-            ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
-        ],
-        None,
-    )
-    .await;
+    let b_env: Vec<(&str, &str)> = [
+        ("TOLLGATE_DATABASE_URL", database_url),
+        ("TOLLGATE_TOKEN_KEY_FILE", key.to_str().unwrap()),
+        ("TOLLGATE_TOKEN_CERT_FILE", cert.to_str().unwrap()),
+    ]
+    .into_iter()
+    .chain(settings.iter().copied())
+    .collect();
+    let b = ServerProcess::start(&b_env, None).await;
     (a, b)
 }
 

@@ -3,7 +3,7 @@
 //! re-generated or deleted it, whatever its notification connection or the database does,
 //! and a node that cannot reach its database answers `503` within a second.
 
-use crate::helpers::{introspect, two_nodes, Db, ServerProcess, TestApp};
+use crate::helpers::{introspect, two_nodes, two_nodes_with, Db, ServerProcess, TestApp};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -540,5 +540,55 @@ async fn concurrent_regenerates_on_two_nodes_leave_one_secret_everywhere() {
             winners[0], winners[1],
             "round {round}: both nodes accept the same secret"
         );
+    }
+}
+
+/// Two nodes count uses of the same tokens on the same day, each writing what it counted every
+/// 20 ms, so that their writes of the same day's rows meet: every use is counted once,
+/// whichever node's write lands first, and the last use is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_counting_the_same_tokens_at_once_lose_no_use() {
+    if !crate::helpers::needs::postgres("two_nodes_counting_the_same_tokens_at_once_lose_no_use") {
+        return;
+    }
+    let app = TestApp::spawn(Db::Postgres).await;
+    let (a, b) = two_nodes_with(&app.database_url, &[("TOLLGATE_LAST_USED_FLUSH_MS", "20")]).await;
+    let http = reqwest::Client::new();
+    let bearer = a.session("alice").await;
+    let mut tokens = Vec::new();
+    for n in 0..8 {
+        tokens.push(create(&a, &bearer, &format!("shared-{n}")).await);
+    }
+    const ROUNDS: u64 = 12;
+    for _ in 0..ROUNDS {
+        let uses = tokens
+            .iter()
+            .flat_map(|(_, secret)| [active(&http, &a, secret), active(&http, &b, secret)]);
+        let answers = futures_util::future::join_all(uses).await;
+        assert!(answers.into_iter().all(|active| active));
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    for (id, _) in &tokens {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let usage: Value = http
+                .get(format!("{}/api/v1/tokens/{id}/usage", a.base))
+                .bearer_auth(&bearer)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if usage["total"] == 2 * ROUNDS && usage["last_used_at"].is_string() {
+                break;
+            }
+            assert!(
+                usage["total"].as_u64().is_some_and(|total| total <= 2 * ROUNDS),
+                "a use counted twice: {usage}"
+            );
+            assert!(Instant::now() < deadline, "uses lost: {usage}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
