@@ -200,7 +200,16 @@ pub struct Verifier {
     /// and an ECDSA verification costs more than the rest of a page (measured with `make
     /// bench-scale`). Forgotten when the keys are fetched again; a token past its expiry is
     /// verified again, and refused as expired.
-    verified: std::sync::Mutex<HashMap<[u8; 32], (Identity, u64)>>,
+    verified: std::sync::Mutex<Verified>,
+}
+
+/// [`Verifier`]'s memory of verified tokens.
+#[derive(Default)]
+struct Verified {
+    /// Bumped by every fetch of the keys: a verification that started with the keys before it
+    /// is not remembered (its key may be one the issuer has just withdrawn).
+    keys_fetched: u64,
+    tokens: HashMap<[u8; 32], (Identity, u64)>,
 }
 
 /// The most verified tokens remembered; when full, they are all forgotten.
@@ -339,20 +348,23 @@ impl Verifier {
             .unwrap_or_else(|p| p.into_inner())
             .fetched_at
             .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE);
-        if keys_fresh {
+        let keys_fetched = {
             let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((identity, exp)) = verified.get(&key) {
+            if let Some((identity, exp)) = verified.tokens.get(&key).filter(|_| keys_fresh) {
                 if jsonwebtoken::get_current_timestamp() <= exp + LEEWAY {
                     return Ok(identity.clone());
                 }
             }
-        }
+            verified.keys_fetched
+        };
         let (identity, exp) = self.verify_signed(token).await?;
         let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if verified.len() >= VERIFIED_MAX {
-            verified.clear();
+        if verified.keys_fetched == keys_fetched {
+            if verified.tokens.len() >= VERIFIED_MAX {
+                verified.tokens.clear();
+            }
+            verified.tokens.insert(key, (identity.clone(), exp));
         }
-        verified.insert(key, (identity.clone(), exp));
         Ok(identity)
     }
 
@@ -529,8 +541,11 @@ impl Verifier {
             only,
             fetched_at: Some(Instant::now()),
         };
-        // A key the issuer no longer publishes verifies nothing from now on.
-        self.verified.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        // A key the issuer no longer publishes verifies nothing from now on, nor does a
+        // verification still running with the keys before these.
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        verified.tokens.clear();
+        verified.keys_fetched += 1;
         Ok(())
     }
 }

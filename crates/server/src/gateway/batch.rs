@@ -1,9 +1,11 @@
-//! Cache misses, looked up together. Each miss is queued, and a few looker threads, each on a
-//! connection of its own, take every miss waiting (up to [`MAX_BATCH`]): a lone miss goes at
-//! once, and a crowd shares one statement on PostgreSQL (a round trip and a server process's
-//! wake-up each, otherwise) and one connection on SQLite, instead of each miss queueing for
-//! the blocking pool and a pooled connection. A miss whose caller gave up (its patience ran
-//! out while the database was slow) is not looked up.
+//! Cache misses, looked up together. On SQLite, a miss is looked up on the caller's thread when
+//! a pooled connection is idle (`Store::tokens_by_digests_now`: a few page reads in the
+//! process, less than the hand-over); otherwise, and always on PostgreSQL, it is queued, and a
+//! few looker threads, each on a connection of its own, take every miss waiting (up to
+//! [`MAX_BATCH`]): a lone miss goes at once, and a crowd shares one statement on PostgreSQL (a
+//! round trip and a server process's wake-up each, otherwise) instead of each miss queueing
+//! for the blocking pool and a pooled connection. A queued miss whose caller gave up (its
+//! patience ran out while the database was slow) is not looked up.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};

@@ -561,7 +561,16 @@ impl ServerProcess {
 
     /// POSTs (JSON when `body` is given) and returns the JSON answer.
     pub async fn post(&self, bearer: Option<&str>, path: &str, body: Option<Value>) -> Value {
-        let mut request = reqwest::Client::new().post(format!("{}{path}", self.base));
+        self.send(reqwest::Method::POST, bearer, path, body).await
+    }
+
+    /// `GET path` as the bearer's user: the JSON answer.
+    pub async fn get(&self, bearer: &str, path: &str) -> Value {
+        self.send(reqwest::Method::GET, Some(bearer), path, None).await
+    }
+
+    async fn send(&self, method: reqwest::Method, bearer: Option<&str>, path: &str, body: Option<Value>) -> Value {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.base));
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }

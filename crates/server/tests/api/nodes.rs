@@ -571,15 +571,7 @@ async fn two_nodes_counting_the_same_tokens_at_once_lose_no_use() {
     for (id, _) in &tokens {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let usage: Value = http
-                .get(format!("{}/api/v1/tokens/{id}/usage", a.base))
-                .bearer_auth(&bearer)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let usage = a.get(&bearer, &format!("/api/v1/tokens/{id}/usage")).await;
             if usage["total"] == 2 * ROUNDS && usage["last_used_at"].is_string() {
                 break;
             }
