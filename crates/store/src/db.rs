@@ -154,10 +154,9 @@ pub struct Store {
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
     /// This process' name in change notifications.
     pub(crate) node: Arc<str>,
-    /// SQLite: write transactions this process has committed or is committing (each bumps
-    /// `write_gate`), so that a change by another process (`tollgate project put`) can be
-    /// told from its own.
-    pub(crate) own_writes: Arc<std::sync::atomic::AtomicI64>,
+    /// SQLite: set when this process watches for other processes' writes; its own writes are
+    /// then counted in its row of `node_writes` (see [`Store::others_writes`]).
+    pub(crate) counts_own_writes: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes this process' webhook sender after a commit that wrote deliveries.
     pub(crate) outbox_waker: Arc<OnceLock<Arc<dyn Fn() + Send + Sync>>>,
 }
@@ -200,7 +199,7 @@ impl Store {
             url: Some(url.to_owned()),
             listener: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
-            own_writes: Arc::default(),
+            counts_own_writes: Arc::default(),
             outbox_waker: Arc::default(),
         };
         Ok(store)
@@ -257,23 +256,24 @@ impl Store {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         let mut pooled = self.conn()?;
         let sqlite = matches!(pooled.db, DbConn::Sqlite(_));
+        let counted = sqlite && self.counts_own_writes.load(std::sync::atomic::Ordering::Acquire);
         crate::webhooks::ENQUEUED.with(|f| f.set(false));
-        // Counted before it commits, so that this count is never behind the table's; taken
-        // back if it does not commit.
-        if sqlite {
-            self.own_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        }
         let done = pooled.run(|conn| {
             conn.transaction(|c| {
                 if sqlite {
                     diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
                 }
+                if counted {
+                    diesel::sql_query(
+                        "INSERT INTO node_writes (node, writes) VALUES (?, 1) \
+                         ON CONFLICT (node) DO UPDATE SET writes = writes + 1",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(&*self.node)
+                    .execute(c)?;
+                }
                 f(c)
             })
         });
-        if sqlite && done.is_err() {
-            self.own_writes.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        }
         if done.is_ok() && crate::webhooks::ENQUEUED.with(|f| f.replace(false)) {
             if let Some(wake) = self.outbox_waker.get() {
                 wake();
@@ -282,16 +282,39 @@ impl Store {
         done
     }
 
-    /// SQLite: how many write transactions every process has committed.
-    pub(crate) fn all_writes(&self) -> Result<i64> {
+    /// SQLite: how many write transactions other processes have committed, read in one
+    /// snapshot: every process bumps `write_gate`, and this one also its own row of
+    /// `node_writes` in the same transaction, so the difference grows with each commit of
+    /// another process and with nothing else (a transaction of this one still committing is in
+    /// neither count).
+    pub(crate) fn others_writes(&self) -> Result<i64> {
         #[derive(diesel::QueryableByName)]
         struct Writes {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             writes: i64,
         }
         self.conn()?.run(|c| {
-            let row: Writes = diesel::sql_query("SELECT writes FROM write_gate WHERE id = 1").get_result(c)?;
+            let row: Writes = diesel::sql_query(
+                "SELECT g.writes - COALESCE((SELECT n.writes FROM node_writes n WHERE n.node = ?), 0) \
+                 AS writes FROM write_gate g WHERE g.id = 1",
+            )
+            .bind::<diesel::sql_types::Text, _>(&*self.node)
+            .get_result(c)?;
             Ok(row.writes)
+        })
+    }
+
+    /// SQLite: counts this process' writes from now on (see [`Store::others_writes`]), and
+    /// forgets the rows of processes that counted before (each serving process starts with a
+    /// new name). Forgetting the row of one still running only makes its count of others
+    /// jump, which it takes for a change: a cache cleared once, never a change missed.
+    pub(crate) fn count_own_writes(&self) -> Result<()> {
+        self.counts_own_writes.store(true, std::sync::atomic::Ordering::Release);
+        self.write(|c| {
+            diesel::sql_query("DELETE FROM node_writes WHERE node <> ?")
+                .bind::<diesel::sql_types::Text, _>(&*self.node)
+                .execute(c)?;
+            Ok(())
         })
     }
 }

@@ -227,32 +227,24 @@ impl Store {
     }
 
     /// SQLite has one serving node, but other processes may write (`tollgate project put` on
-    /// the host): every 150 ms, a count of writes beyond this process' own makes the listener
+    /// the host): every 150 ms, a change in the count of writes by others makes the listener
     /// forget everything, well within the promised second.
     fn watch_other_writers(&self, listener: std::sync::Weak<dyn ChangeListener>) {
+        if let Err(e) = self.count_own_writes() {
+            tracing::warn!(error = %e, "cannot count this process' writes to the SQLite database");
+        }
         let store = self.clone();
         let spawned = std::thread::Builder::new()
             .name("tollgate-sqlite-watch".into())
             .spawn(move || {
-                use std::sync::atomic::Ordering;
-                // Writes by others = the table's count - this process' (which runs ahead by
-                // its transactions still committing, never behind). Each time that is higher
-                // than ever, others wrote; one of ours committing beside theirs only delays
-                // the news by a round.
-                let base = (
-                    store.all_writes().unwrap_or(0),
-                    store.own_writes.load(Ordering::Acquire),
-                );
-                let mut highest = 0;
+                let mut seen = store.others_writes().ok();
                 loop {
                     std::thread::sleep(std::time::Duration::from_millis(150));
                     let Some(listener) = listener.upgrade() else { return };
-                    let Ok(all) = store.all_writes() else { continue };
-                    let own = store.own_writes.load(Ordering::Acquire);
-                    let others = (all - base.0) - (own - base.1);
-                    if others > highest {
+                    let Ok(others) = store.others_writes() else { continue };
+                    if seen != Some(others) {
                         listener.missed_changes();
-                        highest = others;
+                        seen = Some(others);
                     }
                 }
             });

@@ -656,9 +656,9 @@ async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
 }
 
 /// SQLite: another process (`tollgate project put`) changes the subscription while this node
-/// writes all the time (tokens created back to back, usage flushed every 100 ms), so that its
-/// own commits land in the same rounds of the watcher as the other process' write: every
-/// change is heard within the promised second, round after round.
+/// writes all the time (four clients creating tokens back to back, usage flushed every 100 ms),
+/// so that at almost any moment one of its own transactions is committing beside the other
+/// process' write: every change is heard within the promised second, round after round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_processs_writes_are_heard_beside_this_nodes_own() {
     let app = TestApp::spawn(Db::Sqlite).await;
@@ -668,24 +668,26 @@ async fn another_processs_writes_are_heard_beside_this_nodes_own() {
         .unwrap()
         .to_owned();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (http, base, bearer, stop) = (app.http.clone(), app.base.clone(), alice.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let created = http
-                    .post(format!("{base}/api/v1/tokens"))
-                    .bearer_auth(&bearer)
-                    .json(&json!({ "name": format!("busy-{n}"), "kind": "user" }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(created.status().as_u16(), 201);
-                n += 1;
-            }
-            n
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (http, base, bearer, stop) = (app.http.clone(), app.base.clone(), alice.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let created = http
+                        .post(format!("{base}/api/v1/tokens"))
+                        .bearer_auth(&bearer)
+                        .json(&json!({ "name": format!("busy-{w}-{n}"), "kind": "user" }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(created.status().as_u16(), 201);
+                    n += 1;
+                }
+                n
+            })
         })
-    };
+        .collect();
     for round in 0..8 {
         // Even rounds end the subscription, odd ones renew it.
         let ended = round % 2 == 0;
@@ -703,5 +705,7 @@ async fn another_processs_writes_are_heard_beside_this_nodes_own() {
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(writer.await.unwrap() > 0, "the node wrote meanwhile");
+    for writer in writers {
+        assert!(writer.await.unwrap() > 0, "the node wrote meanwhile");
+    }
 }
