@@ -63,6 +63,61 @@ run() {
   [ -z "$errors" ] || echo "  ($errors)"
 }
 
+# sql <statement>: one statement on the backend's database; prints the rows.
+sql() {
+  if [ "$backend" = postgres ]; then
+    psql -qtA "$url" -c "$1"
+  else
+    python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+for row in c.execute(sys.argv[2]).fetchall(): print("|".join(map(str, row)))
+c.commit()' "$url" "$1"
+  fi
+}
+
+# Retention at work: the node restarted to keep 183 days of audit events, so that it deletes
+# half of the ten million (a thousand per transaction) while 20 readers page and the gateway
+# asks. Each row is followed by how many events went during it. The kept database then has
+# fewer events: the next run with BENCH_SCALE_KEEP seeds again.
+retention() {
+  local before after events
+  kill "$node"; wait "$node" 2>/dev/null || true
+  # The stopped node's leases (its reminders' one would hold the housekeeping for three
+  # intervals): an operator's cleanup after a node that is gone.
+  sql "DELETE FROM leases" >/dev/null
+  events=$(sql "SELECT count(*) FROM audit_events")
+  env -u TOLLGATE_CACHE_MAX_TOKENS TOLLGATE_DEMO=true TOLLGATE_DATABASE_URL="$url" \
+    TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$BENCH_DIR/data" \
+    TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 \
+    TOLLGATE_AUDIT_RETENTION_DAYS=183 TOLLGATE_REMINDER_INTERVAL_MS=1000 \
+    "$target/tollgate" serve 2>"$BENCH_DIR/tollgate-retention.log" &
+  node=$!
+  pids+=("$node")
+  wait_ready "http://127.0.0.1:$port/readyz"
+  BENCH_BEARER=$(curl -sf -X POST -H 'content-type: application/json' -d '{"user":"alice"}' \
+    "$base/api/v1/demo/session" | jq -r .access_token)
+  echo "| node restarted with audit retention 183 days; $events events | | | | | $(rss_mb "$node") MB |" | tee -a "$table"
+  gone() { after=$(sql "SELECT count(*) FROM audit_events"); echo "|   (events deleted meanwhile: $((before - after))) | | | | | |" | tee -a "$table"; }
+  BENCH_MODE=get
+  for path in /api/v1/audit-events /api/v1/tokens; do
+    BENCH_PATH=$path before=$(sql "SELECT count(*) FROM audit_events")
+    run "$path while retention deletes" "$base" get.lua 2 "$readers"
+    gone
+  done
+  BENCH_MODE=introspect BENCH_FILE=hot.txt
+  wrk -t2 -c"$connections" -d3s -s e2e/bench/secrets.lua "$base" >/dev/null
+  before=$(sql "SELECT count(*) FROM audit_events")
+  run "introspection, hot 1 % while retention deletes" "$base" secrets.lua 2 "$connections"
+  gone
+  local retained_ratio
+  retained_ratio=$(awk -v a="$last_rps" -v b="$ref_hot" 'BEGIN { printf "%.2f", a / b }')
+  echo "while retention deletes: introspection hot 1 % / reference $retained_ratio; $((events - after)) of $events events deleted so far." | tee -a "$table"
+  if grep -v '"status":503' "$BENCH_DIR/tollgate-retention.log" | grep -q '"status":5'; then
+    echo "the node answered 5xx other than 503 while retention deleted" >&2; exit 1
+  fi
+  rm -f "$BENCH_DIR/seeded"
+}
+
 keep=${BENCH_SCALE_KEEP:-}
 for backend in $backends; do
   BENCH_DIR="${keep:-$work}/$backend"
@@ -186,6 +241,7 @@ for backend in $backends; do
   if grep -v '"status":503' "$BENCH_DIR/tollgate.log" | grep -q '"status":5'; then
     echo "the node answered 5xx other than 503" >&2; grep -v '"status":503' "$BENCH_DIR/tollgate.log" | grep '"status":5' | head -3 >&2; exit 1
   fi
+  retention
   stop_all
   node=""
   [ -n "$keep" ] || rm -rf "$BENCH_DIR"

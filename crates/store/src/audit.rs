@@ -175,25 +175,29 @@ fn to_event(row: EventRow) -> Option<AuditEvent> {
 impl Store {
     /// Deletes audit events from before `before`, a thousand per transaction so that no lock
     /// is held long; returns how many went. Ids are UUIDv7, ordered by time: the primary key
-    /// finds them without another index.
+    /// finds them without another index. Each batch starts after the last one's final id:
+    /// with PostgreSQL, the rows already deleted stay in the index until a vacuum, and a batch
+    /// read from the start would step over all of them again (millions, on a first pruning).
     pub fn prune_audit(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize> {
         let millis = u64::try_from(before.timestamp_millis()).unwrap_or(0);
         let hex = format!("{millis:012x}");
         let boundary = format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..12]);
         let mut total = 0;
+        let mut after = String::new();
         loop {
             // Read first: most rounds find nothing, and then take no write lock.
             let batch: Vec<String> = self.read(|c| {
                 Ok(audit_events::table
                     .filter(audit_events::id.lt(&boundary))
+                    .filter(audit_events::id.gt(&after))
                     .select(audit_events::id)
                     .order(audit_events::id)
                     .limit(1000)
                     .load(c)?)
             })?;
-            if batch.is_empty() {
+            let Some(last) = batch.last().cloned() else {
                 return Ok(total);
-            }
+            };
             let gone = self.write(|c| {
                 Ok(diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(c)?)
             })?;
@@ -201,6 +205,7 @@ impl Store {
             if batch.len() < 1000 {
                 return Ok(total);
             }
+            after = last;
         }
     }
 }

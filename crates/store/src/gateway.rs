@@ -180,21 +180,34 @@ impl Store {
     }
 
     /// Deletes uses per day from before `first_kept`, a batch at a time so that no lock is
-    /// held long; returns how many rows went.
+    /// held long; returns how many rows went. Each batch starts after the last one's final
+    /// row (index `token_usage_day` on day and token): with PostgreSQL, the rows already
+    /// deleted stay in the index until a vacuum, and a batch read from the start would step
+    /// over all of them again.
     pub fn prune_usage(&self, first_kept: chrono::NaiveDate) -> Result<usize> {
         let mut total = 0;
+        let mut after: Option<(chrono::NaiveDate, String)> = None;
         loop {
             // Read first: most rounds find nothing, and then take no write lock.
             let batch: Vec<(String, chrono::NaiveDate)> = self.read(|c| {
-                Ok(token_usage::table
+                let mut query = token_usage::table
                     .filter(token_usage::day.lt(first_kept))
                     .select((token_usage::token_id, token_usage::day))
+                    .order((token_usage::day, token_usage::token_id))
                     .limit(1000)
-                    .load(c)?)
+                    .into_boxed();
+                if let Some((day, id)) = &after {
+                    query = query.filter(
+                        token_usage::day
+                            .gt(*day)
+                            .or(token_usage::day.eq(*day).and(token_usage::token_id.gt(id.clone()))),
+                    );
+                }
+                Ok(query.load(c)?)
             })?;
-            if batch.is_empty() {
+            let Some((last_id, last_day)) = batch.last().cloned() else {
                 return Ok(total);
-            }
+            };
             self.write(|c| {
                 for (id, day) in &batch {
                     diesel::delete(token_usage::table.find((id, day))).execute(c)?;
@@ -205,6 +218,7 @@ impl Store {
             if batch.len() < 1000 {
                 return Ok(total);
             }
+            after = Some((last_day, last_id));
         }
     }
 

@@ -117,3 +117,47 @@ async fn a_tokens_pulls_per_day_and_last_client_are_shown(db: Db) {
         .await
         .problem(404, "not_found");
 }
+
+both_backends!(old_days_of_many_tokens_are_deleted_in_batches_and_the_kept_days_stay);
+
+/// Usage retention in more than one batch: three tokens' uses on 700 old days (2,100 rows,
+/// so that a batch of 1,000 ends between two tokens of one day) and on a kept day. Every old
+/// row goes, once, and the kept ones stay.
+async fn old_days_of_many_tokens_are_deleted_in_batches_and_the_kept_days_stay(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let today = chrono::Utc::now().date_naive();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let issued = app.create_token(&alice, &format!("busy-{n}")).await;
+        ids.push(issued["token"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut rows = Vec::new();
+    for ago in (31..731).chain([10]) {
+        let day = today - chrono::Days::new(ago);
+        for id in &ids {
+            rows.push(format!("('{id}', '{day}', 2)"));
+        }
+    }
+    for chunk in rows.chunks(500) {
+        app.execute_sql(&format!(
+            "INSERT INTO token_usage (token_id, day, pulls) VALUES {}",
+            chunk.join(", ")
+        ));
+    }
+    let store = tollgate_store::Store::open(&app.database_url, 1).unwrap();
+    assert_eq!(store.prune_usage(today - chrono::Days::new(30)).unwrap(), 2100);
+    assert_eq!(
+        store.prune_usage(today - chrono::Days::new(30)).unwrap(),
+        0,
+        "nothing old is left"
+    );
+    for id in &ids {
+        let usage = app
+            .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(usage["total"], 2, "the kept day stays: {usage}");
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX token_usage_day;
+CREATE INDEX token_usage_day ON token_usage (day);
