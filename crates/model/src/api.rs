@@ -180,6 +180,8 @@ pub struct Token {
     pub registry_username: String,
     /// The last four characters of the secret, to recognise it.
     pub secret_last4: String,
+    /// The last successful check of the secret, to the minute: a use from the same address
+    /// within a minute of the recorded one counts as a pull and leaves this as it is.
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The client address of the last use (as a trusted proxy forwarded it).
@@ -204,6 +206,7 @@ pub struct Token {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct TokenUsage {
     pub token_id: String,
+    /// As the token's `last_used_at`: to the minute from one address.
     #[serde(default, deserialize_with = "crate::time::optional_instant")]
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_from: Option<String>,

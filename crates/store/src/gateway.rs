@@ -11,6 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
 
+/// How far a token's recorded last use may lag behind its uses from the same address: within
+/// it, a use only adds to the day's pulls and leaves the token's row as it is (as GitLab keeps
+/// `last_used_at` to ten minutes). A token pulled all the time is then rewritten once a minute
+/// instead of at every flush. A use from another address is recorded at once.
+pub const LAST_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// A token's uses since the last batch: the newest, from where, and how many.
 #[derive(Debug, Clone)]
 pub struct Use {
@@ -335,11 +341,15 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
         diesel::sql_query(
             "UPDATE tokens AS t SET last_used_at = u.at, last_used_from = u.address \
              FROM unnest($1, $2, $3) AS u (id, at, address) \
-             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at - $4 \
+               OR (t.last_used_at < u.at AND t.last_used_from IS DISTINCT FROM u.address))",
         )
         .bind::<Array<Text>, _>(&ids)
         .bind::<Array<Timestamp>, _>(&ats)
         .bind::<Array<Nullable<Text>>, _>(&froms)
+        .bind::<diesel::sql_types::Interval, _>(diesel::pg::data_types::PgInterval::from_microseconds(
+            LAST_USE_PRECISION.num_microseconds().unwrap_or(0),
+        ))
         .execute(c)?;
         diesel::sql_query(
             "INSERT INTO token_usage (token_id, day, pulls) \
@@ -366,7 +376,18 @@ fn record_usage_each(c: &mut DbConn, uses: &[Use]) -> Result<()> {
     for usage in in_order {
         let at = usage.at.naive_utc();
         diesel::update(tokens::table.find(&usage.token_id))
-            .filter(tokens::last_used_at.is_null().or(tokens::last_used_at.lt(at)))
+            .filter(
+                tokens::last_used_at
+                    .is_null()
+                    .or(tokens::last_used_at.lt(at - LAST_USE_PRECISION))
+                    .or(tokens::last_used_at
+                        .lt(at)
+                        // SQLite's `IS NOT`: NULL and an address differ, two NULLs do not.
+                        .and(
+                            diesel::dsl::sql::<diesel::sql_types::Bool>("last_used_from IS NOT ")
+                                .bind::<diesel::sql_types::Nullable<Text>, _>(usage.from.as_deref()),
+                        )),
+            )
             .set((
                 tokens::last_used_at.eq(Some(at)),
                 tokens::last_used_from.eq(usage.from.as_deref()),

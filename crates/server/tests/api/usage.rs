@@ -161,3 +161,83 @@ async fn old_days_of_many_tokens_are_deleted_in_batches_and_the_kept_days_stay(d
         assert_eq!(usage["total"], 2, "the kept day stays: {usage}");
     }
 }
+
+both_backends!(a_token_used_again_within_the_minute_from_the_same_address_keeps_its_last_use);
+
+/// The last use is kept to the minute: a token used again from the same address within a
+/// minute of its recorded last use counts the pull and keeps the time (its row is not
+/// rewritten at every flush); a use from another address is recorded at once.
+async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_last_use(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let issued = app.create_token(&alice, "ci").await;
+    let (id, secret) = (
+        issued["token"]["id"].as_str().unwrap().to_owned(),
+        issued["secret"].as_str().unwrap().to_owned(),
+    );
+    let use_from = |address: &'static str| {
+        let (app, secret) = (&app, secret.clone());
+        async move {
+            let answer = app
+                .http
+                .post(format!("{}/oauth2/introspect", app.base))
+                .basic_auth("registry-gateway", Some("demo-gateway-secret"))
+                .header("x-forwarded-for", address)
+                .form(&[("token", secret.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.json::<Value>().await.unwrap()["active"], true);
+        }
+    };
+    let usage_after = |total: u64| {
+        let (app, alice, id) = (&app, alice.clone(), id.clone());
+        async move {
+            let mut usage = Value::Null;
+            for _ in 0..50 {
+                usage = app
+                    .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
+                    .await
+                    .ok(200)
+                    .clone();
+                if usage["total"] == total {
+                    return usage;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the usage never counted {total} pulls: {usage}");
+        }
+    };
+    use_from("203.0.113.9").await;
+    let first = usage_after(1).await;
+    assert_eq!(first["last_used_from"], "203.0.113.9");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    use_from("203.0.113.9").await;
+    let again = usage_after(2).await;
+    assert_eq!(
+        again["last_used_at"], first["last_used_at"],
+        "the same address within the minute"
+    );
+    assert_eq!(again["last_used_from"], "203.0.113.9");
+    use_from("198.51.100.4").await;
+    let elsewhere = usage_after(3).await;
+    assert_eq!(elsewhere["last_used_from"], "198.51.100.4", "another address at once");
+    let (before, after) = (
+        first["last_used_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        elsewhere["last_used_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+    );
+    assert!(after > before, "{before} then {after}");
+    let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
+    assert_eq!(token["last_used_at"], elsewhere["last_used_at"]);
+}
