@@ -34,7 +34,7 @@ pub enum Lookup {
 pub struct Known {
     pub token: GatewayToken,
     pub introspection: actix_web::web::Bytes,
-    pub last_use: super::usage::LastUse,
+    pub last_use: Arc<super::usage::LastUse>,
 }
 
 /// The default bound on valid tokens held (about 1.6 KB each).
@@ -304,9 +304,9 @@ mod tests {
 
     fn known(token: GatewayToken) -> Arc<Known> {
         Arc::new(Known {
+            last_use: crate::gateway::usage::LastUse::new(&token.id),
             token,
             introspection: Default::default(),
-            last_use: Default::default(),
         })
     }
 

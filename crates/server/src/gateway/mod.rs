@@ -171,7 +171,7 @@ impl Gateway {
     pub async fn login(&self, username: &str, secret: &str, from: IpAddr) -> Result<Check, ApiError> {
         Ok(match self.check(secret).await? {
             Check::Active(known) if known.token.registry_username == username => {
-                self.usage.used(&known, from);
+                self.usage.used(&known.last_use, from);
                 Check::Active(known)
             }
             Check::Active(_) => Check::Refused(Refusal::Unknown),
@@ -198,9 +198,9 @@ impl Gateway {
                     SecretLookup::Token(token) => {
                         let answer = serde_json::to_vec(&introspection(&token)).map_err(ApiError::internal)?;
                         Lookup::Known(Arc::new(Known {
+                            last_use: usage::LastUse::new(&token.id),
                             token,
                             introspection: answer.into(),
-                            last_use: Default::default(),
                         }))
                     }
                     SecretLookup::Retired(why) => Lookup::Unknown(Some(why)),

@@ -79,7 +79,7 @@ pub async fn introspect(
     })?;
     let body = match gw.check(&token).await? {
         Check::Active(known) => {
-            gw.usage.used(&known, state.client_ip(&req));
+            gw.usage.used(&known.last_use, state.client_ip(&req));
             gw.metrics.introspection(true);
             known.introspection.clone()
         }
@@ -406,13 +406,8 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
             Err(e) => return actix_web::ResponseError::error_response(&e),
             Ok(Ok(token)) => {
                 // A refresh is a use of the token too.
-                let known = std::sync::Arc::new(crate::gateway::cache::Known {
-                    token,
-                    introspection: Default::default(),
-                    last_use: Default::default(),
-                });
-                gw.usage.used(&known, ip);
-                known.token.clone()
+                gw.usage.used(&crate::gateway::usage::LastUse::new(&token.id), ip);
+                token
             }
             Ok(Err(why)) => return refused(state, Some(ip), endpoint, &why, request.oauth),
         },
