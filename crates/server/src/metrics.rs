@@ -173,24 +173,17 @@ impl Collector for Gathered {
             }
         }
         requests.extend(latency);
-        requests.push(family(
-            INTROSPECTIONS.0,
-            INTROSPECTIONS.1,
-            MetricType::COUNTER,
-            vec![
-                hot.active.counter(&[("result", "active")]),
-                hot.inactive.counter(&[("result", "inactive")]),
-            ],
-        ));
-        requests.push(family(
-            CACHE.0,
-            CACHE.1,
-            MetricType::COUNTER,
-            vec![
-                hot.hits.counter(&[("result", "hit")]),
-                hot.misses.counter(&[("result", "miss")]),
-            ],
-        ));
+        let results = [
+            (INTROSPECTIONS, [(&hot.active, "active"), (&hot.inactive, "inactive")]),
+            (CACHE, [(&hot.hits, "hit"), (&hot.misses, "miss")]),
+        ];
+        for ((name, help), series) in results {
+            let metrics = series
+                .iter()
+                .map(|(s, result)| s.counter(&[("result", result)]))
+                .collect();
+            requests.push(family(name, help, MetricType::COUNTER, metrics));
+        }
         requests
     }
 }

@@ -30,16 +30,7 @@ async fn a_tokens_pulls_per_day_and_last_client_are_shown(db: Db) {
 
     // Three introspections for a client the gateway forwards, then a registry login.
     for _ in 0..3 {
-        let answer = app
-            .http
-            .post(format!("{}/oauth2/introspect", app.base))
-            .basic_auth("registry-gateway", Some("demo-gateway-secret"))
-            .header("x-forwarded-for", "203.0.113.9")
-            .form(&[("token", secret.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.json::<Value>().await.unwrap()["active"], true);
+        introspect_for(&app, &secret, "203.0.113.9").await;
     }
     let login = app
         .http
@@ -61,19 +52,7 @@ async fn a_tokens_pulls_per_day_and_last_client_are_shown(db: Db) {
     assert_eq!(refused.status(), 401);
 
     let today = chrono::Utc::now().date_naive();
-    let mut usage = Value::Null;
-    for _ in 0..50 {
-        usage = app
-            .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
-            .await
-            .ok(200)
-            .clone();
-        if usage["total"] == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(usage["total"], 4, "{usage}");
+    let usage = usage_counting(&app, &alice, &id, 4).await;
     let days = usage["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
     assert_eq!(days[29]["day"], today.to_string());
@@ -178,52 +157,19 @@ async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_la
         issued["token"]["id"].as_str().unwrap().to_owned(),
         issued["secret"].as_str().unwrap().to_owned(),
     );
-    let use_from = |address: &'static str| {
-        let (app, secret) = (&app, secret.clone());
-        async move {
-            let answer = app
-                .http
-                .post(format!("{}/oauth2/introspect", app.base))
-                .basic_auth("registry-gateway", Some("demo-gateway-secret"))
-                .header("x-forwarded-for", address)
-                .form(&[("token", secret.as_str())])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(answer.json::<Value>().await.unwrap()["active"], true);
-        }
-    };
-    let usage_after = |total: u64| {
-        let (app, alice, id) = (&app, alice.clone(), id.clone());
-        async move {
-            let mut usage = Value::Null;
-            for _ in 0..50 {
-                usage = app
-                    .get(&alice, &format!("/api/v1/tokens/{id}/usage"))
-                    .await
-                    .ok(200)
-                    .clone();
-                if usage["total"] == total {
-                    return usage;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("the usage never counted {total} pulls: {usage}");
-        }
-    };
-    use_from("203.0.113.9").await;
-    let first = usage_after(1).await;
+    introspect_for(&app, &secret, "203.0.113.9").await;
+    let first = usage_counting(&app, &alice, &id, 1).await;
     assert_eq!(first["last_used_from"], "203.0.113.9");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    use_from("203.0.113.9").await;
-    let again = usage_after(2).await;
+    introspect_for(&app, &secret, "203.0.113.9").await;
+    let again = usage_counting(&app, &alice, &id, 2).await;
     assert_eq!(
         again["last_used_at"], first["last_used_at"],
         "the same address within the minute"
     );
     assert_eq!(again["last_used_from"], "203.0.113.9");
-    use_from("198.51.100.4").await;
-    let elsewhere = usage_after(3).await;
+    introspect_for(&app, &secret, "198.51.100.4").await;
+    let elsewhere = usage_counting(&app, &alice, &id, 3).await;
     assert_eq!(elsewhere["last_used_from"], "198.51.100.4", "another address at once");
     let (before, after) = (
         first["last_used_at"]
@@ -240,4 +186,36 @@ async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_la
     assert!(after > before, "{before} then {after}");
     let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
     assert_eq!(token["last_used_at"], elsewhere["last_used_at"]);
+}
+
+/// An introspection of `secret` for the client at `address` (as the gateway forwards it):
+/// active.
+async fn introspect_for(app: &TestApp, secret: &str, address: &str) {
+    let answer = app
+        .http
+        .post(format!("{}/oauth2/introspect", app.base))
+        .basic_auth("registry-gateway", Some("demo-gateway-secret"))
+        .header("x-forwarded-for", address)
+        .form(&[("token", secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.json::<Value>().await.unwrap()["active"], true);
+}
+
+/// The token's usage once it counts `total` pulls (the flush writes in the background).
+async fn usage_counting(app: &TestApp, bearer: &str, id: &str, total: u64) -> Value {
+    let mut usage = Value::Null;
+    for _ in 0..50 {
+        usage = app
+            .get(bearer, &format!("/api/v1/tokens/{id}/usage"))
+            .await
+            .ok(200)
+            .clone();
+        if usage["total"] == total {
+            return usage;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the usage never counted {total} pulls: {usage}");
 }
