@@ -14,22 +14,23 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
     user_ids.dedup();
     let service_ids: Vec<&str> = rows.iter().filter_map(|r| r.service_user_id.as_deref()).collect();
 
-    let mut names: HashMap<String, String> = users::table
+    let user_names: HashMap<String, String> = users::table
         .filter(users::id.eq_any(&user_ids))
         .select((users::id, users::name))
         .load(c)?
         .into_iter()
         .collect();
-    // Service users' names (their ids never collide with portal users'), when the page has
-    // service tokens.
-    if !service_ids.is_empty() {
-        names.extend(
-            service_users::table
-                .filter(service_users::id.eq_any(&service_ids))
-                .select((service_users::id, service_users::name))
-                .load::<(String, String)>(c)?,
-        );
-    }
+    // Service users' names, when the page has service tokens.
+    let service_names: HashMap<String, String> = if service_ids.is_empty() {
+        HashMap::new()
+    } else {
+        service_users::table
+            .filter(service_users::id.eq_any(&service_ids))
+            .select((service_users::id, service_users::name))
+            .load(c)?
+            .into_iter()
+            .collect()
+    };
     let mut products_of: HashMap<String, Vec<Product>> = HashMap::new();
     let product_rows: Vec<(String, String, String)> = token_products::table
         .inner_join(products::table)
@@ -57,13 +58,13 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 Some(sid) => Principal {
                     kind: PrincipalKind::ServiceUser,
                     id: sid.clone(),
-                    name: name_of(&names, sid),
+                    name: name_of(&service_names, sid),
                 },
                 None => {
                     let uid = r.user_id.clone().unwrap_or_default();
                     Principal {
                         kind: PrincipalKind::User,
-                        name: name_of(&names, &uid),
+                        name: name_of(&user_names, &uid),
                         id: uid,
                     }
                 }
@@ -79,7 +80,7 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 },
                 kind: TokenKind::parse(&r.kind).unwrap_or_default(),
                 created_by: UserRef {
-                    name: name_of(&names, &r.created_by),
+                    name: name_of(&user_names, &r.created_by),
                     id: r.created_by,
                 },
                 created_for,
