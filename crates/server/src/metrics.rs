@@ -130,10 +130,10 @@ fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<proto::Metric>)
 struct Hot {
     /// Per entry of [`crate::routes::GATEWAY_CHECKS`]: its 200 answers (other statuses are
     /// counted in the vector).
-    gateway_ok: [Striped; 3],
+    gateway_ok: [Striped; crate::routes::GATEWAY_CHECKS.len()],
     /// Per entry of [`crate::routes::GATEWAY_CHECKS`]: the latency of all its answers (the
     /// latency's only label is the endpoint, so all of them are one series).
-    gateway_latency: [Striped; 3],
+    gateway_latency: [Striped; crate::routes::GATEWAY_CHECKS.len()],
     active: Striped,
     inactive: Striped,
     hits: Striped,
