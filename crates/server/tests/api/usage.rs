@@ -188,6 +188,48 @@ async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_la
     assert_eq!(token["last_used_at"], elsewhere["last_used_at"]);
 }
 
+both_backends!(uses_of_tokens_evicted_and_looked_up_again_before_the_flush_are_each_counted_once);
+
+/// A cache of one token and two tokens used at once, forty times: each use evicts the other
+/// token and looks it up again, so one token's uses are spread over many cache entries
+/// before a flush. Every use is counted, once, on its own token.
+async fn uses_of_tokens_evicted_and_looked_up_again_before_the_flush_are_each_counted_once(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.gateway.cache_max_tokens = 1;
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let mut tokens = Vec::new();
+    for name in ["a", "b"] {
+        let issued = app.create_token(&alice, name).await;
+        tokens.push((
+            issued["token"]["id"].as_str().unwrap().to_owned(),
+            issued["secret"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let uses = (0..20).flat_map(|_| {
+        tokens
+            .iter()
+            .map(|(_, secret)| introspect_for(&app, secret, "203.0.113.9"))
+    });
+    futures_util::future::join_all(uses).await;
+    let misses = app.metric(r#"tollgate_token_cache_lookups_total{result="miss"}"#).await;
+    assert!(
+        misses > 2.0,
+        "the tokens were evicted and looked up again: {misses} misses"
+    );
+    for (id, _) in &tokens {
+        let usage = usage_counting(&app, &alice, id, 20).await;
+        assert_eq!(usage["last_used_from"], "203.0.113.9");
+    }
+    // Nothing more comes later: the counts were final.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (id, _) in &tokens {
+        usage_counting(&app, &alice, id, 20).await;
+    }
+}
+
 /// An introspection of `secret` for the client at `address` (as the gateway forwards it):
 /// active.
 async fn introspect_for(app: &TestApp, secret: &str, address: &str) {
