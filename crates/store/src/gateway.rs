@@ -181,7 +181,7 @@ impl Store {
         }
         self.write(|c| match c {
             DbConn::Pg(pg) => record_usage_pg(pg, &uses),
-            DbConn::Sqlite(_) => record_usage_each(c, &uses),
+            DbConn::Sqlite(sqlite) => record_usage_sqlite(sqlite, &uses),
         })
     }
 
@@ -365,45 +365,52 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
     Ok(())
 }
 
-/// SQLite (in the process: a statement costs no round trip): token by token, in the order of
-/// their ids, which are time-ordered as the rows were written, so that neighbours in the batch
-/// share pages. Two statements each, kept prepared: the token's last use, and the day's count
-/// added by an upsert that skips a token deleted meanwhile.
-fn record_usage_each(c: &mut DbConn, uses: &[Use]) -> Result<()> {
-    use diesel::sql_types::{BigInt, Date, Text};
+/// SQLite: a thousand tokens per statement too, in the order of their ids (time-ordered as
+/// the rows were written, so that neighbours share pages), each chunk handed over as one JSON
+/// array read by `json_each`. Diesel prepares an `UPDATE` and a raw statement anew on every
+/// execution (a parse and a plan each): statement by statement, that was most of the writer's
+/// time. Times are the text diesel writes for a timestamp (`%F %T%.f`), so that they compare
+/// with the stored ones as text.
+fn record_usage_sqlite(c: &mut diesel::SqliteConnection, uses: &[Use]) -> Result<()> {
+    use diesel::sql_types::Text;
+    const STAMP: &str = "%F %T%.f";
     let mut in_order: Vec<&Use> = uses.iter().collect();
     in_order.sort_unstable_by(|a, b| a.token_id.cmp(&b.token_id));
-    for usage in in_order {
-        let at = usage.at.naive_utc();
-        diesel::update(tokens::table.find(&usage.token_id))
-            .filter(
-                tokens::last_used_at
-                    .is_null()
-                    .or(tokens::last_used_at.lt(at - LAST_USE_PRECISION))
-                    .or(tokens::last_used_at
-                        .lt(at)
-                        // SQLite's `IS NOT`: NULL and an address differ, two NULLs do not.
-                        .and(
-                            diesel::dsl::sql::<diesel::sql_types::Bool>("last_used_from IS NOT ")
-                                .bind::<diesel::sql_types::Nullable<Text>, _>(usage.from.as_deref()),
-                        )),
-            )
-            .set((
-                tokens::last_used_at.eq(Some(at)),
-                tokens::last_used_from.eq(usage.from.as_deref()),
-            ))
-            .execute(c)?;
-        if usage.uses == 0 {
-            continue;
-        }
+    for chunk in in_order.chunks(1000) {
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|u| {
+                let at = u.at.naive_utc();
+                serde_json::json!([
+                    u.token_id,
+                    at.format(STAMP).to_string(),
+                    (at - LAST_USE_PRECISION).format(STAMP).to_string(),
+                    u.from,
+                    at.date().format("%F").to_string(),
+                    i64::try_from(u.uses).unwrap_or(i64::MAX),
+                ])
+            })
+            .collect();
+        let batch = serde_json::Value::Array(rows).to_string();
+        // `IS NOT`: NULL and an address differ, two NULLs do not.
+        diesel::sql_query(
+            "UPDATE tokens AS t SET last_used_at = u.at, last_used_from = u.address \
+             FROM (SELECT value ->> 0 AS id, value ->> 1 AS at, value ->> 2 AS stale, \
+                          value ->> 3 AS address FROM json_each(?1)) AS u \
+             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.stale \
+               OR (t.last_used_at < u.at AND t.last_used_from IS NOT u.address))",
+        )
+        .bind::<Text, _>(&batch)
+        .execute(c)?;
+        // `WHERE`, as SQLite asks of an upsert's `SELECT`: it also skips a token deleted
+        // meanwhile.
         diesel::sql_query(
             "INSERT INTO token_usage (token_id, day, pulls) \
-             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) \
+             SELECT value ->> 0, value ->> 4, value ->> 5 FROM json_each(?1) \
+             WHERE value ->> 5 > 0 AND EXISTS (SELECT 1 FROM tokens WHERE id = value ->> 0) \
              ON CONFLICT (token_id, day) DO UPDATE SET pulls = pulls + excluded.pulls",
         )
-        .bind::<Text, _>(&usage.token_id)
-        .bind::<Date, _>(at.date())
-        .bind::<BigInt, _>(i64::try_from(usage.uses).unwrap_or(i64::MAX))
+        .bind::<Text, _>(&batch)
         .execute(c)?;
     }
     Ok(())
@@ -450,13 +457,23 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
                 // In the order of the token's own products (the same order for those the
                 // subscription has): SQLite reads them so from the index, with no sort.
                 .order((tokens::id, token_products::product_code.nullable()))
-                .load::<DigestRow>(c)?
+        };
+    }
+    // On the backend's own connection: through the enum of both, a query has no type of its
+    // own to be cached by, and diesel wrote out its SQL on every call to find the cached
+    // statement (a sixth of a SQLite miss).
+    macro_rules! load {
+        ($query:expr) => {
+            match c {
+                DbConn::Sqlite(s) => $query.load::<DigestRow>(s)?,
+                DbConn::Pg(p) => $query.load::<DigestRow>(p)?,
+            }
         };
     }
     let rows = match by {
-        By::Digests([one]) => lookup!(tokens::secret_digest.eq(one)),
-        By::Digests(many) => lookup!(tokens::secret_digest.eq_any(many)),
-        By::Id(id) => lookup!(tokens::id.eq(id)),
+        By::Digests([one]) => load!(lookup!(tokens::secret_digest.eq(one))),
+        By::Digests(many) => load!(lookup!(tokens::secret_digest.eq_any(many))),
+        By::Id(id) => load!(lookup!(tokens::id.eq(id))),
     };
     let mut out: Vec<(String, GatewayToken)> = Vec::new();
     for row in rows {
