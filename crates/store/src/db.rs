@@ -354,6 +354,124 @@ mod tests {
         v: String,
     }
 
+    /// The move of a token's last use to a table of its own keeps what was recorded, both
+    /// ways: reverted (down) and applied again (up) over a token used before the move and one
+    /// never used.
+    fn last_uses_move_to_their_own_table_and_back(conn: &mut DbConn) {
+        use diesel::migration::MigrationSource;
+        const MOVE: &str = "20261204000001";
+        fn applied(conn: &mut DbConn) -> Vec<String> {
+            match conn {
+                DbConn::Sqlite(c) => c.applied_migrations().unwrap(),
+                DbConn::Pg(c) => c.applied_migrations().unwrap(),
+            }
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect()
+        }
+        migrate(conn).unwrap();
+        let sources = match conn {
+            DbConn::Sqlite(_) => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .unwrap()
+                .len(),
+            DbConn::Pg(_) => MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .unwrap()
+                .len(),
+        };
+        assert_eq!(applied(conn).len(), sources);
+        while applied(conn).iter().any(|v| v.as_str() == MOVE) {
+            match conn {
+                DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+                DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+            }
+            .unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO projects (id, key, name, subscription_end_date, created_at, updated_at) \
+               VALUES ('p1', 'acme', 'Acme', '2030-01-01', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+             INSERT INTO users (id, project_id, name, email, role, created_at, updated_at) \
+               VALUES ('u1', 'p1', 'Alice', 'a@x', 'customer', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+             INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, created_by, created_at, \
+                 registry_username, secret_digest, secret_last4, last_used_at, last_used_from) \
+               VALUES ('t1', 'p1', 'user', 'ci', 'ci', 'u1', 'u1', '2026-01-01 00:00:00', 'r1', 'd1', 'abcd', \
+                 '2026-11-02 10:11:12.5', '203.0.113.7'), \
+               ('t2', 'p1', 'user', 'ci2', 'ci2', 'u1', 'u1', '2026-01-01 00:00:00', 'r2', 'd2', 'abcd', NULL, NULL);",
+        )
+        .unwrap();
+        migrate(conn).unwrap();
+        let moved: Vec<(String, chrono::NaiveDateTime, Option<String>)> = crate::schema::token_last_use::table
+            .select((
+                crate::schema::token_last_use::token_id,
+                crate::schema::token_last_use::used_at,
+                crate::schema::token_last_use::used_from,
+            ))
+            .load(conn)
+            .unwrap();
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 2)
+            .unwrap()
+            .and_hms_milli_opt(10, 11, 12, 500)
+            .unwrap();
+        assert_eq!(moved, vec![("t1".to_owned(), at, Some("203.0.113.7".to_owned()))]);
+        match conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+        }
+        .unwrap();
+        #[derive(diesel::QueryableByName, Debug, PartialEq)]
+        struct Back {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+            last_used_at: Option<chrono::NaiveDateTime>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            last_used_from: Option<String>,
+        }
+        let back: Vec<Back> = diesel::sql_query("SELECT id, last_used_at, last_used_from FROM tokens ORDER BY id")
+            .load(conn)
+            .unwrap();
+        assert_eq!(
+            back,
+            vec![
+                Back {
+                    id: "t1".into(),
+                    last_used_at: Some(at),
+                    last_used_from: Some("203.0.113.7".into())
+                },
+                Back {
+                    id: "t2".into(),
+                    last_used_at: None,
+                    last_used_from: None
+                },
+            ]
+        );
+        migrate(conn).unwrap();
+    }
+
+    #[test]
+    fn sqlite_last_uses_move_to_their_own_table_and_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = DbConn::Sqlite(SqliteConnection::establish(&path.to_string_lossy()).unwrap());
+        conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        last_uses_move_to_their_own_table_and_back(&mut conn);
+    }
+
+    #[test]
+    fn postgres_last_uses_move_to_their_own_table_and_back() {
+        // The PostgreSQL server that the API tests use too (.ci/run sets it up).
+        let admin = "postgres://postgres@127.0.0.1:5432";
+        let name = format!("tollgate_migration_{}", std::process::id());
+        let mut server = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
+        server
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        server.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut conn = DbConn::Pg(PgConnection::establish(&format!("{admin}/{name}")).unwrap());
+        last_uses_move_to_their_own_table_and_back(&mut conn);
+        drop(conn);
+        server.batch_execute(&format!("DROP DATABASE {name}")).unwrap();
+    }
+
     #[test]
     fn sqlite_connections_are_wal_durable_with_foreign_keys_and_a_busy_timeout() {
         let dir = tempfile::tempdir().unwrap();

@@ -338,11 +338,15 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[Use]) -> Result<()> {
             .iter()
             .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
             .collect();
+        // A token deleted meanwhile has no row in tokens (`WHERE EXISTS`); the update's
+        // `WHERE`: a time never moves backwards, and one address within the minute is kept.
         diesel::sql_query(
-            "UPDATE tokens AS t SET last_used_at = u.at, last_used_from = u.address \
-             FROM unnest($1, $2, $3) AS u (id, at, address) \
-             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at - $4 \
-               OR (t.last_used_at < u.at AND t.last_used_from IS DISTINCT FROM u.address))",
+            "INSERT INTO token_last_use AS l (token_id, used_at, used_from) \
+             SELECT u.id, u.at, u.address FROM unnest($1, $2, $3) AS u (id, at, address) \
+             WHERE EXISTS (SELECT 1 FROM tokens t WHERE t.id = u.id) \
+             ON CONFLICT (token_id) DO UPDATE SET used_at = excluded.used_at, used_from = excluded.used_from \
+             WHERE l.used_at < excluded.used_at - $4 \
+               OR (l.used_at < excluded.used_at AND l.used_from IS DISTINCT FROM excluded.used_from)",
         )
         .bind::<Array<Text>, _>(&ids)
         .bind::<Array<Timestamp>, _>(&ats)
@@ -392,13 +396,17 @@ fn record_usage_sqlite(c: &mut diesel::SqliteConnection, uses: &[Use]) -> Result
             })
             .collect();
         let batch = serde_json::Value::Array(rows).to_string();
-        // `IS NOT`: NULL and an address differ, two NULLs do not.
+        // A token deleted meanwhile has no row in tokens; a recorded use is overwritten only
+        // by a later one, and from the same address only a minute later (`IS NOT`: NULL and
+        // an address differ, two NULLs do not).
         diesel::sql_query(
-            "UPDATE tokens AS t SET last_used_at = u.at, last_used_from = u.address \
-             FROM (SELECT value ->> 0 AS id, value ->> 1 AS at, value ->> 2 AS stale, \
-                          value ->> 3 AS address FROM json_each(?1)) AS u \
-             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.stale \
-               OR (t.last_used_at < u.at AND t.last_used_from IS NOT u.address))",
+            "INSERT INTO token_last_use (token_id, used_at, used_from) \
+             SELECT u.value ->> 0, u.value ->> 1, u.value ->> 3 FROM json_each(?1) AS u \
+             WHERE EXISTS (SELECT 1 FROM tokens WHERE id = u.value ->> 0) \
+               AND NOT EXISTS (SELECT 1 FROM token_last_use AS l WHERE l.token_id = u.value ->> 0 \
+                 AND l.used_at >= u.value ->> 2 \
+                 AND (l.used_at >= u.value ->> 1 OR l.used_from IS u.value ->> 3)) \
+             ON CONFLICT (token_id) DO UPDATE SET used_at = excluded.used_at, used_from = excluded.used_from",
         )
         .bind::<Text, _>(&batch)
         .execute(c)?;

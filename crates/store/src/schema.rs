@@ -65,12 +65,18 @@ diesel::table! {
         registry_username -> Text,
         secret_digest -> Text,
         secret_last4 -> Text,
-        last_used_at -> Nullable<Timestamp>,
         secret_regenerated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         revocation_reason -> Nullable<Text>,
         expires_on -> Nullable<Date>,
-        last_used_from -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    token_last_use (token_id) {
+        token_id -> Text,
+        used_at -> Timestamp,
+        used_from -> Nullable<Text>,
     }
 }
 
@@ -183,4 +189,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     lifecycle_notices,
     leases,
     token_usage,
+    token_last_use,
 );

@@ -15,7 +15,7 @@ use crate::audit::{record, Target};
 use crate::gateway::{publish, Change};
 use crate::policy::{self, Operation, TokenScope};
 use crate::projects::subscription_of;
-use crate::schema::{products, service_users, token_products, tokens, users};
+use crate::schema::{products, service_users, token_last_use, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
 use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
@@ -50,12 +50,10 @@ struct TokenRow {
     created_at: NaiveDateTime,
     registry_username: String,
     secret_last4: String,
-    last_used_at: Option<NaiveDateTime>,
     secret_regenerated_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
     revocation_reason: Option<String>,
     expires_on: Option<chrono::NaiveDate>,
-    last_used_from: Option<String>,
 }
 
 /// The tokens of the actor's project that the actor may see ([`policy::token_scope`]).
@@ -121,14 +119,15 @@ impl Store {
     pub fn token_usage(&self, actor: &Actor, id: &str, today: NaiveDate) -> Result<tollgate_model::TokenUsage> {
         use crate::schema::token_usage;
         let first = today - chrono::Days::new(29);
-        let (row, counted) = self.read(|c| {
+        let (row, last, counted) = self.read(|c| {
             let row = find_for(c, actor, id, Operation::ViewToken)?;
+            let last = view::last_uses(c, &[row.id.as_str()])?.remove(&row.id);
             let counted: Vec<(NaiveDate, i64)> = token_usage::table
                 .filter(token_usage::token_id.eq(&row.id))
                 .filter(token_usage::day.between(first, today))
                 .select((token_usage::day, token_usage::pulls))
                 .load(c)?;
-            Ok((row, counted))
+            Ok((row, last, counted))
         })?;
         let counted: HashMap<NaiveDate, i64> = counted.into_iter().collect();
         let days: Vec<tollgate_model::DayPulls> = first
@@ -143,8 +142,8 @@ impl Store {
             total: days.iter().map(|d| d.pulls).sum(),
             days,
             token_id: row.id,
-            last_used_at: row.last_used_at.map(utc),
-            last_used_from: row.last_used_from,
+            last_used_at: last.as_ref().map(|(at, _)| utc(*at)),
+            last_used_from: last.and_then(|(_, from)| from),
         })
     }
 }

@@ -2,6 +2,24 @@
 
 use super::*;
 
+/// When each of these tokens was last used, and from where (a token never used has no row).
+pub(super) fn last_uses(
+    c: &mut DbConn,
+    token_ids: &[&str],
+) -> Result<HashMap<String, (NaiveDateTime, Option<String>)>> {
+    Ok(token_last_use::table
+        .filter(token_last_use::token_id.eq_any(token_ids))
+        .select((
+            token_last_use::token_id,
+            token_last_use::used_at,
+            token_last_use::used_from,
+        ))
+        .load::<(String, NaiveDateTime, Option<String>)>(c)?
+        .into_iter()
+        .map(|(id, at, from)| (id, (at, from)))
+        .collect())
+}
+
 /// Turns rows into API tokens: names of the people involved, products, status, sync state.
 pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscription) -> Result<Vec<Token>> {
     let token_ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -41,6 +59,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
     for (token_id, code, name) in product_rows {
         products_of.entry(token_id).or_default().push(Product { code, name });
     }
+
+    let mut last_used = last_uses(c, &token_ids)?;
 
     let now = Utc::now();
     let name_of = |map: &HashMap<String, String>, id: &str| map.get(id).cloned().unwrap_or_default();
@@ -91,8 +111,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 created_at: utc(r.created_at),
                 registry_username: r.registry_username,
                 secret_last4: r.secret_last4,
-                last_used_at: r.last_used_at.map(utc),
-                last_used_from: r.last_used_from,
+                last_used_at: last_used.get(&r.id).map(|(at, _)| utc(*at)),
+                last_used_from: last_used.remove(&r.id).and_then(|(_, from)| from),
                 secret_regenerated_at: r.secret_regenerated_at.map(utc),
                 revoked_at: r.revoked_at.map(utc),
                 revocation_reason: r.revocation_reason,
