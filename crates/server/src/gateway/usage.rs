@@ -98,10 +98,26 @@ impl Usage {
             .spawn(move || loop {
                 std::thread::sleep(interval);
                 match usage.upgrade() {
-                    Some(usage) => usage.flush(&store),
+                    Some(usage) => {
+                        usage.flush(&store);
+                        release_free_memory();
+                    }
                     None => return,
                 }
             })
             .expect("the usage thread starts");
+    }
+}
+
+/// Hands memory that is free inside the allocator back to the system. glibc keeps what was
+/// freed in each thread's arena: after a run of misses (a flush's batch, the evicted cache
+/// entries), a node held about 80 MB more than it used, and stayed there. A trim every flush
+/// costs the usage thread a walk over the free lists. Other allocators (musl) return memory by
+/// themselves.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and only hands free pages back to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
