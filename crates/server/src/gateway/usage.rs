@@ -112,8 +112,8 @@ impl Usage {
 /// Hands memory that is free inside the allocator back to the system. glibc keeps what was
 /// freed in each thread's arena: after a run of misses (a flush's batch, the evicted cache
 /// entries), a node held about 80 MB more than it used, and stayed there. A trim every flush
-/// costs the usage thread a walk over the free lists. Other allocators (musl) return memory by
-/// themselves.
+/// costs the usage thread a walk over the free lists. musl's allocator (the image's static
+/// build) has no such call and is left as it is.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointers and only hands free pages back to the system.
