@@ -346,6 +346,18 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[&Use]) -> Result<()> {
             .iter()
             .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
             .collect();
+        // The tokens still there, held (`FOR KEY SHARE`, in id order) until the commit, before
+        // any usage row is written: a deletion of one of them waits for this transaction, and
+        // one already under way is waited for and then skipped. Without it, a deletion
+        // committing meanwhile failed the whole batch on the foreign key, or deadlocked with it
+        // (the deletion holding the token and cascading to its usage rows, this transaction
+        // holding those rows and checking the token): one side answered 500.
+        tokens::table
+            .filter(tokens::id.eq_any(&ids))
+            .order(tokens::id)
+            .select(tokens::id)
+            .for_key_share()
+            .load::<String>(c)?;
         // A token deleted meanwhile has no row in tokens (`WHERE EXISTS`); the update's
         // `WHERE`: a time never moves backwards, and one address within the minute is kept.
         diesel::sql_query(
