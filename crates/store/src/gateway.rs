@@ -13,9 +13,9 @@ use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
 
 /// How far a token's recorded last use may lag behind its uses from the same address: within
-/// it, a use only adds to the day's pulls and leaves the token's row as it is (as GitLab keeps
-/// `last_used_at` to ten minutes). A token pulled all the time is then rewritten once a minute
-/// instead of at every flush. A use from another address is recorded at once.
+/// it, a use only adds to the day's pulls and leaves its row of `token_last_use` as it is (as
+/// GitLab keeps `last_used_at` to ten minutes). A token pulled all the time is then rewritten
+/// once a minute instead of at every flush. A use from another address is recorded at once.
 pub const LAST_USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A token's uses since the last batch: the newest, from where, and how many.

@@ -74,6 +74,7 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
             let mut products = products_of.remove(&r.id).unwrap_or_default();
             products.retain(|p| subscription.products.iter().any(|s| s.code == p.code));
             let out_of_sync = subscription.products.iter().any(|p| !products.contains(p));
+            let last = last_used.remove(&r.id);
             let created_for = match &r.service_user_id {
                 Some(sid) => Principal {
                     kind: PrincipalKind::ServiceUser,
@@ -111,8 +112,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 created_at: utc(r.created_at),
                 registry_username: r.registry_username,
                 secret_last4: r.secret_last4,
-                last_used_at: last_used.get(&r.id).map(|(at, _)| utc(*at)),
-                last_used_from: last_used.remove(&r.id).and_then(|(_, from)| from),
+                last_used_at: last.as_ref().map(|(at, _)| utc(*at)),
+                last_used_from: last.and_then(|(_, from)| from),
                 secret_regenerated_at: r.secret_regenerated_at.map(utc),
                 revoked_at: r.revoked_at.map(utc),
                 revocation_reason: r.revocation_reason,
