@@ -69,6 +69,12 @@ pub(crate) struct Manager {
     backend: Backend,
 }
 
+/// A SQLite connection's page cache: SQLite's default, 2 MB. Each pooled connection has its
+/// own; a bigger one bought little (the gateway's pages are found in one B-tree, and a
+/// million tokens' pages do not fit anyway) for memory times the pool's size. The usage
+/// writer takes more for its flush (see `gateway::record_usage_sqlite`).
+pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -2000";
+
 /// A PostgreSQL connection that answered this recently is used without a `SELECT 1` first
 /// (a round trip, as much as a cache miss's own query); one idle longer is asked first.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
@@ -116,6 +122,7 @@ impl ManageConnection for Manager {
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(SQLITE_CACHE).map_err(r2d2::Error::QueryError)?;
                 DbConn::Sqlite(conn)
             }
         };
@@ -335,7 +342,7 @@ impl Store {
 }
 
 /// Runs the pending migrations on `conn`.
-fn migrate(conn: &mut DbConn) -> Result<()> {
+pub(crate) fn migrate(conn: &mut DbConn) -> Result<()> {
     let outcome = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Pg(c) => {
@@ -394,13 +401,17 @@ mod tests {
                 .len(),
         };
         assert_eq!(applied(conn).len(), sources);
-        while applied(conn).iter().any(|v| v.as_str() == MOVE) {
-            match conn {
-                DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
-                DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+        // Reverted down to before the move (the later migrations first).
+        fn revert_the_move(conn: &mut DbConn) {
+            while applied(conn).iter().any(|v| v.as_str() == MOVE) {
+                match conn {
+                    DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+                    DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+                }
+                .unwrap();
             }
-            .unwrap();
         }
+        revert_the_move(conn);
         conn.batch_execute(
             "INSERT INTO projects (id, key, name, subscription_end_date, created_at, updated_at) \
                VALUES ('p1', 'acme', 'Acme', '2030-01-01', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
@@ -427,11 +438,7 @@ mod tests {
             .and_hms_milli_opt(10, 11, 12, 500)
             .unwrap();
         assert_eq!(moved, vec![("t1".to_owned(), at, Some("203.0.113.7".to_owned()))]);
-        match conn {
-            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
-        }
-        .unwrap();
+        revert_the_move(conn);
         #[derive(diesel::QueryableByName, Debug, PartialEq)]
         struct Back {
             #[diesel(sql_type = diesel::sql_types::Text)]

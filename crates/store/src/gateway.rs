@@ -6,6 +6,7 @@ use crate::schema::{projects, retired_secrets, subscription_products, token_prod
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -57,6 +58,73 @@ type DigestRow = (
     Option<chrono::NaiveDate>,
     Option<String>,
 );
+
+/// What [`gateway_tokens`] reads per token and product, whichever way: digest, id, registry
+/// username, project key, kind, the subscription's end, when the secret was issued, revoked,
+/// the token's own last day, and one of its products that the subscription has (none: `None`).
+type GatewayRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDate,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<chrono::NaiveDate>,
+    Option<String>,
+);
+
+/// SQLite: the token with this digest from `gateway_tokens`, the gateway's copy of its
+/// columns that triggers keep in step (see that table's migration): one B-tree to read
+/// instead of three. A row per product of the token that the subscription has (one with
+/// `None` when it has none), in the order of the codes, as [`GatewayRow`]s.
+///
+/// Written as SQL (a product is found in the token's list of codes with `instr`, which diesel's
+/// query builder has no word for), with a type of its own: diesel keeps it prepared per
+/// connection, as it does a built query (a `sql_query` is parsed and planned on every call).
+struct SqliteDigestLookup<'a>(&'a str);
+
+impl diesel::query_builder::QueryId for SqliteDigestLookup<'_> {
+    type QueryId = SqliteDigestLookup<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for SqliteDigestLookup<'_> {
+    type SqlType = (
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Date,
+        diesel::sql_types::Timestamp,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        diesel::sql_types::Nullable<diesel::sql_types::Date>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteDigestLookup<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT g.digest, g.token_id, g.registry_username, p.key, g.kind, p.subscription_end_date, \
+               g.issued_at, g.revoked_at, g.expires_on, s.product_code \
+             FROM gateway_tokens g JOIN projects p ON p.id = g.project_id \
+             LEFT JOIN subscription_products s ON s.project_id = g.project_id \
+               AND instr(g.products, ' ' || s.product_code || ' ') > 0 \
+             WHERE g.digest = ",
+        );
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.0)?;
+        out.push_sql(" ORDER BY s.product_code");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::SqliteConnection> for SqliteDigestLookup<'_> {}
 
 /// Why a secret that once worked no longer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,25 +463,76 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[&Use]) -> Result<()> {
 /// execution (a parse and a plan each): statement by statement, that was most of the writer's
 /// time. Times are the text diesel writes for a timestamp (`%F %T%.f`), so that they compare
 /// with the stored ones as text.
+///
+/// A flush at thousands of misses a second rewrites thousands of pages of `token_last_use` and
+/// `token_usage`: more than a connection's page cache holds (2 MB), and SQLite then wrote
+/// pages to the WAL in the middle of the transaction, some of them again at the commit, and
+/// read them back. The connection gets [`FLUSH_CACHE`] for the flush, and its own size back
+/// before the commit, which then frees what is over.
 fn record_usage_sqlite(c: &mut diesel::SqliteConnection, uses: &[&Use]) -> Result<()> {
+    c.batch_execute(FLUSH_CACHE)?;
+    let done = write_usage_sqlite(c, uses);
+    c.batch_execute(crate::db::SQLITE_CACHE)?;
+    done
+}
+
+/// The page cache of a connection writing a flush of usage (see [`record_usage_sqlite`]).
+const FLUSH_CACHE: &str = "PRAGMA cache_size = -32768";
+
+/// `%F %T%.f`, as items: parsed once, not at every use of a flush's hundred thousand.
+const STAMP: &[chrono::format::Item<'static>] = {
+    use chrono::format::{Fixed, Item, Numeric, Pad};
+    &[
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+        Item::Literal(" "),
+        Item::Numeric(Numeric::Hour, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Minute, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Second, Pad::Zero),
+        Item::Fixed(Fixed::Nanosecond),
+    ]
+};
+
+/// `%F`, as items.
+const DAY: &[chrono::format::Item<'static>] = {
+    use chrono::format::{Item, Numeric, Pad};
+    &[
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+    ]
+};
+
+/// A token's uses as the SQLite writer hands them over: its id, the newest use, that less
+/// [`LAST_USE_PRECISION`], from where, the day, how many.
+type UsageRow<'a> = (&'a str, String, String, Option<&'a str>, String, i64);
+
+fn write_usage_sqlite(c: &mut diesel::SqliteConnection, uses: &[&Use]) -> Result<()> {
     use diesel::sql_types::Text;
-    const STAMP: &str = "%F %T%.f";
     for chunk in uses.chunks(1000) {
-        let rows: Vec<serde_json::Value> = chunk
+        // Serialized from tuples: no tree of JSON values on the way.
+        let rows: Vec<UsageRow<'_>> = chunk
             .iter()
             .map(|u| {
                 let at = u.at.naive_utc();
-                serde_json::json!([
-                    u.token_id,
-                    at.format(STAMP).to_string(),
-                    (at - LAST_USE_PRECISION).format(STAMP).to_string(),
-                    u.from,
-                    at.date().format("%F").to_string(),
+                (
+                    u.token_id.as_str(),
+                    at.format_with_items(STAMP.iter()).to_string(),
+                    (at - LAST_USE_PRECISION).format_with_items(STAMP.iter()).to_string(),
+                    u.from.as_deref(),
+                    at.date().format_with_items(DAY.iter()).to_string(),
                     i64::try_from(u.uses).unwrap_or(i64::MAX),
-                ])
+                )
             })
             .collect();
-        let batch = serde_json::Value::Array(rows).to_string();
+        let batch = serde_json::to_string(&rows).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
         // A token deleted meanwhile has no row in tokens; a recorded use is overwritten only
         // by a later one, and from the same address only a minute later (`IS NOT`: NULL and
         // an address differ, two NULLs do not).
@@ -450,7 +569,8 @@ enum By<'a> {
 
 /// The tokens found `by` their digests or id, with their products, each as of one moment, and
 /// the digest of each: one statement (a row per product a token has, joined to the
-/// subscription's), so that a cache miss costs one round trip and no transaction.
+/// subscription's), so that a cache miss costs one round trip and no transaction. SQLite
+/// finds a digest in `gateway_tokens` ([`SqliteDigestLookup`]), a statement per digest.
 fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToken)>> {
     // Not boxed: a query of a static type is prepared once per connection and kept (diesel
     // re-prepares a boxed one on SQLite, a parse and a plan on every miss).
@@ -489,33 +609,52 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
     // own to be cached by, and diesel wrote out its SQL on every call to find the cached
     // statement (a sixth of a SQLite miss).
     macro_rules! load {
-        ($query:expr) => {
-            match c {
+        ($c:expr, $query:expr) => {
+            match $c {
                 DbConn::Sqlite(s) => $query.load::<DigestRow>(s)?,
                 DbConn::Pg(p) => $query.load::<DigestRow>(p)?,
             }
         };
     }
-    let rows = match by {
-        By::Digests([one]) => load!(lookup!(tokens::secret_digest.eq(one))),
-        By::Digests(many) => load!(lookup!(tokens::secret_digest.eq_any(many))),
-        By::Id(id) => load!(lookup!(tokens::id.eq(id))),
+    let rows: Vec<GatewayRow> = match (by, c) {
+        // SQLite, by digest: from the gateway's own table, a digest at a time (see
+        // [`lookups`]).
+        (By::Digests(digests), DbConn::Sqlite(s)) => {
+            let mut rows = Vec::new();
+            for digest in digests {
+                rows.extend(SqliteDigestLookup(digest).load::<GatewayRow>(s)?);
+            }
+            rows
+        }
+        (by, c) => {
+            let rows = match by {
+                By::Digests([one]) => load!(c, lookup!(tokens::secret_digest.eq(one))),
+                By::Digests(many) => load!(c, lookup!(tokens::secret_digest.eq_any(many))),
+                By::Id(id) => load!(c, lookup!(tokens::id.eq(id))),
+            };
+            rows.into_iter()
+                .map(
+                    |(digest, id, user, key, kind, end, created, regenerated, revoked, own_end, product)| {
+                        (
+                            digest,
+                            id,
+                            user,
+                            key,
+                            kind,
+                            end,
+                            regenerated.unwrap_or(created),
+                            revoked,
+                            own_end,
+                            product,
+                        )
+                    },
+                )
+                .collect()
+        }
     };
     let mut out: Vec<(String, GatewayToken)> = Vec::new();
     for row in rows {
-        let (
-            digest,
-            id,
-            registry_username,
-            project_key,
-            kind,
-            end_date,
-            created_at,
-            regenerated_at,
-            revoked_at,
-            own_end,
-            product,
-        ) = row;
+        let (digest, id, registry_username, project_key, kind, end_date, issued_at, revoked_at, own_end, product) = row;
         match out.last_mut() {
             Some((_, token)) if token.id == id => token.products.extend(product),
             _ => out.push((
@@ -528,7 +667,7 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
                     products: product.into_iter().collect(),
                     // The subscription's end, or the token's own last day when it comes first.
                     expires_at: expires_at(tollgate_model::last_day(end_date, own_end)),
-                    issued_at: utc(regenerated_at.unwrap_or(created_at)),
+                    issued_at: utc(issued_at),
                     revoked_at: revoked_at.map(utc),
                 },
             )),
@@ -552,5 +691,129 @@ mod tests {
             assert_eq!(Change::parse(&change.payload("n1")), Some(("n1", change)));
         }
         assert_eq!(Change::parse("nonsense"), None);
+    }
+
+    /// SQLite finds a token by its digest in `gateway_tokens`, a copy kept by triggers: after
+    /// every kind of write to tokens and their products, made in plain SQL as any writer
+    /// would (a node, the CLI, a migration), each digest ever issued names exactly what the
+    /// tokens table says, read by the token's id (the lookup without the copy).
+    #[test]
+    fn the_digest_copy_answers_what_the_tokens_say_after_every_kind_of_change() {
+        use super::{gateway_tokens, By};
+        use crate::schema::tokens;
+        use crate::DbConn;
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut conn = DbConn::Sqlite(SqliteConnection::establish(&path.to_string_lossy()).unwrap());
+        conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let c = &mut conn;
+        let sql = |c: &mut DbConn, text: &str| c.batch_execute(text).unwrap();
+        sql(
+            c,
+            "INSERT INTO products (code, name) VALUES ('a', 'A'), ('b', 'B'), ('c', 'C'), ('d', 'D'); \
+             INSERT INTO projects (id, key, name, subscription_end_date, created_at, updated_at) VALUES \
+               ('p1', 'acme', 'Acme', '2030-01-01', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
+               ('p2', 'globex', 'Globex', '2029-06-30', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+             INSERT INTO subscription_products (project_id, product_code) VALUES \
+               ('p1', 'a'), ('p1', 'b'), ('p1', 'c'), ('p2', 'a'); \
+             INSERT INTO users (id, project_id, name, email, role, created_at, updated_at) VALUES \
+               ('u1', 'p1', 'Alice', 'a@x', 'customer', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
+               ('u2', 'p2', 'Bob', 'b@x', 'customer', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
+             INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, created_by, created_at, \
+                 registry_username, secret_digest, secret_last4) VALUES \
+               ('t1', 'p1', 'user', 'one', 'one', 'u1', 'u1', '2026-01-02 10:00:00.25', 'r1', 'd1', 'aaaa'), \
+               ('t2', 'p1', 'user', 'two', 'two', 'u1', 'u1', '2026-01-03 10:00:00', 'r2', 'd2', 'bbbb'), \
+               ('t3', 'p1', 'user', 'three', 'three', 'u1', 'u1', '2026-01-04 10:00:00', 'r3', 'd3', 'cccc'), \
+               ('t4', 'p2', 'user', 'four', 'four', 'u2', 'u2', '2026-01-05 10:00:00', 'r4', 'd4', 'dddd'); \
+             INSERT INTO token_products (token_id, product_code) VALUES \
+               ('t1', 'b'), ('t1', 'a'), ('t3', 'c'), ('t3', 'd'), ('t4', 'a');",
+        );
+        let digests = ["d1", "d1b", "d1c", "d2", "d3", "d4", "nobody"];
+        // What each digest names, both ways; the products each found token has.
+        let products = |c: &mut DbConn| -> Vec<(String, Vec<String>)> {
+            let mut found = Vec::new();
+            for digest in digests {
+                let by_digest = gateway_tokens(c, By::Digests(&[digest.to_owned()])).unwrap();
+                let owner: Option<String> = tokens::table
+                    .filter(tokens::secret_digest.eq(digest))
+                    .select(tokens::id)
+                    .first(c)
+                    .optional()
+                    .unwrap();
+                let by_id = match &owner {
+                    Some(id) => gateway_tokens(c, By::Id(id)).unwrap(),
+                    None => Vec::new(),
+                };
+                assert_eq!(by_digest, by_id, "digest {digest}");
+                found.extend(by_digest.into_iter().map(|(_, t)| (t.id, t.products)));
+            }
+            found
+        };
+        let list = |pairs: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+            pairs
+                .iter()
+                .map(|(id, codes)| (id.to_string(), codes.iter().map(|c| c.to_string()).collect()))
+                .collect()
+        };
+        // Products the subscription lacks (d) are not granted; none is none.
+        assert_eq!(
+            products(c),
+            list(&[("t1", &["a", "b"]), ("t2", &[]), ("t3", &["c"]), ("t4", &["a"])])
+        );
+        // A re-generated secret: the old digest names nothing, the new one the token, issued anew.
+        sql(
+            c,
+            "UPDATE tokens SET secret_digest = 'd1b', secret_regenerated_at = '2026-02-01 08:00:00' WHERE id = 't1'",
+        );
+        assert_eq!(
+            products(c),
+            list(&[("t1", &["a", "b"]), ("t2", &[]), ("t3", &["c"]), ("t4", &["a"])])
+        );
+        let t1 = gateway_tokens(c, By::Digests(&["d1b".to_owned()])).unwrap();
+        assert_eq!(t1[0].1.issued_at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
+        // Revoked, given a last day, renamed (not a column the gateway reads), re-synced.
+        sql(
+            c,
+            "UPDATE tokens SET revoked_at = '2026-03-01 09:30:00' WHERE id = 't3'; \
+             UPDATE tokens SET expires_on = '2026-12-31' WHERE id = 't2'; \
+             UPDATE tokens SET name = 'uno', name_key = 'uno' WHERE id = 't1'; \
+             DELETE FROM token_products WHERE token_id = 't1'; \
+             INSERT INTO token_products (token_id, product_code) VALUES ('t1', 'c'), ('t2', 'a');",
+        );
+        assert_eq!(
+            products(c),
+            list(&[("t1", &["c"]), ("t2", &["a"]), ("t3", &["c"]), ("t4", &["a"])])
+        );
+        // The subscription loses c and gains d: t3's own d now counts, c no longer does.
+        sql(
+            c,
+            "DELETE FROM subscription_products WHERE project_id = 'p1' AND product_code = 'c'; \
+             INSERT INTO subscription_products (project_id, product_code) VALUES ('p1', 'd');",
+        );
+        assert_eq!(
+            products(c),
+            list(&[("t1", &[]), ("t2", &["a"]), ("t3", &["d"]), ("t4", &["a"])])
+        );
+        // A product row changed in place; a secret re-generated again; a token deleted.
+        sql(
+            c,
+            "UPDATE token_products SET product_code = 'b' WHERE token_id = 't1' AND product_code = 'c'; \
+             UPDATE tokens SET secret_digest = 'd1c', secret_regenerated_at = '2026-04-01 08:00:00' WHERE id = 't1'; \
+             DELETE FROM tokens WHERE id = 't3';",
+        );
+        assert_eq!(products(c), list(&[("t1", &["b"]), ("t2", &["a"]), ("t4", &["a"])]));
+        // Every token gone: nothing is left in the copy either.
+        sql(c, "DELETE FROM tokens");
+        assert_eq!(products(c), list(&[]));
+        let left: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM gateway_tokens)",
+        ))
+        .get_result(c)
+        .unwrap();
+        assert_eq!(left, 0);
     }
 }

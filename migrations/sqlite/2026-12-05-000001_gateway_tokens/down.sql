@@ -1,0 +1,7 @@
+DROP TRIGGER gateway_tokens_product_update;
+DROP TRIGGER gateway_tokens_product_delete;
+DROP TRIGGER gateway_tokens_product_insert;
+DROP TRIGGER gateway_tokens_delete;
+DROP TRIGGER gateway_tokens_update;
+DROP TRIGGER gateway_tokens_insert;
+DROP TABLE gateway_tokens;
