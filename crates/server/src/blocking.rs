@@ -50,3 +50,52 @@ pub fn too_slow(patience: Duration) -> ApiError {
     ))
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::store_call;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A request whose patience runs out while it waits for a database turn answers 503,
+    /// leaves the queue and never runs its call (it changes nothing); the turns all come back,
+    /// and the next request is served at once.
+    #[actix_web::test]
+    async fn a_request_that_gives_up_waiting_for_a_turn_leaves_the_queue_and_does_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tollgate_store::Store::open(&dir.path().join("t.db").to_string_lossy(), 1).unwrap();
+        assert_eq!(store.turns().available_permits(), 1);
+        // The only turn, held for 600 ms.
+        let busy = {
+            let store = store.clone();
+            actix_web::rt::spawn(async move {
+                store_call(&store, Duration::from_secs(5), |_| {
+                    std::thread::sleep(Duration::from_millis(600));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.turns().available_permits(), 0);
+        let ran = Arc::new(AtomicBool::new(false));
+        let gave_up = {
+            let ran = ran.clone();
+            store_call(&store, Duration::from_millis(100), move |_| {
+                ran.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await
+        };
+        let refused = gave_up.err().expect("the waiting request gives up");
+        assert_eq!(actix_web::ResponseError::status_code(&refused).as_u16(), 503);
+        busy.await.unwrap().unwrap();
+        // Had the request stayed in the queue, the freed turn would have gone to it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!ran.load(Ordering::SeqCst), "the request that gave up ran its call");
+        assert_eq!(store.turns().available_permits(), 1);
+        let next = store_call(&store, Duration::from_millis(500), |_| Ok(7)).await;
+        assert_eq!(next.ok(), Some(7));
+    }
+}

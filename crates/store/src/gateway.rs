@@ -465,7 +465,7 @@ fn record_usage_pg(c: &mut diesel::PgConnection, uses: &[&Use]) -> Result<()> {
 /// with the stored ones as text.
 ///
 /// A flush at thousands of misses a second rewrites thousands of pages of `token_last_use` and
-/// `token_usage`: more than a connection's page cache holds (2 MB), and SQLite then wrote
+/// `token_usage`: more than a connection's page cache holds (8 MB), and SQLite then wrote
 /// pages to the WAL in the middle of the transaction, some of them again at the commit, and
 /// read them back. The connection gets [`FLUSH_CACHE`] for the flush, and its own size back
 /// before the commit, which then frees what is over.
