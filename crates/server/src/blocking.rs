@@ -88,7 +88,9 @@ mod tests {
             })
             .await
         };
-        let refused = gave_up.err().expect("the waiting request gives up");
+        let Err(refused) = gave_up else {
+            panic!("the waiting request did not give up");
+        };
         assert_eq!(actix_web::ResponseError::status_code(&refused).as_u16(), 503);
         busy.await.unwrap().unwrap();
         // Had the request stayed in the queue, the freed turn would have gone to it.
