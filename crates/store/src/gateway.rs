@@ -498,17 +498,8 @@ const STAMP: &[chrono::format::Item<'static>] = {
     ]
 };
 
-/// `%F`, as items.
-const DAY: &[chrono::format::Item<'static>] = {
-    use chrono::format::{Item, Numeric, Pad};
-    &[
-        Item::Numeric(Numeric::Year, Pad::Zero),
-        Item::Literal("-"),
-        Item::Numeric(Numeric::Month, Pad::Zero),
-        Item::Literal("-"),
-        Item::Numeric(Numeric::Day, Pad::Zero),
-    ]
-};
+/// `%F`, as items: the first five of [`STAMP`].
+const DAY: &[chrono::format::Item<'static>] = STAMP.split_at(5).0;
 
 /// A token's uses as the SQLite writer hands them over: its id, the newest use, that less
 /// [`LAST_USE_PRECISION`], from where, the day, how many.

@@ -6,7 +6,8 @@
 -- ` code code ` (codes hold no spaces). Triggers keep it in step with tokens and
 -- token_products, whoever writes them (a node, `tollgate project put`, a migration).
 -- PostgreSQL keeps its plain lookup: there, a miss costs a round trip more than its pages.
--- A later migration that rebuilds tokens or token_products must drop these triggers first.
+-- A later migration that rebuilds tokens or token_products must drop these triggers and the
+-- view first.
 CREATE TABLE gateway_tokens (
     digest TEXT PRIMARY KEY,
     token_id TEXT NOT NULL,
@@ -20,29 +21,25 @@ CREATE TABLE gateway_tokens (
     products TEXT NOT NULL
 ) WITHOUT ROWID;
 
-INSERT INTO gateway_tokens
-    (digest, token_id, registry_username, project_id, kind, issued_at, revoked_at, expires_on, products)
-SELECT t.secret_digest, t.id, t.registry_username, t.project_id, t.kind,
-    coalesce(t.secret_regenerated_at, t.created_at), t.revoked_at, t.expires_on,
+-- A token's row of gateway_tokens as its tables say it now: the one place that says how, for
+-- the fill below and the triggers.
+CREATE VIEW gateway_token_rows AS
+SELECT t.secret_digest AS digest, t.id AS token_id, t.registry_username, t.project_id, t.kind,
+    coalesce(t.secret_regenerated_at, t.created_at) AS issued_at, t.revoked_at, t.expires_on,
     ' ' || coalesce((SELECT group_concat(p.product_code, ' ') FROM token_products p WHERE p.token_id = t.id), '') || ' '
+        AS products
 FROM tokens t;
 
+INSERT INTO gateway_tokens SELECT * FROM gateway_token_rows;
+
 CREATE TRIGGER gateway_tokens_insert AFTER INSERT ON tokens BEGIN
-    INSERT INTO gateway_tokens
-        (digest, token_id, registry_username, project_id, kind, issued_at, revoked_at, expires_on, products)
-    VALUES (new.secret_digest, new.id, new.registry_username, new.project_id, new.kind,
-        coalesce(new.secret_regenerated_at, new.created_at), new.revoked_at, new.expires_on,
-        ' ' || coalesce((SELECT group_concat(p.product_code, ' ') FROM token_products p WHERE p.token_id = new.id), '') || ' ');
+    INSERT INTO gateway_tokens SELECT * FROM gateway_token_rows WHERE token_id = new.id;
 END;
 
 CREATE TRIGGER gateway_tokens_update AFTER UPDATE OF secret_digest, id, registry_username, project_id, kind,
     created_at, secret_regenerated_at, revoked_at, expires_on ON tokens BEGIN
     DELETE FROM gateway_tokens WHERE digest = old.secret_digest;
-    INSERT INTO gateway_tokens
-        (digest, token_id, registry_username, project_id, kind, issued_at, revoked_at, expires_on, products)
-    VALUES (new.secret_digest, new.id, new.registry_username, new.project_id, new.kind,
-        coalesce(new.secret_regenerated_at, new.created_at), new.revoked_at, new.expires_on,
-        ' ' || coalesce((SELECT group_concat(p.product_code, ' ') FROM token_products p WHERE p.token_id = new.id), '') || ' ');
+    INSERT INTO gateway_tokens SELECT * FROM gateway_token_rows WHERE token_id = new.id;
 END;
 
 CREATE TRIGGER gateway_tokens_delete AFTER DELETE ON tokens BEGIN
