@@ -292,18 +292,28 @@ impl TestApp {
         }
         let sql = "SELECT secret_digest FROM tokens";
         let rows: Vec<Row> = match self.db {
-            Db::Sqlite => diesel::sql_query(sql).load(&mut SqliteConnection::establish(&self.database_url).unwrap()),
+            Db::Sqlite => diesel::sql_query(sql).load(&mut self.sqlite()),
             Db::Postgres => diesel::sql_query(sql).load(&mut PgConnection::establish(&self.database_url).unwrap()),
         }
         .expect("digests");
         rows.into_iter().map(|r| r.secret_digest).collect()
     }
 
+    /// A connection of its own to this app's SQLite file that waits for the server's writes
+    /// (its usage flush, say) as another process would, instead of failing at once with
+    /// "database is locked".
+    fn sqlite(&self) -> SqliteConnection {
+        use diesel::connection::SimpleConnection;
+        let mut c = SqliteConnection::establish(&self.database_url).unwrap();
+        c.batch_execute("PRAGMA busy_timeout = 10000").unwrap();
+        c
+    }
+
     /// Runs one SQL statement on this app's database, behind the server's back (to set a state
     /// that only time would otherwise bring).
     pub fn execute_sql(&self, sql: &str) {
         match self.db {
-            Db::Sqlite => diesel::sql_query(sql).execute(&mut SqliteConnection::establish(&self.database_url).unwrap()),
+            Db::Sqlite => diesel::sql_query(sql).execute(&mut self.sqlite()),
             Db::Postgres => diesel::sql_query(sql).execute(&mut PgConnection::establish(&self.database_url).unwrap()),
         }
         .expect("the statement runs");
