@@ -75,56 +75,86 @@ type GatewayRow = (
     Option<String>,
 );
 
+/// What [`SqliteKeyLookup`] reads per token and product: id, registry username, project key,
+/// kind, the subscription's end, when the secret was issued and revoked (microseconds since the
+/// epoch), the token's own last day, and one of its products that the subscription has.
+type KeyedRow = (
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDate,
+    i64,
+    Option<i64>,
+    Option<chrono::NaiveDate>,
+    Option<String>,
+);
+
 /// SQLite: the token with this digest from `gateway_tokens`, the gateway's copy of its
-/// columns that triggers keep in step (see that table's migration): one B-tree to read
-/// instead of three. A row per product of the token that the subscription has (one with
-/// `None` when it has none), in the order of the codes, as [`GatewayRow`]s.
+/// columns that triggers keep in step (see that table's migrations): found by the digest's
+/// first 60 bits, the table's rowid, and its whole digest. A row per product of the token that
+/// the subscription has (one with `None` when it has none), in the order of the codes, as
+/// [`KeyedRow`]s. None: the digest is not in the table (no token has it, or one whose digest
+/// shares those bits with another's; see [`sqlite_key`]).
 ///
 /// Written as SQL (a product is found in the token's list of codes with `instr`, which diesel's
 /// query builder has no word for), with a type of its own: diesel keeps it prepared per
 /// connection, as it does a built query (a `sql_query` is parsed and planned on every call).
-struct SqliteDigestLookup<'a>(&'a str);
+struct SqliteKeyLookup<'a> {
+    key: i64,
+    digest: &'a [u8],
+}
 
-impl diesel::query_builder::QueryId for SqliteDigestLookup<'_> {
-    type QueryId = SqliteDigestLookup<'static>;
+impl diesel::query_builder::QueryId for SqliteKeyLookup<'_> {
+    type QueryId = SqliteKeyLookup<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for SqliteDigestLookup<'_> {
+impl diesel::query_builder::Query for SqliteKeyLookup<'_> {
     type SqlType = (
         diesel::sql_types::Text,
         diesel::sql_types::Text,
         diesel::sql_types::Text,
         diesel::sql_types::Text,
-        diesel::sql_types::Text,
         diesel::sql_types::Date,
-        diesel::sql_types::Timestamp,
-        diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
         diesel::sql_types::Nullable<diesel::sql_types::Date>,
         diesel::sql_types::Nullable<diesel::sql_types::Text>,
     );
 }
 
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteDigestLookup<'_> {
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyLookup<'_> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
         out.push_sql(
-            "SELECT g.digest, g.token_id, g.registry_username, p.key, g.kind, p.subscription_end_date, \
+            "SELECT g.token_id, g.registry_username, p.key, g.kind, p.subscription_end_date, \
                g.issued_at, g.revoked_at, g.expires_on, s.product_code \
              FROM gateway_tokens g JOIN projects p ON p.id = g.project_id \
              LEFT JOIN subscription_products s ON s.project_id = g.project_id \
                AND instr(g.products, ' ' || s.product_code || ' ') > 0 \
-             WHERE g.digest = ",
+             WHERE g.key = ",
         );
-        out.push_bind_param::<diesel::sql_types::Text, _>(self.0)?;
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.key)?;
+        out.push_sql(" AND g.digest = ");
+        out.push_bind_param::<diesel::sql_types::Binary, _>(&self.digest)?;
         out.push_sql(" ORDER BY s.product_code");
         Ok(())
     }
 }
 
-impl RunQueryDsl<diesel::SqliteConnection> for SqliteDigestLookup<'_> {}
+impl RunQueryDsl<diesel::SqliteConnection> for SqliteKeyLookup<'_> {}
+
+/// `gateway_tokens`' key of a digest given in hexadecimal: its first 15 digits as a number (as
+/// the table's migration computes it), and its 32 bytes; `None` for a text that is no digest.
+fn sqlite_key(hex: &str) -> Option<(i64, [u8; 32])> {
+    let digest = crate::secret::SecretDigest::from_hex(hex)?;
+    let bytes = *digest.as_bytes();
+    let first = u64::from_be_bytes(bytes[..8].try_into().ok()?) >> 4;
+    Some((i64::try_from(first).ok()?, bytes))
+}
 
 /// Why a secret that once worked no longer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -547,8 +577,34 @@ enum By<'a> {
 /// The tokens found `by` their digests or id, with their products, each as of one moment, and
 /// the digest of each: one statement (a row per product a token has, joined to the
 /// subscription's), so that a cache miss costs one round trip and no transaction. SQLite
-/// finds a digest in `gateway_tokens` ([`SqliteDigestLookup`]), a statement per digest.
+/// finds a digest in `gateway_tokens` first ([`SqliteKeyLookup`]), a statement per digest.
 fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToken)>> {
+    // SQLite, by one digest: from the gateway's own table, when it holds the digest; one it
+    // does not is looked for in tokens below (see [`SqliteKeyLookup`]).
+    if let (By::Digests([hex]), DbConn::Sqlite(s)) = (&by, &mut *c) {
+        if let Some((key, digest)) = sqlite_key(hex) {
+            let rows = SqliteKeyLookup { key, digest: &digest }.load::<KeyedRow>(s)?;
+            if !rows.is_empty() {
+                let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default().naive_utc();
+                return Ok(tokens_of(rows.into_iter().map(
+                    |(id, user, key, kind, end, issued, revoked, own_end, product)| {
+                        (
+                            hex.clone(),
+                            id,
+                            user,
+                            key,
+                            kind,
+                            end,
+                            at(issued),
+                            revoked.map(at),
+                            own_end,
+                            product,
+                        )
+                    },
+                )));
+            }
+        }
+    }
     // Not boxed: a query of a static type is prepared once per connection and kept (diesel
     // re-prepares a boxed one on SQLite, a parse and a plan on every miss).
     macro_rules! lookup {
@@ -593,42 +649,22 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
             }
         };
     }
-    let rows: Vec<GatewayRow> = match (by, c) {
-        // SQLite, by digest: from the gateway's own table, a digest at a time (see
-        // [`lookups`]).
-        (By::Digests(digests), DbConn::Sqlite(s)) => {
-            let mut rows = Vec::new();
-            for digest in digests {
-                rows.extend(SqliteDigestLookup(digest).load::<GatewayRow>(s)?);
-            }
-            rows
-        }
-        (by, c) => {
-            let rows = match by {
-                By::Digests([one]) => load!(c, lookup!(tokens::secret_digest.eq(one))),
-                By::Digests(many) => load!(c, lookup!(tokens::secret_digest.eq_any(many))),
-                By::Id(id) => load!(c, lookup!(tokens::id.eq(id))),
-            };
-            rows.into_iter()
-                .map(
-                    |(digest, id, user, key, kind, end, created, regenerated, revoked, own_end, product)| {
-                        (
-                            digest,
-                            id,
-                            user,
-                            key,
-                            kind,
-                            end,
-                            regenerated.unwrap_or(created),
-                            revoked,
-                            own_end,
-                            product,
-                        )
-                    },
-                )
-                .collect()
-        }
+    let rows = match by {
+        By::Digests([one]) => load!(c, lookup!(tokens::secret_digest.eq(one))),
+        By::Digests(many) => load!(c, lookup!(tokens::secret_digest.eq_any(many))),
+        By::Id(id) => load!(c, lookup!(tokens::id.eq(id))),
     };
+    let rows = rows.into_iter().map(
+        |(digest, id, user, key, kind, end, created, regenerated, revoked, own_end, product)| {
+            let issued = regenerated.unwrap_or(created);
+            (digest, id, user, key, kind, end, issued, revoked, own_end, product)
+        },
+    );
+    Ok(tokens_of(rows))
+}
+
+/// Tokens from [`GatewayRow`]s, a row per product, each token's rows together.
+fn tokens_of(rows: impl IntoIterator<Item = GatewayRow>) -> Vec<(String, GatewayToken)> {
     let mut out: Vec<(String, GatewayToken)> = Vec::new();
     for row in rows {
         let (digest, id, registry_username, project_key, kind, end_date, issued_at, revoked_at, own_end, product) = row;
@@ -650,7 +686,7 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
             )),
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -676,6 +712,15 @@ mod tests {
     /// tokens table says, read by the token's id (the lookup without the copy).
     #[test]
     fn the_digest_copy_answers_what_the_tokens_say_after_every_kind_of_change() {
+        #[derive(diesel::QueryableByName)]
+        struct Copied {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            key: i64,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            digest: String,
+        }
         use super::{gateway_tokens, By};
         use crate::schema::tokens;
         use crate::DbConn;
@@ -688,7 +733,20 @@ mod tests {
         conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
         crate::db::migrate(&mut conn).unwrap();
         let c = &mut conn;
-        let sql = |c: &mut DbConn, text: &str| c.batch_execute(text).unwrap();
+        // Digests as the node writes them (hexadecimal); `'d1'` in a statement stands for
+        // `'<hex of d1>'`. x1 and x2 share their first 60 bits, the copy's key.
+        let hex = |name: &str| match name {
+            "x1" => format!("{}0{}", "ab".repeat(7) + "c", "1".repeat(48)),
+            "x2" => format!("{}f{}", "ab".repeat(7) + "c", "2".repeat(48)),
+            _ => crate::secret::digest(name).hex(),
+        };
+        let names = ["d1", "d1b", "d1c", "d2", "d3", "d4", "x1", "x2", "nobody"];
+        let expand = |text: &str| {
+            names.iter().fold(text.to_owned(), |t, name| {
+                t.replace(&format!("'{name}'"), &format!("'{}'", hex(name)))
+            })
+        };
+        let sql = |c: &mut DbConn, text: &str| c.batch_execute(&expand(text)).unwrap();
         sql(
             c,
             "INSERT INTO products (code, name) VALUES ('a', 'A'), ('b', 'B'), ('c', 'C'), ('d', 'D'); \
@@ -709,12 +767,12 @@ mod tests {
              INSERT INTO token_products (token_id, product_code) VALUES \
                ('t1', 'b'), ('t1', 'a'), ('t3', 'c'), ('t3', 'd'), ('t4', 'a');",
         );
-        let digests = ["d1", "d1b", "d1c", "d2", "d3", "d4", "nobody"];
+        let digests: Vec<String> = names.iter().map(|n| hex(n)).collect();
         // What each digest names, both ways; the products each found token has.
         let products = |c: &mut DbConn| -> Vec<(String, Vec<String>)> {
             let mut found = Vec::new();
-            for digest in digests {
-                let by_digest = gateway_tokens(c, By::Digests(&[digest.to_owned()])).unwrap();
+            for digest in &digests {
+                let by_digest = gateway_tokens(c, By::Digests(std::slice::from_ref(digest))).unwrap();
                 let owner: Option<String> = tokens::table
                     .filter(tokens::secret_digest.eq(digest))
                     .select(tokens::id)
@@ -736,11 +794,28 @@ mod tests {
                 .map(|(id, codes)| (id.to_string(), codes.iter().map(|c| c.to_string()).collect()))
                 .collect()
         };
+        // The tokens that the copy holds, each under the key that a lookup computes.
+        let copied = |c: &mut DbConn| -> Vec<String> {
+            let rows: Vec<(i64, String, String)> = diesel::sql_query(
+                "SELECT g.key AS key, g.token_id AS id, t.secret_digest AS digest \
+                 FROM gateway_tokens g JOIN tokens t ON t.id = g.token_id ORDER BY g.token_id",
+            )
+            .load::<Copied>(c)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.key, r.id, r.digest))
+            .collect();
+            for (key, id, digest) in &rows {
+                assert_eq!(super::sqlite_key(digest).map(|k| k.0), Some(*key), "the key of {id}");
+            }
+            rows.into_iter().map(|(_, id, _)| id).collect()
+        };
         // Products the subscription lacks (d) are not granted; none is none.
         assert_eq!(
             products(c),
             list(&[("t1", &["a", "b"]), ("t2", &[]), ("t3", &["c"]), ("t4", &["a"])])
         );
+        assert_eq!(copied(c), vec!["t1", "t2", "t3", "t4"]);
         // A re-generated secret: the old digest names nothing, the new one the token, issued anew.
         sql(
             c,
@@ -750,7 +825,7 @@ mod tests {
             products(c),
             list(&[("t1", &["a", "b"]), ("t2", &[]), ("t3", &["c"]), ("t4", &["a"])])
         );
-        let t1 = gateway_tokens(c, By::Digests(&["d1b".to_owned()])).unwrap();
+        let t1 = gateway_tokens(c, By::Digests(&[hex("d1b")])).unwrap();
         assert_eq!(t1[0].1.issued_at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
         // Revoked, given a last day, renamed (not a column the gateway reads), re-synced.
         sql(
@@ -783,6 +858,32 @@ mod tests {
              DELETE FROM tokens WHERE id = 't3';",
         );
         assert_eq!(products(c), list(&[("t1", &["b"]), ("t2", &["a"]), ("t4", &["a"])]));
+        // Two digests with the same first 60 bits: the copy holds the first one's token only;
+        // both name their token, and the second still does once the first token is gone.
+        sql(
+            c,
+            "INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, created_by, created_at, \
+                 registry_username, secret_digest, secret_last4) VALUES \
+               ('t5', 'p2', 'user', 'five', 'five', 'u2', 'u2', '2026-01-06 10:00:00', 'r5', 'x1', 'eeee'), \
+               ('t6', 'p2', 'user', 'six', 'six', 'u2', 'u2', '2026-01-07 10:00:00', 'r6', 'x2', 'ffff'); \
+             INSERT INTO token_products (token_id, product_code) VALUES ('t6', 'a');",
+        );
+        assert_eq!(
+            products(c),
+            list(&[
+                ("t1", &["b"]),
+                ("t2", &["a"]),
+                ("t4", &["a"]),
+                ("t5", &[]),
+                ("t6", &["a"])
+            ])
+        );
+        assert_eq!(copied(c), vec!["t1", "t2", "t4", "t5"]);
+        sql(c, "DELETE FROM tokens WHERE id = 't5'");
+        assert_eq!(
+            products(c),
+            list(&[("t1", &["b"]), ("t2", &["a"]), ("t4", &["a"]), ("t6", &["a"])])
+        );
         // Every token gone: nothing is left in the copy either.
         sql(c, "DELETE FROM tokens");
         assert_eq!(products(c), list(&[]));

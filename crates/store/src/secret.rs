@@ -98,6 +98,11 @@ impl SecretDigest {
         hex
     }
 
+    /// The digest's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The digest whose [`SecretDigest::hex`] this is, if it is one.
     pub fn from_hex(hex: &str) -> Option<SecretDigest> {
         let hex = hex.as_bytes();
