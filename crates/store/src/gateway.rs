@@ -238,12 +238,16 @@ impl Store {
     /// SQLite: [`Store::tokens_by_digests`] on the caller's thread, when a pooled connection is
     /// idle at this moment (`None` when none is, and on PostgreSQL, whose answer is a round trip
     /// away). A point lookup in the process costs a few page reads: less than handing it to a
-    /// lookup thread and waking the caller again. A WAL reader waits for no writer.
+    /// lookup thread and waking the caller again. A WAL reader waits for no writer. Several
+    /// digests share one read transaction (its locks taken and given back once).
     pub fn tokens_by_digests_now(&self, digests: &[SecretDigest]) -> Option<Result<Vec<SecretLookup>>> {
         if self.backend() != crate::Backend::Sqlite {
             return None;
         }
-        self.query_now(|c| lookups(c, digests))
+        self.query_now(|c| match digests {
+            [_] => lookups(c, digests),
+            _ => c.transaction(|c| lookups(c, digests)),
+        })
     }
 
     /// The token with this id as the gateway sees it (a refresh token names its token).

@@ -606,7 +606,8 @@ async fn last_used_at_follows_successful_checks(db: Db) {
     }
 }
 
-/// Many cache misses at once (on PostgreSQL, looked up together in one statement): every
+/// Many cache misses at once (on PostgreSQL, looked up together in one statement; on SQLite,
+/// those of a worker's turn in one read transaction): every
 /// caller gets the answer for its own secret, whatever else was in the batch, and a batch
 /// with several kinds of secrets answers each as a lookup of its own would.
 async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
