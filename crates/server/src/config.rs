@@ -95,6 +95,10 @@ pub struct Config {
     /// HTTP worker threads. Default: one per core.
     #[arg(long, env = "TOLLGATE_WORKERS")]
     pub workers: Option<usize>,
+    /// Requests' database calls under way at once (the others wait their turn in arrival
+    /// order). Default: twice the cores, at most the pool's connections.
+    #[arg(long, env = "TOLLGATE_DB_TURNS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub db_turns: Option<u32>,
     #[command(flatten)]
     pub gateway: GatewayConfig,
     #[command(flatten)]
@@ -342,6 +346,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             web_dir: None,
             workers: None,
+            db_turns: None,
             gateway: GatewayConfig::default(),
             webhooks: WebhookConfig::default(),
             clock: crate::clock::Clock::default(),

@@ -67,7 +67,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .map(|c| gateway::GatewayClient::parse(c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
-    let store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
+    let mut store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
+    if let Some(turns) = config.db_turns {
+        store.set_turns(turns as usize);
+    }
     let listener = TcpListener::bind(&config.listen).map_err(|e| StartError::Listen(config.listen.clone(), e))?;
     let addr = listener
         .local_addr()

@@ -78,6 +78,18 @@ pub(crate) struct Manager {
 /// `gateway::record_usage_sqlite`).
 pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -8000";
 
+/// Requests' storage calls under way at once by default: twice the cores, at most one per
+/// pooled connection. More calls at once than the cores can run only take turns on the CPU
+/// instead: on a 2-core machine running its PostgreSQL beside the node, 20 readers of a page
+/// whose search takes 0.4 ms of the server's CPU answered at 51 ms p99 with 8 turns and 26 ms
+/// with 4, at the same throughput (a statement preempted midway waits for every other
+/// backend's time slice). A database on other machines, whose round trips leave the cores
+/// idle, may want more (`TOLLGATE_DB_TURNS`).
+fn default_turns(pool_size: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (2 * cores).min(pool_size).max(1)
+}
+
 /// A PostgreSQL connection that answered this recently is used without a `SELECT 1` first
 /// (a round trip, as much as a cache miss's own query); one idle longer is asked first.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
@@ -214,18 +226,24 @@ impl Store {
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             counts_own_writes: Arc::default(),
             outbox_waker: Arc::default(),
-            turns: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
+            turns: Arc::new(tokio::sync::Semaphore::new(default_turns(pool_size as usize))),
         };
         Ok(store)
     }
 
-    /// Turns for requests' storage calls, as many as pooled connections, handed out first come
-    /// first served (a fair semaphore): a request waits for one as a task, and holds it while
-    /// its call runs on a blocking thread. Without them, every request took a blocking thread
-    /// at once and those threads queued at the pool: at 20 readers over 8 connections on
-    /// PostgreSQL, a search page answered at 9 ms median and 74-134 ms p99, and at 45-50 ms
-    /// p99 with them (same throughput). A fair queue at the pool itself, among the blocking
-    /// threads, did not shorten that tail.
+    /// Sets how many turns there are (see [`Store::turns`]); before the store is shared.
+    pub fn set_turns(&mut self, turns: usize) {
+        self.turns = Arc::new(tokio::sync::Semaphore::new(turns.max(1)));
+    }
+
+    /// Turns for requests' storage calls, handed out first come first served (a fair
+    /// semaphore): a request waits for one as a task, and holds it while its call runs on a
+    /// blocking thread. Without them, every request took a blocking thread at once and those
+    /// threads queued at the pool: at 20 readers over 8 connections on PostgreSQL, a search
+    /// page answered at 9 ms median and 74-134 ms p99, and at 45-50 ms p99 with a turn per
+    /// connection (same throughput). A fair queue at the pool itself, among the blocking
+    /// threads, did not shorten that tail. By default there are twice as many turns as cores
+    /// (at most one per connection; [`default_turns`]).
     pub fn turns(&self) -> Arc<tokio::sync::Semaphore> {
         self.turns.clone()
     }
