@@ -181,7 +181,7 @@ pub struct Store {
     pub(crate) counts_own_writes: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes this process' webhook sender after a commit that wrote deliveries.
     pub(crate) outbox_waker: Arc<OnceLock<Arc<dyn Fn() + Send + Sync>>>,
-    /// Turns for requests, one per pooled connection, handed out in arrival order (see
+    /// Turns for requests, twice the cores by default, handed out in arrival order (see
     /// [`Store::turns`]).
     turns: Arc<tokio::sync::Semaphore>,
 }

@@ -127,7 +127,7 @@ pub fn introspection(t: &GatewayToken) -> Introspection {
 
 pub struct Gateway {
     pub cache: Arc<TokenCache>,
-    /// Cache misses, looked up together by the lookup threads.
+    /// Cache misses, looked up together (see [`batch`]).
     pub misses: batch::MissBatcher,
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
