@@ -102,7 +102,7 @@ type KeyedRow = (
 /// connection, as it does a built query (a `sql_query` is parsed and planned on every call).
 struct SqliteKeyLookup<'a> {
     key: i64,
-    digest: &'a [u8],
+    digest: &'a str,
 }
 
 impl diesel::query_builder::QueryId for SqliteKeyLookup<'_> {
@@ -139,7 +139,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyL
         );
         out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.key)?;
         out.push_sql(" AND g.digest = ");
-        out.push_bind_param::<diesel::sql_types::Binary, _>(&self.digest)?;
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.digest)?;
         out.push_sql(" ORDER BY s.product_code");
         Ok(())
     }
@@ -148,12 +148,11 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyL
 impl RunQueryDsl<diesel::SqliteConnection> for SqliteKeyLookup<'_> {}
 
 /// `gateway_tokens`' key of a digest given in hexadecimal: its first 15 digits as a number (as
-/// the table's migration computes it), and its 32 bytes; `None` for a text that is no digest.
-fn sqlite_key(hex: &str) -> Option<(i64, [u8; 32])> {
+/// the table's migration computes it); `None` for a text that is no digest.
+fn sqlite_key(hex: &str) -> Option<i64> {
     let digest = crate::secret::SecretDigest::from_hex(hex)?;
-    let bytes = *digest.as_bytes();
-    let first = u64::from_be_bytes(bytes[..8].try_into().ok()?) >> 4;
-    Some((i64::try_from(first).ok()?, bytes))
+    let first = u64::from_be_bytes(digest.as_bytes()[..8].try_into().ok()?) >> 4;
+    i64::try_from(first).ok()
 }
 
 /// Why a secret that once worked no longer does.
@@ -586,8 +585,8 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
     // SQLite, by one digest: from the gateway's own table, when it holds the digest; one it
     // does not is looked for in tokens below (see [`SqliteKeyLookup`]).
     if let (By::Digests([hex]), DbConn::Sqlite(s)) = (&by, &mut *c) {
-        if let Some((key, digest)) = sqlite_key(hex) {
-            let rows = SqliteKeyLookup { key, digest: &digest }.load::<KeyedRow>(s)?;
+        if let Some(key) = sqlite_key(hex) {
+            let rows = SqliteKeyLookup { key, digest: hex }.load::<KeyedRow>(s)?;
             if !rows.is_empty() {
                 let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default().naive_utc();
                 return Ok(tokens_of(rows.into_iter().map(
@@ -810,7 +809,7 @@ mod tests {
             .map(|r| (r.key, r.id, r.digest))
             .collect();
             for (key, id, digest) in &rows {
-                assert_eq!(super::sqlite_key(digest).map(|k| k.0), Some(*key), "the key of {id}");
+                assert_eq!(super::sqlite_key(digest), Some(*key), "the key of {id}");
             }
             rows.into_iter().map(|(_, id, _)| id).collect()
         };

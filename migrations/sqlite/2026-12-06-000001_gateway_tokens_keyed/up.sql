@@ -3,13 +3,16 @@
 -- took 4.5 MB for a million tokens, more than a connection's page cache keeps beside the
 -- leaves it reads: a cache miss read 1.9 pages from the file, and compared texts on the way
 -- down. Keyed by a number they take under 1 MB, and a miss reads its leaf. The digest itself
--- (32 bytes) is compared as well: a token is found only by its whole digest.
+-- is compared as well: a token is found only by its whole digest.
 --
 -- Two digests that share their first 60 bits (about one chance in 10^6 among a million
 -- tokens) cannot both have a row: the second is left out (`OR IGNORE`), and a digest that the
 -- table does not hold is looked for in tokens (by its whole digest), so that such a token
 -- still works, only slower. Times are microseconds since the epoch (the stored text parsed
--- once here, not at every miss). The triggers find a token's row by its id (an index).
+-- once here, not at every miss). The triggers find a token's row by its id (an index). They
+-- run in whichever SQLite library writes tokens (the sqlite3 shell of an operator's
+-- distribution too), so they call only functions that SQLite has had for years: no `unhex`
+-- (3.41), no `unixepoch` (3.38).
 -- A later migration that rebuilds tokens or token_products must drop these triggers and the
 -- view first.
 DROP TRIGGER gateway_tokens_product_update;
@@ -24,7 +27,7 @@ DROP TABLE gateway_tokens;
 CREATE TABLE gateway_tokens (
     -- The digest's first 15 hexadecimal digits, as a number.
     key INTEGER PRIMARY KEY,
-    digest BLOB NOT NULL,
+    digest TEXT NOT NULL,
     token_id TEXT NOT NULL,
     registry_username TEXT NOT NULL,
     project_id TEXT NOT NULL,
@@ -58,9 +61,9 @@ SELECT
     ((instr('0123456789abcdef', substr(t.secret_digest, 13, 1)) - 1) << 8) |
     ((instr('0123456789abcdef', substr(t.secret_digest, 14, 1)) - 1) << 4) |
     ((instr('0123456789abcdef', substr(t.secret_digest, 15, 1)) - 1) << 0) AS key,
-    unhex(t.secret_digest) AS digest, t.id AS token_id, t.registry_username, t.project_id, t.kind,
-    unixepoch(substr(coalesce(t.secret_regenerated_at, t.created_at), 1, 19)) * 1000000 + CAST(substr(substr(coalesce(t.secret_regenerated_at, t.created_at), 21) || '000000', 1, 6) AS INTEGER) AS issued_at,
-    unixepoch(substr(t.revoked_at, 1, 19)) * 1000000 + CAST(substr(substr(t.revoked_at, 21) || '000000', 1, 6) AS INTEGER) AS revoked_at,
+    t.secret_digest AS digest, t.id AS token_id, t.registry_username, t.project_id, t.kind,
+    CAST(strftime('%s', substr(coalesce(t.secret_regenerated_at, t.created_at), 1, 19)) AS INTEGER) * 1000000 + CAST(substr(substr(coalesce(t.secret_regenerated_at, t.created_at), 21) || '000000', 1, 6) AS INTEGER) AS issued_at,
+    CAST(strftime('%s', substr(t.revoked_at, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(substr(t.revoked_at, 21) || '000000', 1, 6) AS INTEGER) AS revoked_at,
     t.expires_on,
     ' ' || coalesce((SELECT group_concat(p.product_code, ' ') FROM token_products p WHERE p.token_id = t.id), '') || ' '
         AS products
