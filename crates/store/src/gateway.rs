@@ -95,7 +95,7 @@ type KeyedRow = (
 /// first 60 bits, the table's rowid, and its whole digest. A row per product of the token that
 /// the subscription has (one with `None` when it has none), in the order of the codes, as
 /// [`KeyedRow`]s. None: the digest is not in the table (no token has it, or one whose digest
-/// shares those bits with another's; see [`sqlite_key`]).
+/// shares those bits with another's; see [`sqlite_token`]).
 ///
 /// Written as SQL (a product is found in the token's list of codes with `instr`, which diesel's
 /// query builder has no word for), with a type of its own: diesel keeps it prepared per
@@ -147,12 +147,47 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyL
 
 impl RunQueryDsl<diesel::SqliteConnection> for SqliteKeyLookup<'_> {}
 
-/// `gateway_tokens`' key of a digest given in hexadecimal: its first 15 digits as a number (as
-/// the table's migration computes it); `None` for a text that is no digest.
-fn sqlite_key(hex: &str) -> Option<i64> {
-    let digest = crate::secret::SecretDigest::from_hex(hex)?;
-    let first = u64::from_be_bytes(digest.as_bytes()[..8].try_into().ok()?) >> 4;
-    i64::try_from(first).ok()
+/// `gateway_tokens`' key of a digest: its first 60 bits (15 hexadecimal digits), as the table's
+/// migration computes it.
+fn sqlite_key(digest: &SecretDigest) -> i64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    // 60 bits: always a positive i64.
+    (u64::from_be_bytes(first) >> 4) as i64
+}
+
+/// SQLite: what the digest names, as [`gateway_tokens`] says it: from `gateway_tokens`, found
+/// by its key (the digest's first 60 bits, as the table's migration computes it) and its whole
+/// digest; when the table does not hold the digest, from tokens.
+fn sqlite_token(c: &mut DbConn, digest: &SecretDigest) -> Result<Vec<(String, GatewayToken)>> {
+    let hex = digest.hex();
+    if let DbConn::Sqlite(s) = c {
+        let rows = SqliteKeyLookup {
+            key: sqlite_key(digest),
+            digest: &hex,
+        }
+        .load::<KeyedRow>(s)?;
+        if !rows.is_empty() {
+            let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default().naive_utc();
+            return Ok(tokens_of(rows.into_iter().map(
+                |(id, user, key, kind, end, issued, revoked, own_end, product)| {
+                    (
+                        hex.clone(),
+                        id,
+                        user,
+                        key,
+                        kind,
+                        end,
+                        at(issued),
+                        revoked.map(at),
+                        own_end,
+                        product,
+                    )
+                },
+            )));
+        }
+    }
+    gateway_tokens(c, By::Digests(std::slice::from_ref(&hex)))
 }
 
 /// Why a secret that once worked no longer does.
@@ -401,8 +436,8 @@ fn lookups(c: &mut DbConn, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>
         // parsed and planned anew).
         DbConn::Sqlite(_) => {
             let mut found = HashMap::new();
-            for hex in &hexes {
-                found.extend(gateway_tokens(c, By::Digests(std::slice::from_ref(hex)))?);
+            for digest in digests {
+                found.extend(sqlite_token(c, digest)?);
             }
             found
         }
@@ -579,35 +614,9 @@ enum By<'a> {
 
 /// The tokens found `by` their digests or id, with their products, each as of one moment, and
 /// the digest of each: one statement (a row per product a token has, joined to the
-/// subscription's), so that a cache miss costs one round trip and no transaction. SQLite
-/// finds a digest in `gateway_tokens` first ([`SqliteKeyLookup`]), a statement per digest.
+/// subscription's), so that a cache miss costs one round trip and no transaction. SQLite's
+/// gateway asks `gateway_tokens` first ([`sqlite_token`]).
 fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToken)>> {
-    // SQLite, by one digest: from the gateway's own table, when it holds the digest; one it
-    // does not is looked for in tokens below (see [`SqliteKeyLookup`]).
-    if let (By::Digests([hex]), DbConn::Sqlite(s)) = (&by, &mut *c) {
-        if let Some(key) = sqlite_key(hex) {
-            let rows = SqliteKeyLookup { key, digest: hex }.load::<KeyedRow>(s)?;
-            if !rows.is_empty() {
-                let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default().naive_utc();
-                return Ok(tokens_of(rows.into_iter().map(
-                    |(id, user, key, kind, end, issued, revoked, own_end, product)| {
-                        (
-                            hex.clone(),
-                            id,
-                            user,
-                            key,
-                            kind,
-                            end,
-                            at(issued),
-                            revoked.map(at),
-                            own_end,
-                            product,
-                        )
-                    },
-                )));
-            }
-        }
-    }
     // Not boxed: a query of a static type is prepared once per connection and kept (diesel
     // re-prepares a boxed one on SQLite, a parse and a plan on every miss).
     macro_rules! lookup {
@@ -724,8 +733,9 @@ mod tests {
             #[diesel(sql_type = diesel::sql_types::Text)]
             digest: String,
         }
-        use super::{gateway_tokens, By};
+        use super::{gateway_tokens, sqlite_token, By};
         use crate::schema::tokens;
+        use crate::secret::SecretDigest;
         use crate::DbConn;
         use diesel::connection::SimpleConnection;
         use diesel::prelude::*;
@@ -775,7 +785,7 @@ mod tests {
         let products = |c: &mut DbConn| -> Vec<(String, Vec<String>)> {
             let mut found = Vec::new();
             for digest in &digests {
-                let by_digest = gateway_tokens(c, By::Digests(std::slice::from_ref(digest))).unwrap();
+                let by_digest = sqlite_token(c, &SecretDigest::from_hex(digest).unwrap()).unwrap();
                 let owner: Option<String> = tokens::table
                     .filter(tokens::secret_digest.eq(digest))
                     .select(tokens::id)
@@ -809,7 +819,8 @@ mod tests {
             .map(|r| (r.key, r.id, r.digest))
             .collect();
             for (key, id, digest) in &rows {
-                assert_eq!(super::sqlite_key(digest), Some(*key), "the key of {id}");
+                let digest = SecretDigest::from_hex(digest).unwrap();
+                assert_eq!(super::sqlite_key(&digest), *key, "the key of {id}");
             }
             rows.into_iter().map(|(_, id, _)| id).collect()
         };
@@ -828,7 +839,7 @@ mod tests {
             products(c),
             list(&[("t1", &["a", "b"]), ("t2", &[]), ("t3", &["c"]), ("t4", &["a"])])
         );
-        let t1 = gateway_tokens(c, By::Digests(&[hex("d1b")])).unwrap();
+        let t1 = sqlite_token(c, &SecretDigest::from_hex(&hex("d1b")).unwrap()).unwrap();
         assert_eq!(t1[0].1.issued_at.to_rfc3339(), "2026-02-01T08:00:00+00:00");
         // Revoked, given a last day, renamed (not a column the gateway reads), re-synced.
         sql(
