@@ -96,7 +96,7 @@ pub struct Config {
     #[arg(long, env = "TOLLGATE_WORKERS")]
     pub workers: Option<usize>,
     /// Requests' database calls under way at once (the others wait their turn in arrival
-    /// order). Default: twice the cores, at most the pool's connections.
+    /// order), at most one per pooled connection. Default: twice the cores.
     #[arg(long, env = "TOLLGATE_DB_TURNS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub db_turns: Option<u32>,
     #[command(flatten)]

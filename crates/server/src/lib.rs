@@ -68,8 +68,15 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
     let mut store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
-    if let Some(turns) = config.db_turns {
-        store.set_turns(turns as usize);
+    if let Some(asked) = config.db_turns {
+        let turns = store.set_turns(asked as usize);
+        if turns < asked as usize {
+            tracing::warn!(
+                asked,
+                turns,
+                "TOLLGATE_DB_TURNS is more than TOLLGATE_DB_POOL_SIZE: one turn per connection"
+            );
+        }
     }
     let listener = TcpListener::bind(&config.listen).map_err(|e| StartError::Listen(config.listen.clone(), e))?;
     let addr = listener

@@ -231,9 +231,13 @@ impl Store {
         Ok(store)
     }
 
-    /// Sets how many turns there are (see [`Store::turns`]); before the store is shared.
-    pub fn set_turns(&mut self, turns: usize) {
-        self.turns = Arc::new(tokio::sync::Semaphore::new(turns.max(1)));
+    /// Sets how many turns there are (see [`Store::turns`]), at most one per pooled connection
+    /// (a call with a turn and no connection would queue at the pool again); before the store
+    /// is shared. Returns how many there are.
+    pub fn set_turns(&mut self, turns: usize) -> usize {
+        let turns = turns.clamp(1, self.pool.max_size() as usize);
+        self.turns = Arc::new(tokio::sync::Semaphore::new(turns));
+        turns
     }
 
     /// Turns for requests' storage calls, handed out first come first served (a fair
@@ -380,6 +384,24 @@ pub(crate) fn migrate(conn: &mut DbConn) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Requests' turns: twice the cores by default and never more than the pool's connections,
+    /// whatever is asked.
+    #[test]
+    fn turns_are_at_most_one_per_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db").to_string_lossy().into_owned();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut store = Store::open(&path, 64).unwrap();
+        assert_eq!(store.turns().available_permits(), (2 * cores).min(64));
+        assert_eq!(store.set_turns(3), 3);
+        assert_eq!(store.turns().available_permits(), 3);
+        assert_eq!(store.set_turns(1000), 64);
+        assert_eq!(store.turns().available_permits(), 64);
+        assert_eq!(store.set_turns(0), 1);
+        let small = Store::open(&path, 1).unwrap();
+        assert_eq!(small.turns().available_permits(), 1);
+    }
 
     #[test]
     fn link_timeouts_are_added_where_the_url_sets_none() {
