@@ -145,7 +145,8 @@ both_backends!(a_token_used_again_within_the_minute_from_the_same_address_keeps_
 
 /// The last use is kept to the minute: a token used again from the same address within a
 /// minute of its recorded last use counts the pull and keeps the time (its row is not
-/// rewritten at every flush); a use from another address is recorded at once.
+/// rewritten at every flush); a use from another address is recorded at once, and so is one
+/// from the same address once the recorded use is more than a minute old.
 async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_last_use(db: Db) {
     let app = TestApp::spawn_with(db, |c| {
         c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
@@ -186,6 +187,22 @@ async fn a_token_used_again_within_the_minute_from_the_same_address_keeps_its_la
     assert!(after > before, "{before} then {after}");
     let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
     assert_eq!(token["last_used_at"], elsewhere["last_used_at"]);
+    // A recorded use older than the minute is rewritten by a use from the same address.
+    app.execute_sql(&format!(
+        "UPDATE token_last_use SET used_at = '2020-01-01 00:00:00' WHERE token_id = '{id}'"
+    ));
+    introspect_for(&app, &secret, "198.51.100.4").await;
+    let later = usage_counting(&app, &alice, &id, 4).await;
+    let rewritten = later["last_used_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
+    assert!(
+        rewritten > after,
+        "a use after the minute: {rewritten}, before it {after}"
+    );
+    assert_eq!(later["last_used_from"], "198.51.100.4");
 }
 
 both_backends!(uses_of_tokens_evicted_and_looked_up_again_before_the_flush_are_each_counted_once);
