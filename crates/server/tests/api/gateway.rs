@@ -17,6 +17,7 @@ both_backends!(
     a_junk_flood_never_refuses_a_valid_secret,
     last_used_at_follows_successful_checks,
     a_crowd_of_misses_gets_each_its_own_answer,
+    a_change_racing_a_crowd_of_misses_is_never_undone_by_them,
 );
 
 async fn an_active_secret_is_introspected_with_its_facts(db: Db) {
@@ -659,6 +660,81 @@ async fn a_crowd_of_misses_gets_each_its_own_answer(db: Db) {
                 }
             }
         }
+    }
+}
+
+/// A cache of eight tokens, so that half the checks are misses, and a crowd of checks of
+/// sixteen tokens' secrets kept in flight all the while (looked up together: on SQLite those of a
+/// worker's turn in one read transaction, on PostgreSQL in one statement), while each token in
+/// turn is re-generated or deleted. A lookup that read a token before its change and answers
+/// after it must not leave that answer in the cache: the old secret is refused as soon as the
+/// call returns, by checks at once for a while after, and still when the crowd has stopped.
+async fn a_change_racing_a_crowd_of_misses_is_never_undone_by_them(db: Db) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::spawn_with(db, |c| c.gateway.cache_max_tokens = 8).await;
+    let alice = app.login("alice").await;
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for i in 0..16 {
+        let created = app.create_token(&alice, &format!("race-{i}")).await;
+        tokens.push((
+            created["token"]["id"].as_str().unwrap().to_owned(),
+            created["secret"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let crowd = {
+        let (http, base, stop) = (app.http.clone(), app.base.clone(), stop.clone());
+        let secrets: Vec<String> = tokens.iter().map(|(_, s)| s.clone()).collect();
+        tokio::spawn(async move {
+            let mut rounds = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let checks = secrets.iter().cycle().take(48).map(|s| introspect(&http, &base, s));
+                for answer in futures_util::future::join_all(checks).await {
+                    answer.ok(200);
+                }
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let mut renewed = Vec::new();
+    for (i, (id, old)) in tokens.iter().enumerate() {
+        // Let the crowd miss this token a few times first.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if i % 2 == 0 {
+            let answer = app.post_empty(&alice, &format!("/api/v1/tokens/{id}/secret")).await;
+            renewed.push(answer.ok(200)["secret"].as_str().unwrap().to_owned());
+        } else {
+            app.delete(&alice, &format!("/api/v1/tokens/{id}")).await.ok(204);
+        }
+        for _ in 0..10 {
+            let checks = (0..8).map(|_| app.introspect(old));
+            for answer in futures_util::future::join_all(checks).await {
+                assert_eq!(
+                    answer.ok(200),
+                    &json!({ "active": false }),
+                    "token {i}, after its change"
+                );
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let rounds = crowd.await.unwrap();
+    assert!(rounds >= 8, "the crowd ran {rounds} rounds only");
+    assert!(
+        app.metric(r#"tollgate_token_cache_lookups_total{result="miss"}"#).await >= 100.0,
+        "the crowd's checks were misses"
+    );
+    for (i, (_, old)) in tokens.iter().enumerate() {
+        assert_eq!(
+            app.introspect(old).await.ok(200),
+            &json!({ "active": false }),
+            "token {i}, later"
+        );
+    }
+    for secret in &renewed {
+        assert_eq!(app.introspect(secret).await.ok(200)["active"], true);
     }
 }
 
