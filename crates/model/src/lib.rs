@@ -25,6 +25,25 @@ pub fn last_day(subscription_end: chrono::NaiveDate, own: Option<chrono::NaiveDa
     own.map_or(subscription_end, |day| day.min(subscription_end))
 }
 
+/// A token's own last day as it holds now: the day it was given (`own`), or the day its secret
+/// was `issued` plus the project's cap for its kind in force now (`cap_days`), whichever comes
+/// first. A cap added or lowered after a secret was issued holds for it at once.
+pub fn capped_day(
+    own: Option<chrono::NaiveDate>,
+    issued: chrono::NaiveDate,
+    cap_days: Option<u32>,
+) -> Option<chrono::NaiveDate> {
+    let cap = cap_days.map(|days| {
+        issued
+            .checked_add_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(chrono::NaiveDate::MAX)
+    });
+    match (own, cap) {
+        (Some(own), Some(cap)) => Some(own.min(cap)),
+        (own, cap) => own.or(cap),
+    }
+}
+
 impl Token {
     /// See [`last_day`].
     pub fn last_day(&self) -> chrono::NaiveDate {

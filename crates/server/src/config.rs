@@ -1,6 +1,7 @@
 //! Configuration from command-line flags and `TOLLGATE_*` environment variables.
 
-use crate::client_address::TrustedProxies;
+use crate::client_address::{AddressHeader, TrustedProxies};
+use crate::gateway::forward::ForwardAuthProxy;
 use std::path::PathBuf;
 
 /// A setting that is present must say something: `TOLLGATE_ISSUER=` is a mistake, not an
@@ -84,10 +85,25 @@ pub struct Config {
     #[arg(long, env = "TOLLGATE_MAX_BEARER_LIFETIME", default_value_t = 86_400,
           value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
     pub max_bearer_lifetime: u64,
-    /// Proxies (CIDR networks, comma-separated) whose `Forwarded` / `X-Forwarded-For` name
-    /// the client's address, for failure limiting and the audit log. Default: none.
+    /// Proxies (CIDR networks, comma-separated: the ingress controller's or load balancer's
+    /// own addresses, not whole cluster networks) whose client-address header names the
+    /// client's address, for failure limiting, usage and the audit log. Default: none.
     #[arg(long, env = "TOLLGATE_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
     pub trusted_proxies: TrustedProxies,
+    /// The one header the trusted proxies name the client in: `x-forwarded-for`, `forwarded`
+    /// (RFC 7239) or `x-real-ip`. No other header is read, whatever a client sends.
+    #[arg(
+        long,
+        env = "TOLLGATE_CLIENT_ADDRESS_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub client_address_header: AddressHeader,
+    /// Another address and port for `/metrics`, `/docs` and the OpenAPI document's viewer
+    /// (a management listener that only the cluster reaches); the public listener then answers
+    /// them with 404. Default: everything on TOLLGATE_LISTEN.
+    #[arg(long, env = "TOLLGATE_MANAGEMENT_LISTEN", value_parser = non_empty)]
+    pub management_listen: Option<String>,
     /// A folder to serve the single-page app from instead of the copy built into the binary
     /// (for development: `frontend/dist` after `make web`).
     #[arg(long, env = "TOLLGATE_WEB_DIR", value_parser = non_empty_path)]
@@ -293,9 +309,25 @@ pub struct GatewayConfig {
     #[arg(long, env = "TOLLGATE_INTROSPECT_FAILURES_PER_MINUTE", default_value_t = 600)]
     pub introspect_failures_per_minute: u32,
     /// Reports of leaked secrets (`/api/v1/credentials/revoke`) allowed per minute and client
-    /// address (0: no limit).
+    /// address (an IPv6 /64), a report counting one per hundred secrets it carries (0: no
+    /// limit).
     #[arg(long, env = "TOLLGATE_REVOCATION_REPORTS_PER_MINUTE", default_value_t = 30)]
     pub revocation_reports_per_minute: u32,
+    /// Wrong gateway-client credentials allowed per minute and address at
+    /// `/oauth2/introspect` (0: no limit).
+    #[arg(long, env = "TOLLGATE_GATEWAY_CLIENT_FAILURES_PER_MINUTE", default_value_t = 10)]
+    pub gateway_client_failures_per_minute: u32,
+    /// Client budgets (an IPv4 address or an IPv6 /64) each failure limiter holds at most,
+    /// 16 bytes each; past it, the budgets closest to whole make room.
+    #[arg(long, env = "TOLLGATE_FAILURE_BUDGETS", default_value_t = 131_072,
+          value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub failure_budgets: u64,
+    /// The proxy in front of a registry without auth that asks `/auth/forward`: `nginx`
+    /// (`X-Original-Method`, `X-Original-URI`), `traefik` or `caddy` (`X-Forwarded-Method`,
+    /// `X-Forwarded-Uri`). Only that pair is read; a request that also carries the other pair
+    /// is refused. Unset: `/auth/forward` refuses every request.
+    #[arg(long, env = "TOLLGATE_FORWARD_AUTH_PROXY", value_enum)]
+    pub forward_auth_proxy: Option<ForwardAuthProxy>,
     /// How often `last_used_at` is written, in milliseconds.
     #[arg(long, env = "TOLLGATE_LAST_USED_FLUSH_MS", default_value_t = 5000)]
     pub last_used_flush_ms: u64,
@@ -319,6 +351,9 @@ impl Default for GatewayConfig {
             token_failures_per_minute: 60,
             introspect_failures_per_minute: 600,
             revocation_reports_per_minute: 30,
+            gateway_client_failures_per_minute: 10,
+            failure_budgets: 131_072,
+            forward_auth_proxy: None,
             last_used_flush_ms: 5000,
             cache_max_tokens: 100_000,
         }
@@ -344,6 +379,8 @@ impl Config {
             audience: "tollgate".into(),
             max_bearer_lifetime: 86_400,
             trusted_proxies: TrustedProxies::default(),
+            client_address_header: AddressHeader::default(),
+            management_listen: None,
             web_dir: None,
             workers: None,
             db_turns: None,

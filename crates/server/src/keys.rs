@@ -32,8 +32,8 @@ impl EcKey {
             let pem = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
             SigningKey::from_pkcs8_pem(&pem).map_err(|e| error(e.to_string()))?
         } else {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                tollgate_store::files::create_private_dir(dir).map_err(|e| error(e.to_string()))?;
             }
             let signing = loop {
                 let mut bytes = [0u8; 32];
@@ -43,7 +43,7 @@ impl EcKey {
                 }
             };
             let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(|e| error(e.to_string()))?;
-            write_private(path, pem.as_bytes()).map_err(|e| error(e.to_string()))?;
+            tollgate_store::files::write_private(path, pem.as_bytes()).map_err(|e| error(e.to_string()))?;
             signing
         };
         let pem = signing
@@ -118,16 +118,4 @@ pub fn certificates(pem: &str) -> Result<Vec<(Vec<u8>, p256::ecdsa::VerifyingKey
 pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
 }

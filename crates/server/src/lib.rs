@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod keys;
+pub mod leaks;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -97,7 +98,10 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         demo,
         registry_host: config.registry_host.clone(),
         gateway,
-        trusted_proxies: config.trusted_proxies.clone(),
+        client_addresses: client_address::ClientAddresses {
+            trusted: config.trusted_proxies.clone(),
+            header: config.client_address_header,
+        },
         webhooks: state::Webhooks {
             sender,
             allow_private: config.webhooks.allow_private,
@@ -241,6 +245,12 @@ fn build_gateway(
     demo: bool,
 ) -> Result<gateway::Gateway, StartError> {
     let g = &config.gateway;
+    if g.forward_auth_proxy.is_some() && config.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "TOLLGATE_FORWARD_AUTH_PROXY is set but TOLLGATE_TRUSTED_PROXIES is not: forward auth cannot \
+             tell pulling clients apart, and limits no client's failures"
+        );
+    }
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let cache = std::sync::Arc::new(gateway::cache::TokenCache::bounded(
         metrics.clone(),
@@ -271,15 +281,32 @@ fn build_gateway(
         g.token_issuer.clone(),
         g.token_ttl,
     )?;
+    let leaks = leaks::Leaks::start(store.clone(), metrics.clone())
+        .map_err(|e| StartError::Config(format!("cannot start the leak reports' thread: {e}")))?;
+    let writes = store.clone();
+    metrics.counter_fn(
+        "tollgate_db_write_transactions_total",
+        "Write transactions this node has committed",
+        move || writes.writes(),
+    );
     let misses = gateway::batch::MissBatcher::start(store.clone())
         .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?;
+    let limiter = |per_minute: u32| {
+        gateway::limiter::FailureLimiter::with_capacity(
+            per_minute,
+            usize::try_from(g.failure_budgets).unwrap_or(usize::MAX),
+        )
+    };
     Ok(gateway::Gateway {
+        forward_proxy: g.forward_auth_proxy,
         cache,
         misses,
         usage,
-        introspect_limiter: gateway::limiter::FailureLimiter::new(g.introspect_failures_per_minute),
-        token_limiter: gateway::limiter::FailureLimiter::new(g.token_failures_per_minute),
-        revocation_limiter: gateway::limiter::FailureLimiter::new(g.revocation_reports_per_minute),
+        introspect_limiter: limiter(g.introspect_failures_per_minute),
+        client_limiter: limiter(g.gateway_client_failures_per_minute),
+        token_limiter: limiter(g.token_failures_per_minute),
+        revocation_limiter: limiter(g.revocation_reports_per_minute),
+        leaks,
         clients,
         signer,
         service: g.registry_service.clone(),

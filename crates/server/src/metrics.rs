@@ -202,6 +202,32 @@ pub struct Metrics {
     granted: IntCounter,
     refused: IntCounter,
     rate_limited: IntCounterVec,
+    leak_reports: IntCounterVec,
+}
+
+/// A counter read from elsewhere when `/metrics` is read (the store's own counts).
+struct CounterFn {
+    desc: Desc,
+    read: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl Collector for CounterFn {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut counter = proto::Counter::default();
+        counter.set_value((self.read)() as f64);
+        let mut metric = proto::Metric::default();
+        metric.set_counter(counter);
+        vec![family(
+            &self.desc.fq_name,
+            &self.desc.help,
+            MetricType::COUNTER,
+            vec![metric],
+        )]
+    }
 }
 
 impl Default for Metrics {
@@ -243,6 +269,14 @@ impl Metrics {
             &["endpoint"],
         )
         .expect("valid metric");
+        let leak_reports = IntCounterVec::new(
+            Opts::new(
+                "tollgate_leak_reports_total",
+                "Reports of leaked secrets handled, by outcome: matched (a working secret was revoked), unmatched, failed",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let hot = Arc::new(Hot::default());
         let descs = [INTROSPECTIONS, CACHE]
             .into_iter()
@@ -264,7 +298,7 @@ impl Metrics {
                 descs,
             }))
             .expect("metric registers once");
-        for collector in [&registry_tokens, &rate_limited] {
+        for collector in [&registry_tokens, &rate_limited, &leak_reports] {
             registry
                 .register(Box::new(collector.clone()))
                 .expect("metric registers once");
@@ -277,7 +311,25 @@ impl Metrics {
             latency,
             hot,
             rate_limited,
+            leak_reports,
         }
+    }
+
+    /// Registers a counter whose value `read` gives when `/metrics` is read.
+    pub fn counter_fn(&self, name: &str, help: &str, read: impl Fn() -> u64 + Send + Sync + 'static) {
+        let desc = Desc::new(name.to_owned(), help.to_owned(), Vec::new(), Default::default()).expect("valid metric");
+        let collector = CounterFn {
+            desc,
+            read: Box::new(read),
+        };
+        if let Err(e) = self.registry.register(Box::new(collector)) {
+            tracing::warn!(metric = name, error = %e, "a metric could not be registered");
+        }
+    }
+
+    /// A leak report handled: `outcome` is `matched`, `unmatched` or `failed`.
+    pub fn leak_report(&self, outcome: &str) {
+        self.leak_reports.with_label_values(&[outcome]).inc();
     }
 
     /// One answered request; `endpoint` is the route pattern, never the raw path.

@@ -11,7 +11,8 @@ pub struct AppState {
     pub demo: Option<DemoIssuer>,
     pub registry_host: String,
     pub gateway: crate::gateway::Gateway,
-    pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// The trusted proxies and the one header they name the client in.
+    pub client_addresses: crate::client_address::ClientAddresses,
     /// The portal's client at the identity provider, when the portal can sign in with it.
     pub oidc_client: Option<PortalClient>,
     pub webhooks: Webhooks,
@@ -39,8 +40,8 @@ impl AppState {
             .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
     }
 
-    /// The client's address: the peer's, or what a trusted proxy forwarded.
-    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> std::net::IpAddr {
-        self.trusted_proxies.client(Self::peer_ip(req), req.headers())
+    /// The request's client: the peer, or what a trusted proxy forwarded in its header.
+    pub fn client(&self, req: &actix_web::HttpRequest) -> crate::client_address::Client {
+        self.client_addresses.client(Self::peer_ip(req), req.headers())
     }
 }

@@ -184,6 +184,8 @@ pub struct Store {
     /// Turns for requests, twice the cores by default, handed out in arrival order (see
     /// [`Store::turns`]).
     turns: Arc<tokio::sync::Semaphore>,
+    /// Write transactions this process has committed.
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -193,12 +195,14 @@ impl Store {
         let backend = Backend::of_url(url);
         if backend == Backend::Sqlite {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            if let Some(dir) = std::path::Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir)
+            let file = std::path::Path::new(path);
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::files::create_private_dir(dir)
                     .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            if !path.starts_with(':') && !path.starts_with("file:") {
+                crate::files::ensure_private_file(file)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {path}: {e}")))?;
             }
         }
         let manager = Manager {
@@ -227,6 +231,7 @@ impl Store {
             counts_own_writes: Arc::default(),
             outbox_waker: Arc::default(),
             turns: Arc::new(tokio::sync::Semaphore::new(default_turns(pool_size as usize))),
+            writes: Arc::default(),
         };
         Ok(store)
     }
@@ -321,12 +326,20 @@ impl Store {
                 f(c)
             })
         });
+        if done.is_ok() {
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if done.is_ok() && crate::webhooks::ENQUEUED.with(|f| f.replace(false)) {
             if let Some(wake) = self.outbox_waker.get() {
                 wake();
             }
         }
         done
+    }
+
+    /// How many write transactions this process has committed.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// SQLite: how many write transactions other processes have committed, read in one

@@ -44,51 +44,64 @@ pub struct GatewayToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A token's row joined to one of its products that the subscription has (none: `None`).
-type DigestRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDate,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    Option<chrono::NaiveDate>,
-    Option<String>,
-);
+/// What the lookup by digests or id ([`gateway_tokens`]) reads per token and product: a
+/// token's row joined to its project and to one of its products that the subscription has.
+#[derive(Queryable)]
+struct DigestRow {
+    digest: String,
+    id: String,
+    registry_username: String,
+    project_key: String,
+    kind: String,
+    end_date: chrono::NaiveDate,
+    created_at: NaiveDateTime,
+    regenerated_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    own_end: Option<chrono::NaiveDate>,
+    caps: Caps,
+    /// None: the token has no product that the subscription has.
+    product: Option<String>,
+}
 
-/// What [`gateway_tokens`] reads per token and product, whichever way: digest, id, registry
-/// username, project key, kind, the subscription's end, when the secret was issued, revoked,
-/// the token's own last day, and one of its products that the subscription has (none: `None`).
-type GatewayRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDate,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<chrono::NaiveDate>,
-    Option<String>,
-);
+/// What [`SqliteKeyLookup`] reads per token and product: as [`DigestRow`], its times as
+/// microseconds since the epoch and the secret issued at one of them, and without the digest
+/// (the one looked for).
+#[derive(Queryable)]
+struct KeyedRow {
+    id: String,
+    registry_username: String,
+    project_key: String,
+    kind: String,
+    end_date: chrono::NaiveDate,
+    issued_at: i64,
+    revoked_at: Option<i64>,
+    own_end: Option<chrono::NaiveDate>,
+    caps: Caps,
+    product: Option<String>,
+}
 
-/// What [`SqliteKeyLookup`] reads per token and product: id, registry username, project key,
-/// kind, the subscription's end, when the secret was issued and revoked (microseconds since the
-/// epoch), the token's own last day, and one of its products that the subscription has.
-type KeyedRow = (
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDate,
-    i64,
-    Option<i64>,
-    Option<chrono::NaiveDate>,
-    Option<String>,
-);
+/// The project's caps on tokens' lifetimes, in days from when a secret is issued (user
+/// tokens', service tokens').
+#[derive(Queryable, Clone, Copy)]
+struct Caps {
+    user: Option<i32>,
+    service: Option<i32>,
+}
+
+/// A token and one of its products, whichever way it was found: what [`tokens_of`] gathers.
+struct GatewayRow {
+    digest: String,
+    id: String,
+    registry_username: String,
+    project_key: String,
+    kind: String,
+    end_date: chrono::NaiveDate,
+    issued_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
+    own_end: Option<chrono::NaiveDate>,
+    caps: Caps,
+    product: Option<String>,
+}
 
 /// SQLite: the token with this digest from `gateway_tokens`, the gateway's copy of its
 /// columns that triggers keep in step (see that table's migrations): found by the digest's
@@ -120,6 +133,10 @@ impl diesel::query_builder::Query for SqliteKeyLookup<'_> {
         diesel::sql_types::BigInt,
         diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
         diesel::sql_types::Nullable<diesel::sql_types::Date>,
+        (
+            diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+        ),
         diesel::sql_types::Nullable<diesel::sql_types::Text>,
     );
 }
@@ -131,7 +148,8 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyL
     ) -> QueryResult<()> {
         out.push_sql(
             "SELECT g.token_id, g.registry_username, p.key, g.kind, p.subscription_end_date, \
-               g.issued_at, g.revoked_at, g.expires_on, s.product_code \
+               g.issued_at, g.revoked_at, g.expires_on, p.max_token_days, p.max_service_token_days, \
+               s.product_code \
              FROM gateway_tokens g JOIN projects p ON p.id = g.project_id \
              LEFT JOIN subscription_products s ON s.project_id = g.project_id \
                AND instr(g.products, ' ' || s.product_code || ' ') > 0 \
@@ -169,22 +187,19 @@ fn sqlite_token(c: &mut DbConn, digest: &SecretDigest) -> Result<Vec<(String, Ga
         .load::<KeyedRow>(s)?;
         if !rows.is_empty() {
             let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default().naive_utc();
-            return Ok(tokens_of(rows.into_iter().map(
-                |(id, user, key, kind, end, issued, revoked, own_end, product)| {
-                    (
-                        hex.clone(),
-                        id,
-                        user,
-                        key,
-                        kind,
-                        end,
-                        at(issued),
-                        revoked.map(at),
-                        own_end,
-                        product,
-                    )
-                },
-            )));
+            return Ok(tokens_of(rows.into_iter().map(|r| GatewayRow {
+                digest: hex.clone(),
+                id: r.id,
+                registry_username: r.registry_username,
+                project_key: r.project_key,
+                kind: r.kind,
+                end_date: r.end_date,
+                issued_at: at(r.issued_at),
+                revoked_at: r.revoked_at.map(at),
+                own_end: r.own_end,
+                caps: r.caps,
+                product: r.product,
+            })));
         }
     }
     gateway_tokens(c, By::Digests(std::slice::from_ref(&hex)))
@@ -208,11 +223,19 @@ impl Retired {
     }
 }
 
+/// A secret that once worked: why it no longer does, and the registry username of its token
+/// (none for secrets retired before that was kept), to whom alone the reason may be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredSecret {
+    pub why: Retired,
+    pub username: Option<String>,
+}
+
 /// What a secret's digest names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretLookup {
     Token(GatewayToken),
-    Retired(Retired),
+    Retired(RetiredSecret),
     Unknown,
 }
 
@@ -444,14 +467,19 @@ fn lookups(c: &mut DbConn, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>
         DbConn::Pg(_) => gateway_tokens(c, By::Digests(&hexes))?.into_iter().collect(),
     };
     let missing: Vec<&String> = hexes.iter().filter(|h| !found.contains_key(*h)).collect();
-    let retired: HashMap<String, String> = if missing.is_empty() {
+    let retired: HashMap<String, (String, Option<String>)> = if missing.is_empty() {
         HashMap::new()
     } else {
         retired_secrets::table
             .filter(retired_secrets::digest.eq_any(&missing))
-            .select((retired_secrets::digest, retired_secrets::reason))
-            .load(c)?
+            .select((
+                retired_secrets::digest,
+                retired_secrets::reason,
+                retired_secrets::registry_username,
+            ))
+            .load::<(String, String, Option<String>)>(c)?
             .into_iter()
+            .map(|(digest, reason, username)| (digest, (reason, username)))
             .collect()
     };
     // One digest may be asked for twice in a batch (two callers missing it at once):
@@ -460,9 +488,14 @@ fn lookups(c: &mut DbConn, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>
         .iter()
         .map(|hex| match found.get(hex).cloned() {
             Some(token) => SecretLookup::Token(token),
-            None => match retired.get(hex).map(String::as_str) {
-                Some("regenerated") => SecretLookup::Retired(Retired::Regenerated),
-                Some(_) => SecretLookup::Retired(Retired::Deleted),
+            None => match retired.get(hex) {
+                Some((reason, username)) => SecretLookup::Retired(RetiredSecret {
+                    why: match reason.as_str() {
+                        "regenerated" => Retired::Regenerated,
+                        _ => Retired::Deleted,
+                    },
+                    username: username.clone(),
+                }),
                 None => SecretLookup::Unknown,
             },
         })
@@ -643,6 +676,7 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
                     tokens::secret_regenerated_at,
                     tokens::revoked_at,
                     tokens::expires_on,
+                    (projects::max_token_days, projects::max_service_token_days),
                     subscription_products::product_code.nullable(),
                 ))
                 // In the order of the token's own products (the same order for those the
@@ -666,36 +700,55 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
         By::Digests(many) => load!(c, lookup!(tokens::secret_digest.eq_any(many))),
         By::Id(id) => load!(c, lookup!(tokens::id.eq(id))),
     };
-    let rows = rows.into_iter().map(
-        |(digest, id, user, key, kind, end, created, regenerated, revoked, own_end, product)| {
-            let issued = regenerated.unwrap_or(created);
-            (digest, id, user, key, kind, end, issued, revoked, own_end, product)
-        },
-    );
-    Ok(tokens_of(rows))
+    Ok(tokens_of(rows.into_iter().map(|r| GatewayRow {
+        digest: r.digest,
+        id: r.id,
+        registry_username: r.registry_username,
+        project_key: r.project_key,
+        kind: r.kind,
+        end_date: r.end_date,
+        issued_at: r.regenerated_at.unwrap_or(r.created_at),
+        revoked_at: r.revoked_at,
+        own_end: r.own_end,
+        caps: r.caps,
+        product: r.product,
+    })))
 }
 
 /// Tokens from [`GatewayRow`]s, a row per product, each token's rows together.
 fn tokens_of(rows: impl IntoIterator<Item = GatewayRow>) -> Vec<(String, GatewayToken)> {
     let mut out: Vec<(String, GatewayToken)> = Vec::new();
     for row in rows {
-        let (digest, id, registry_username, project_key, kind, end_date, issued_at, revoked_at, own_end, product) = row;
         match out.last_mut() {
-            Some((_, token)) if token.id == id => token.products.extend(product),
-            _ => out.push((
-                digest,
-                GatewayToken {
-                    id,
-                    registry_username,
-                    project_key,
-                    kind: TokenKind::parse(&kind).unwrap_or_default(),
-                    products: product.into_iter().collect(),
-                    // The subscription's end, or the token's own last day when it comes first.
-                    expires_at: expires_at(tollgate_model::last_day(end_date, own_end)),
-                    issued_at: utc(issued_at),
-                    revoked_at: revoked_at.map(utc),
-                },
-            )),
+            Some((_, token)) if token.id == row.id => token.products.extend(row.product),
+            _ => {
+                let kind = TokenKind::parse(&row.kind).unwrap_or_default();
+                let cap = match kind {
+                    TokenKind::User => row.caps.user,
+                    TokenKind::Service => row.caps.service,
+                };
+                // Its own last day under the cap in force now, counted from when its secret
+                // was issued.
+                let own_end = tollgate_model::capped_day(
+                    row.own_end,
+                    row.issued_at.date(),
+                    cap.and_then(|d| u32::try_from(d).ok()),
+                );
+                out.push((
+                    row.digest,
+                    GatewayToken {
+                        id: row.id,
+                        registry_username: row.registry_username,
+                        project_key: row.project_key,
+                        kind,
+                        products: row.product.into_iter().collect(),
+                        // The subscription's end, or the token's own last day when it comes first.
+                        expires_at: expires_at(tollgate_model::last_day(row.end_date, own_end)),
+                        issued_at: utc(row.issued_at),
+                        revoked_at: row.revoked_at.map(utc),
+                    },
+                ))
+            }
         }
     }
     out

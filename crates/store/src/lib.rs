@@ -4,6 +4,7 @@
 mod audit;
 mod cursor;
 mod db;
+pub mod files;
 mod gateway;
 pub mod notify;
 pub mod policy;
@@ -18,7 +19,7 @@ mod webhooks;
 
 pub use cursor::PageQuery;
 pub use db::{Backend, DbConn, Store};
-pub use gateway::{Change, GatewayToken, Retired, SecretLookup, Use};
+pub use gateway::{Change, GatewayToken, Retired, RetiredSecret, SecretLookup, Use};
 pub use notify::ChangeListener;
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;

@@ -25,9 +25,22 @@ impl Store {
         if digests.is_empty() {
             return Ok(0);
         }
+        let hex: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
+        // A read first: a report that matches no working secret (nearly all of them, and every
+        // one of a flood) writes nothing and never waits for the writer.
+        let candidates: Vec<String> = self.read(|c| {
+            Ok(tokens::table
+                .filter(tokens::secret_digest.eq_any(&hex))
+                .filter(tokens::revoked_at.is_null())
+                .select(tokens::id)
+                .load(c)?)
+        })?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
         let revoked = self.write(|c| {
-            let hex: Vec<String> = digests.iter().map(SecretDigest::hex).collect();
             let found: Vec<(String, String, String, String, String)> = tokens::table
+                .filter(tokens::id.eq_any(&candidates))
                 .filter(tokens::secret_digest.eq_any(&hex))
                 .filter(tokens::revoked_at.is_null())
                 .select((

@@ -117,6 +117,7 @@ diesel::table! {
         digest -> Text,
         reason -> Text,
         retired_at -> Timestamp,
+        registry_username -> Nullable<Text>,
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tollgate_store::secret::SecretDigest;
-use tollgate_store::{Change, ChangeListener, GatewayToken, Retired};
+use tollgate_store::{Change, ChangeListener, GatewayToken, RetiredSecret};
 
 /// Unknown digests kept at most; past that they are forgotten all at once, so that a flood of
 /// made-up secrets cannot grow the cache without bound.
@@ -27,7 +27,7 @@ pub const TRUST: Duration = Duration::from_millis(750);
 pub enum Lookup {
     Known(Arc<Known>),
     /// No token has this secret; `Some` when one had it, and why it no longer works.
-    Unknown(Option<Retired>),
+    Unknown(Option<RetiredSecret>),
 }
 
 /// A valid token, with its introspection answer serialized once.

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod forward;
 pub mod limiter;
 pub mod registry;
 pub mod usage;
@@ -63,7 +64,9 @@ impl GatewayClient {
 /// The result of checking a presented secret.
 pub enum Check {
     Active(Arc<Known>),
-    Refused(Refusal),
+    /// Refused, and the registry username of the token whose secret it is or was, when known:
+    /// the only username to whom the reason may be told.
+    Refused(Refusal, Option<String>),
 }
 
 /// Why a presented secret is refused: what the registry client prints. Only the holder of a
@@ -126,14 +129,20 @@ pub fn introspection(t: &GatewayToken) -> Introspection {
 }
 
 pub struct Gateway {
+    /// The proxy that asks forward auth, by the headers it sets; none: forward auth is off.
+    pub forward_proxy: Option<forward::ForwardAuthProxy>,
     pub cache: Arc<TokenCache>,
     /// Cache misses, looked up together (see [`batch`]).
     pub misses: batch::MissBatcher,
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
+    /// Wrong gateway-client credentials at introspection, per address.
+    pub client_limiter: FailureLimiter,
     pub token_limiter: FailureLimiter,
     /// Reports of leaked secrets, per client address.
     pub revocation_limiter: FailureLimiter,
+    /// Leak reports waiting to be handled.
+    pub leaks: crate::leaks::Leaks,
     pub clients: Vec<GatewayClient>,
     pub signer: RegistrySigner,
     /// The registry's `service` name that registry tokens are for.
@@ -165,17 +174,20 @@ impl Gateway {
     }
 
     /// A registry login (`/auth/token`, `/auth/forward`): the secret must be a working token's
-    /// and the username that token's. Someone else's username with a valid secret is refused
-    /// exactly as an unknown secret is, so that neither tells about the other. A success counts
-    /// as a use of the token.
-    pub async fn login(&self, username: &str, secret: &str, from: IpAddr) -> Result<Check, ApiError> {
+    /// and the username that token's. Someone else's username with a secret, valid or not, is
+    /// refused exactly as an unknown secret is: what became of a secret (re-generated, deleted,
+    /// revoked, expired) is told to its own username only, so that neither tells about the
+    /// other. A success counts as a use of the token.
+    pub async fn login(&self, username: &str, secret: &str, from: Option<IpAddr>) -> Result<Check, ApiError> {
         Ok(match self.check(secret).await? {
             Check::Active(known) if known.token.registry_username == username => {
                 self.usage.used(&known.last_use, from);
                 Check::Active(known)
             }
-            Check::Active(_) => Check::Refused(Refusal::Unknown),
-            refused => refused,
+            Check::Active(_) => Check::Refused(Refusal::Unknown, None),
+            Check::Refused(Refusal::Malformed, _) => Check::Refused(Refusal::Malformed, None),
+            Check::Refused(why, Some(owner)) if owner == username => Check::Refused(why, Some(owner)),
+            Check::Refused(..) => Check::Refused(Refusal::Unknown, None),
         })
     }
 
@@ -183,7 +195,7 @@ impl Gateway {
     /// secrets are refused before any lookup; known answers come from the cache.
     pub async fn check(&self, presented: &str) -> Result<Check, ApiError> {
         if PlainSecret::parse(presented).is_err() {
-            return Ok(Check::Refused(Refusal::Malformed));
+            return Ok(Check::Refused(Refusal::Malformed, None));
         }
         let digest = digest(presented);
         let lookup = match self.cache.get(&digest) {
@@ -212,13 +224,21 @@ impl Gateway {
         };
         Ok(match lookup {
             Lookup::Known(known) => match known.token.revoked_at {
-                Some(at) => Check::Refused(Refusal::Revoked(at)),
+                Some(at) => Check::Refused(Refusal::Revoked(at), Some(known.token.registry_username.clone())),
                 None if chrono::Utc::now() < known.token.expires_at => Check::Active(known),
-                None => Check::Refused(Refusal::Expired(known.token.expires_at)),
+                None => Check::Refused(
+                    Refusal::Expired(known.token.expires_at),
+                    Some(known.token.registry_username.clone()),
+                ),
             },
-            Lookup::Unknown(None) => Check::Refused(Refusal::Unknown),
-            Lookup::Unknown(Some(Retired::Regenerated)) => Check::Refused(Refusal::Regenerated),
-            Lookup::Unknown(Some(Retired::Deleted)) => Check::Refused(Refusal::Deleted),
+            Lookup::Unknown(None) => Check::Refused(Refusal::Unknown, None),
+            Lookup::Unknown(Some(retired)) => Check::Refused(
+                match retired.why {
+                    Retired::Regenerated => Refusal::Regenerated,
+                    Retired::Deleted => Refusal::Deleted,
+                },
+                retired.username,
+            ),
         })
     }
 }

@@ -77,7 +77,7 @@ impl RegistrySigner {
             std::fs::read_to_string(&cert_path).map_err(|e| error(e.to_string()))?
         } else {
             let pem = self_signed_certificate(&key).map_err(|e| error(e.to_string()))?;
-            std::fs::write(&cert_path, &pem).map_err(|e| error(e.to_string()))?;
+            tollgate_store::files::write_private(&cert_path, pem.as_bytes()).map_err(|e| error(e.to_string()))?;
             pem
         };
         let signing_key = *key.signing.verifying_key();

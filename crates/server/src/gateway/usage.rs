@@ -46,10 +46,10 @@ pub struct Usage {
 impl Usage {
     /// Notes a use of the token by `from`: no shared lock unless this is its first use since
     /// the last flush.
-    pub fn used(&self, last: &Arc<LastUse>, from: IpAddr) {
+    pub fn used(&self, last: &Arc<LastUse>, from: Option<IpAddr>) {
         last.at.store(Utc::now().timestamp_millis(), Ordering::Release);
         last.uses.fetch_add(1, Ordering::AcqRel);
-        *last.from.lock().unwrap_or_else(|p| p.into_inner()) = Some(from);
+        *last.from.lock().unwrap_or_else(|p| p.into_inner()) = from;
         if !last.pending.swap(true, Ordering::AcqRel) {
             self.pending
                 .lock()

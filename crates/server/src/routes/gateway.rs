@@ -1,6 +1,7 @@
 //! The registry gateway's endpoints: RFC 7662 introspection, the Docker registry token flow,
 //! and the key material a registry needs to trust Tollgate's tokens.
 
+use crate::client_address::Budget;
 use crate::error::ApiError;
 use crate::gateway::{basic_credentials, registry, Check, Refusal};
 use crate::state::AppState;
@@ -47,8 +48,9 @@ pub async fn introspect(
 ) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
     if !gw.client_authenticated(authorization(&req)) {
-        // Guesses at a gateway credential spend the guessing peer's budget.
-        if let Some(wait) = gw.introspect_limiter.failed(AppState::peer_ip(&req)) {
+        // Guesses at a gateway credential spend the guessing peer's budget of its own (a valid
+        // credential from the same address is answered whatever that budget).
+        if let Some(wait) = gw.client_limiter.failed(Budget::of(AppState::peer_ip(&req))) {
             return Ok(rate_limited(&state, paths::INTROSPECT, wait));
         }
         return Ok(unauthorized(
@@ -79,16 +81,17 @@ pub async fn introspect(
     })?;
     let body = match gw.check(&token).await? {
         Check::Active(known) => {
-            gw.usage.used(&known.last_use, state.client_ip(&req));
+            gw.usage.used(&known.last_use, state.client(&req).address());
             gw.metrics.introspection(true);
             known.introspection.clone()
         }
-        Check::Refused(_) => {
+        Check::Refused(..) => {
             gw.metrics.introspection(false);
-            // The gateway asks for everybody: only an end client's address that the gateway
-            // forwards as a trusted proxy is a budget, never the gateway's own.
-            let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
-            if let Some(wait) = end_client.and_then(|ip| gw.introspect_limiter.failed(ip)) {
+            // The gateway asks for everybody: only an end client that the gateway names as a
+            // trusted proxy is a budget (or the one budget of those it could not name), never
+            // the gateway's own address.
+            let end_client = state.client(&req).end_client_budget();
+            if let Some(wait) = end_client.and_then(|b| gw.introspect_limiter.failed(b)) {
                 return Ok(rate_limited(&state, paths::INTROSPECT, wait));
             }
             web::Bytes::from_static(br#"{"active":false}"#)
@@ -208,10 +211,9 @@ fn registry_problem(mut problem: Problem, oauth: Option<&str>) -> HttpResponse {
         .json(body)
 }
 
-/// A failed credential: counted against the client's address, refused with its reason (or,
-/// past the budget, with `429`).
-/// A refused credential, counted against `budget` (the client's address) when there is one.
-fn refused(state: &AppState, budget: Option<std::net::IpAddr>, endpoint: &str, why: &str, oauth: bool) -> HttpResponse {
+/// A refused credential, counted against `budget` (the client's) when there is one, refused
+/// with its reason (or, past the budget, with `429`).
+fn refused(state: &AppState, budget: Option<Budget>, endpoint: &str, why: &str, oauth: bool) -> HttpResponse {
     let gw = &state.gateway;
     gw.metrics.registry_token(false);
     match budget.and_then(|ip| gw.token_limiter.failed(ip)) {
@@ -354,7 +356,7 @@ fn require_form(req: &HttpRequest) -> Result<(), ApiError> {
 /// signs a registry token for what the token's products grant.
 async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> HttpResponse {
     let gw = &state.gateway;
-    let ip = state.client_ip(req);
+    let client = state.client(req);
     let oauth = request.oauth.then_some("invalid_request");
     // The request is bounded by the server, so these are too; then the scopes count.
     let bad = |field: &str, why: &str| {
@@ -390,26 +392,29 @@ async fn issue(req: &HttpRequest, state: &AppState, request: TokenRequest) -> Ht
             if request.account.as_ref().is_some_and(|a| *a != username) {
                 return refused(
                     state,
-                    Some(ip),
+                    client.budget(),
                     endpoint,
                     "`account` does not match the username",
                     request.oauth,
                 );
             }
-            match gw.login(&username, &secret, ip).await {
+            match gw.login(&username, &secret, client.address()).await {
                 Err(e) => return actix_web::ResponseError::error_response(&e),
                 Ok(Check::Active(known)) => known.token.clone(),
-                Ok(Check::Refused(why)) => return refused(state, Some(ip), endpoint, &why.message(), request.oauth),
+                Ok(Check::Refused(why, _)) => {
+                    return refused(state, client.budget(), endpoint, &why.message(), request.oauth)
+                }
             }
         }
         Credential::Refresh(token) => match refreshed(state, &token).await {
             Err(e) => return actix_web::ResponseError::error_response(&e),
             Ok(Ok(token)) => {
                 // A refresh is a use of the token too.
-                gw.usage.used(&crate::gateway::usage::LastUse::new(&token.id), ip);
+                gw.usage
+                    .used(&crate::gateway::usage::LastUse::new(&token.id), client.address());
                 token
             }
-            Ok(Err(why)) => return refused(state, Some(ip), endpoint, &why, request.oauth),
+            Ok(Err(why)) => return refused(state, client.budget(), endpoint, &why, request.oauth),
         },
     };
     gw.metrics.registry_token(true);
@@ -504,33 +509,35 @@ fn pull_of(uri: &str) -> Option<Pull<'_>> {
 
 /// Forward auth for a proxy in front of a registry without auth (nginx `auth_request`,
 /// Traefik `forwardAuth`, Caddy `forward_auth`): the pull's own `Authorization` (Basic, the
-/// registry username and secret) and the original request (`X-Original-URI` and
-/// `X-Original-Method`, or `X-Forwarded-Uri` and `X-Forwarded-Method`).
+/// registry username and secret) and the original request, read from the header pair of the
+/// configured proxy (`TOLLGATE_FORWARD_AUTH_PROXY`) only.
 #[utoipa::path(get, operation_id = "checkForwardedPull", path = paths::FORWARD_AUTH, tag = "registry gateway", security(("registry_login" = [])),
     params(
-        ("X-Original-URI" = Option<String>, Header, description = "The original request's URI (nginx `auth_request`)"),
-        ("X-Original-Method" = Option<String>, Header, description = "The original request's method (nginx)"),
-        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original request's URI (Traefik, Caddy)"),
-        ("X-Forwarded-Method" = Option<String>, Header, description = "The original request's method (Traefik, Caddy)"),
+        ("X-Original-URI" = Option<String>, Header, description = "The original request's URI, when the proxy is nginx (`auth_request`); refused from any other proxy"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original request's method, when the proxy is nginx; refused from any other proxy"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original request's URI, when the proxy is Traefik or Caddy; refused from nginx"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original request's method, when the proxy is Traefik or Caddy; refused from nginx"),
     ),
     responses(
         (status = 200, description = "A pull (`GET` or `HEAD`) of a repository the token grants, or of `/v2/` with any valid token"),
-        (status = 401, description = "The credential is missing or refused, with the reason; `WWW-Authenticate: Basic`", body = RegistryProblem, content_type = "application/problem+json"),
-        (status = 403, description = "A valid credential, but the repository, the path or the method is not granted (`forbidden`)", body = RegistryProblem, content_type = "application/problem+json"),
-        (status = 429, description = "Refused credentials from an address that has failed too often; see `Retry-After`", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 401, description = "The credential is missing or refused, with the reason (told to the token's own username only); `WWW-Authenticate: Basic`", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 403, description = "Forward auth is not configured, the request carries the header pair of another proxy or one of its headers twice, or a valid credential asks for a repository, path or method that is not granted (`forbidden`)", body = RegistryProblem, content_type = "application/problem+json"),
+        (status = 429, description = "Refused credentials from a client that has failed too often; see `Retry-After`", body = RegistryProblem, content_type = "application/problem+json"),
     ))]
 pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let gw = &state.gateway;
-    let original = |names: [&str; 2]| {
-        names
-            .iter()
-            .find_map(|n| req.headers().get(*n))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let uri = original(["x-original-uri", "x-forwarded-uri"]);
-    let method = original(["x-original-method", "x-forwarded-method"]);
     let denied = |why: &str| registry_refusal(ErrorCode::Forbidden, why, None);
+    let Some(proxy) = gw.forward_proxy else {
+        return denied(
+            "forward auth is off: set TOLLGATE_FORWARD_AUTH_PROXY to the proxy in front of the registry (nginx, traefik or caddy)",
+        );
+    };
+    // Decided on the configured proxy's headers only, before anything else: a request that
+    // carries the other proxy's pair was written by a client.
+    let original = match proxy.original(req.headers()) {
+        Ok(original) => original,
+        Err(why) => return denied(&why),
+    };
     let Some((username, secret)) = basic_credentials(authorization(&req)) else {
         return registry_refusal(
             ErrorCode::Unauthenticated,
@@ -539,21 +546,31 @@ pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         );
     };
     // The proxy asks for everybody: as at introspection, only an end client that a trusted
-    // proxy forwards is a budget, never the proxy's own address.
-    let end_client = Some(state.client_ip(&req)).filter(|ip| *ip != AppState::peer_ip(&req));
-    let token = match gw.login(&username, &secret, state.client_ip(&req)).await {
+    // proxy names is a budget (or the one budget of those it could not name), never the
+    // proxy's own address.
+    let client = state.client(&req);
+    let token = match gw.login(&username, &secret, client.address()).await {
         Err(e) => return actix_web::ResponseError::error_response(&e),
         Ok(Check::Active(known)) => known,
-        Ok(Check::Refused(why)) => return refused(&state, end_client, paths::FORWARD_AUTH, &why.message(), false),
+        Ok(Check::Refused(why, _)) => {
+            return refused(
+                &state,
+                client.end_client_budget(),
+                paths::FORWARD_AUTH,
+                &why.message(),
+                false,
+            )
+        }
     };
+    let (method_header, uri_header) = proxy.names();
     // Without the original method, a push could pass for a pull: the proxy must send it.
-    match method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    match original.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("GET" | "HEAD") => {}
         Some(_) => return denied("registry tokens pull only"),
-        None => return denied("the proxy must forward the original method (X-Original-Method or X-Forwarded-Method)"),
+        None => return denied(&format!("the proxy must forward the original method ({method_header})")),
     }
-    let Some(uri) = uri else {
-        return denied("the proxy must forward the original URI (X-Original-URI or X-Forwarded-Uri)");
+    let Some(uri) = original.uri else {
+        return denied(&format!("the proxy must forward the original URI ({uri_header})"));
     };
     let granted = match pull_of(&uri) {
         Some(Pull::Root) => true,

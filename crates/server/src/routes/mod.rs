@@ -28,10 +28,12 @@ pub async fn db<T: Send + 'static>(
 /// Where the request came from, for the audit log: this server's request id, and the peer's
 /// address or what a trusted proxy forwarded, never what a client claims.
 pub fn origin(req: &HttpRequest) -> Origin {
-    let client = req.peer_addr().map(|_| match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.client_ip(req),
-        None => AppState::peer_ip(req),
-    });
+    let client = req
+        .peer_addr()
+        .and_then(|_| match req.app_data::<web::Data<AppState>>() {
+            Some(state) => state.client(req).address(),
+            None => Some(AppState::peer_ip(req)),
+        });
     Origin {
         request_id: crate::error::REQUEST_ID.try_with(Clone::clone).unwrap_or_default(),
         client_address: client.map(|ip| ip.to_string()),

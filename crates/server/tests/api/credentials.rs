@@ -12,8 +12,33 @@ use std::time::{Duration, Instant};
 both_backends!(
     a_reported_secret_is_revoked_at_once_until_it_is_regenerated,
     reports_tell_nothing_and_are_limited_per_client,
+    reports_are_limited_per_64_and_by_their_size,
+    reports_that_match_no_working_secret_write_nothing,
     a_report_racing_a_regenerate_never_revokes_the_new_secret
 );
+
+/// Leak reports this node has handled (its worker, right after each `202`).
+async fn handled(app: &TestApp) -> f64 {
+    let mut sum = 0.0;
+    for outcome in ["matched", "unmatched", "failed"] {
+        sum += app
+            .metric(&format!("tollgate_leak_reports_total{{outcome=\"{outcome}\"}}"))
+            .await;
+    }
+    sum
+}
+
+/// Waits (at most 5 s) until the node has handled `n` reports in all.
+async fn until_handled(app: &TestApp, n: f64) {
+    let from = Instant::now();
+    while handled(app).await < n {
+        assert!(
+            from.elapsed() < Duration::from_secs(5),
+            "{n} reports not handled in 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 async fn report(app: &TestApp, credentials: Value) -> crate::helpers::Answer {
     app.send(
@@ -45,6 +70,11 @@ async fn a_reported_secret_is_revoked_at_once_until_it_is_regenerated(db: Db) {
     let received = report(&app, json!([format!("  {secret} "), unknown, "not a secret"])).await;
     assert_eq!(received.status.as_u16(), 202);
     assert!(received.body.is_null(), "nothing tells which was valid");
+    until_handled(&app, 1.0).await;
+    assert_eq!(
+        app.metric(r#"tollgate_leak_reports_total{outcome="matched"}"#).await,
+        1.0
+    );
 
     assert_eq!(app.introspect(&secret).await.ok(200), &json!({ "active": false }));
     let login = answer(
@@ -95,6 +125,7 @@ async fn a_reported_secret_is_revoked_at_once_until_it_is_regenerated(db: Db) {
     );
     assert_eq!(app.introspect(&renewed).await.ok(200)["active"], true);
     assert_eq!(report(&app, json!([secret])).await.status.as_u16(), 202);
+    until_handled(&app, 2.0).await;
     assert_eq!(app.get(&alice, &path).await.ok(200)["status"], "active");
 
     // An operator on the host revokes from stdin; the serving node hears of it within the
@@ -130,9 +161,103 @@ async fn reports_tell_nothing_and_are_limited_per_client(db: Db) {
     assert_eq!(refused.problem(422, "invalid_field")["field"], "credentials");
     assert_eq!(report(&app, json!([])).await.status.as_u16(), 202);
     assert_eq!(report(&app, json!(["tgr_nothing"])).await.status.as_u16(), 202);
+    let unknown = tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+    assert_eq!(report(&app, json!([unknown])).await.status.as_u16(), 202);
     let limited = report(&app, json!([])).await;
     limited.problem(429, "rate_limited");
     assert!(limited.headers.contains_key("retry-after"));
+}
+
+/// Budgets are per IPv6 /64 (a client rotating addresses within its prefix is one client),
+/// and a report counts one per hundred secrets it carries.
+async fn reports_are_limited_per_64_and_by_their_size(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.gateway.revocation_reports_per_minute = 3;
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let from = |client: &'static str, credentials: Value| {
+        let app = &app;
+        async move {
+            app.http
+                .post(format!("{}/api/v1/credentials/revoke", app.base))
+                .header("x-forwarded-for", client)
+                .json(&json!({ "credentials": credentials }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut statuses = Vec::new();
+    for client in [
+        "2001:db8:0:1::1",
+        "2001:db8:0:1::2",
+        "2001:db8:0:1:ffff::3",
+        "2001:db8:0:1::4",
+    ] {
+        statuses.push(from(client, json!(["tgr_x"])).await);
+    }
+    assert_eq!(statuses, [202, 202, 202, 429], "one /64, one budget");
+    assert_eq!(from("2001:db8:0:2::1", json!(["tgr_x"])).await, 202, "another /64");
+    // 250 secrets count three reports: the budget is spent.
+    let many: Vec<String> = (0..250).map(|n| format!("tgr_{n}")).collect();
+    assert_eq!(from("192.0.2.1", json!(many)).await, 202);
+    assert_eq!(from("192.0.2.1", json!(["tgr_x"])).await, 429);
+}
+
+/// Nearly every report matches nothing (a scanner's false positives, or a flood): such a report
+/// costs a read and writes nothing, so that no flood of reports ever waits for (or keeps
+/// waiting) SQLite's one writer. One that matches a working secret writes once.
+async fn reports_that_match_no_working_secret_write_nothing(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.gateway.revocation_reports_per_minute = 0;
+        // Nothing else writes in the background: no webhook sender, no housekeeping.
+        c.webhooks.delivery = false;
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, "kept").await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["token"]["id"].as_str().unwrap().to_owned();
+    let old = app.create_token(&alice, "renewed").await;
+    let old_id = old["token"]["id"].as_str().unwrap();
+    app.post_empty(&alice, &format!("/api/v1/tokens/{old_id}/secret"))
+        .await
+        .ok(200);
+    let old = old["secret"].as_str().unwrap().to_owned();
+    let writes = || app.metric("tollgate_db_write_transactions_total");
+    let before = writes().await;
+    assert!(before >= 3.0, "the node counts its writes: {before}");
+
+    for n in 0..40 {
+        let unknown = tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+        let credentials = if n % 2 == 0 {
+            json!([unknown])
+        } else {
+            json!([unknown, old])
+        };
+        assert_eq!(report(&app, credentials).await.status.as_u16(), 202);
+    }
+    until_handled(&app, 40.0).await;
+    assert_eq!(
+        app.metric(r#"tollgate_leak_reports_total{outcome="unmatched"}"#).await,
+        40.0
+    );
+    assert_eq!(writes().await, before, "reports that matched nothing wrote");
+
+    assert_eq!(report(&app, json!([secret.clone()])).await.status.as_u16(), 202);
+    until_handled(&app, 41.0).await;
+    assert_eq!(writes().await, before + 1.0, "one write for the matching report");
+    assert_eq!(
+        app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200)["status"],
+        "revoked"
+    );
+    // Reported again: it no longer works, so there is nothing to write.
+    assert_eq!(report(&app, json!([secret])).await.status.as_u16(), 202);
+    until_handled(&app, 42.0).await;
+    assert_eq!(writes().await, before + 1.0);
 }
 
 /// A leak is reported at the moment its owner re-generates the secret (the owner saw the same
@@ -152,6 +277,7 @@ async fn a_report_racing_a_regenerate_never_revokes_the_new_secret(db: Db) {
         let regenerate = format!("/api/v1/tokens/{id}/secret");
         let (reported, renewed) = tokio::join!(report(&app, json!([old])), app.post_empty(&alice, &regenerate));
         assert_eq!(reported.status.as_u16(), 202);
+        until_handled(&app, f64::from(round + 1)).await;
         let new = renewed.ok(200)["secret"].as_str().unwrap().to_owned();
         let token = app.get(&alice, &format!("/api/v1/tokens/{id}")).await.ok(200).clone();
         assert_eq!(

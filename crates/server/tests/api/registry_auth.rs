@@ -300,16 +300,20 @@ async fn a_refresh_token_dies_with_its_secret_on_every_node() {
     assert!(why.contains("re-generated"), "{why}");
 }
 
+/// Forward auth reads the header pair of the configured proxy only: nginx's `X-Original-*`,
+/// or Traefik's and Caddy's `X-Forwarded-*`. The other pair in a request is a client's own and
+/// refuses it, whatever it asks for; without a configured proxy every request is refused.
 async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
-    let app = TestApp::spawn(db).await;
+    use tollgate_server::gateway::forward::ForwardAuthProxy;
+    let app = TestApp::spawn_with(db, |c| c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Nginx)).await;
     let alice = app.login("alice").await;
     let created = app.create_token(&alice, "proxy").await;
     let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
-    let ask = |headers: Vec<(&'static str, &'static str)>, creds: Option<(String, String)>| {
-        let app = &app;
+    let ask = |app: &TestApp, headers: Vec<(&'static str, &'static str)>, creds: Option<(String, String)>| {
+        let request = app.http.get(format!("{}/auth/forward", app.base));
         async move {
-            let mut request = app.http.get(format!("{}/auth/forward", app.base));
+            let mut request = request;
             for (name, value) in headers {
                 request = request.header(name, value);
             }
@@ -323,17 +327,21 @@ async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
     let nginx = |uri: &'static str, method: &'static str| vec![("X-Original-URI", uri), ("X-Original-Method", method)];
     let traefik =
         |uri: &'static str, method: &'static str| vec![("X-Forwarded-Uri", uri), ("X-Forwarded-Method", method)];
+    let denied = |answer: &Answer, why: &str| {
+        assert_eq!(answer.status.as_u16(), 403, "{why}: {}", answer.body);
+        assert_eq!(answer.body["errors"][0]["code"], "DENIED");
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert!(detail.contains(why), "{detail} should say {why}");
+        assert_eq!(answer.headers["x-tollgate-error"], detail);
+    };
 
     for (headers, what) in [
         (nginx("/v2/", "GET"), "the API root"),
         (nginx("/v2/wso2am/gateway/manifests/1.0", "GET"), "a manifest"),
         (nginx("/v2/wso2is/a/b/blobs/sha256:0123", "HEAD"), "a blob"),
-        (
-            traefik("/v2/wso2am/gateway/tags/list?n=5", "GET"),
-            "tags, through Traefik's headers",
-        ),
+        (nginx("/v2/wso2am/gateway/tags/list?n=5", "GET"), "tags"),
     ] {
-        let answer = ask(headers, mine()).await;
+        let answer = ask(&app, headers, mine()).await;
         assert_eq!(answer.status.as_u16(), 200, "{what}: {}", answer.body);
         assert_eq!(answer.headers["x-tollgate-username"], user.as_str());
     }
@@ -351,20 +359,22 @@ async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
         (nginx("/v2/_catalog", "GET"), "only pulls of repositories"),
         (
             vec![("X-Original-URI", "/v2/wso2am/gateway/manifests/1.0")],
-            "original method",
+            "original method (X-Original-Method)",
         ),
-        (vec![("X-Original-Method", "GET")], "original URI"),
+        (vec![("X-Original-Method", "GET")], "original URI (X-Original-URI)"),
+        // Traefik's pair, to nginx's forward auth: a client wrote it.
+        (traefik("/v2/wso2am/gateway/tags/list", "GET"), "a client sent it"),
+        (
+            [nginx("/v2/wso2mi/x/manifests/1.0", "GET"), traefik("/v2/", "GET")].concat(),
+            "a client sent it",
+        ),
     ] {
-        let answer = ask(headers, mine()).await;
-        assert_eq!(answer.status.as_u16(), 403, "{why}: {}", answer.body);
-        assert_eq!(answer.body["errors"][0]["code"], "DENIED");
-        let detail = answer.body["detail"].as_str().unwrap();
-        assert!(detail.contains(why), "{detail} should say {why}");
-        assert_eq!(answer.headers["x-tollgate-error"], detail);
+        denied(&ask(&app, headers, mine()).await, why);
     }
-    let missing = ask(nginx("/v2/", "GET"), None).await;
+    let missing = ask(&app, nginx("/v2/", "GET"), None).await;
     refusal(&missing, 401, None);
     let wrong = ask(
+        &app,
         nginx("/v2/", "GET"),
         Some((
             user.clone(),
@@ -373,13 +383,56 @@ async fn forward_auth_answers_pulls_of_granted_repositories_only(db: Db) {
     )
     .await;
     assert_eq!(refusal(&wrong, 401, None), "unknown registry username or secret");
+
+    // Caddy (and Traefik) set the X-Forwarded pair; a client's X-Original pair is refused.
+    let caddy = TestApp::spawn_with(db, |c| c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Caddy)).await;
+    let alice = caddy.login("alice").await;
+    let created = caddy.create_token(&alice, "proxy").await;
+    let theirs = Some((
+        created["token"]["registry_username"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    ));
+    let answer = ask(
+        &caddy,
+        traefik("/v2/wso2am/gateway/tags/list?n=5", "GET"),
+        theirs.clone(),
+    )
+    .await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
+    let injected = [traefik("/v2/wso2mi/x/manifests/1.0", "GET"), nginx("/v2/", "GET")].concat();
+    denied(&ask(&caddy, injected, theirs.clone()).await, "a client sent it");
+    denied(
+        &ask(
+            &caddy,
+            traefik("/v2/wso2am/gateway/blobs/uploads/", "POST"),
+            theirs.clone(),
+        )
+        .await,
+        "pull only",
+    );
+    denied(
+        &ask(&caddy, nginx("/v2/", "GET"), theirs.clone()).await,
+        "a client sent it",
+    );
+
+    // No proxy configured: forward auth is off.
+    let off = TestApp::spawn(db).await;
+    let answer = ask(&off, nginx("/v2/", "GET"), theirs).await;
+    denied(&answer, "TOLLGATE_FORWARD_AUTH_PROXY");
 }
 
 /// The proxy asks `/auth/forward` for every client: its own address is never a budget (a
 /// flood of wrong secrets through it does not make others' refusals `429`), while an end
-/// client that a trusted proxy forwards is, and a valid secret is never refused.
+/// client that a trusted proxy names in its one header is, and a valid secret is never
+/// refused. A client's own `Forwarded` header changes nothing, and whatever it makes the proxy
+/// pass on that is not an address is one budget shared with every such client.
 async fn forward_auth_budgets_end_clients_never_the_proxy(db: Db) {
-    let app = TestApp::spawn_with(db, |c| c.gateway.token_failures_per_minute = 3).await;
+    use tollgate_server::gateway::forward::ForwardAuthProxy;
+    let app = TestApp::spawn_with(db, |c| {
+        c.gateway.token_failures_per_minute = 3;
+        c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Nginx);
+    })
+    .await;
     let alice = app.login("alice").await;
     let created = app.create_token(&alice, "behind-a-proxy").await;
     let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
@@ -409,6 +462,7 @@ async fn forward_auth_budgets_end_clients_never_the_proxy(db: Db) {
     // Behind a trusted proxy, the end client it names is the budget.
     let app = TestApp::spawn_with(db, |c| {
         c.gateway.token_failures_per_minute = 3;
+        c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Nginx);
         c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
     })
     .await;
@@ -416,31 +470,42 @@ async fn forward_auth_budgets_end_clients_never_the_proxy(db: Db) {
     let created = app.create_token(&alice, "behind-a-trusted-proxy").await;
     let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
-    let ask = |password: String, client: &'static str| {
+    let ask = |password: String, client: &'static str, extra: Option<(&'static str, &'static str)>| {
         let (app, user) = (&app, user.clone());
         async move {
-            app.http
+            let mut request = app
+                .http
                 .get(format!("{}/auth/forward", app.base))
                 .header("X-Original-URI", "/v2/")
                 .header("X-Original-Method", "GET")
                 .header("X-Forwarded-For", client)
-                .basic_auth(user, Some(password))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+                .basic_auth(user, Some(password));
+            if let Some((name, value)) = extra {
+                request = request.header(name, value);
+            }
+            request.send().await.unwrap().status().as_u16()
         }
     };
-    let statuses: Vec<u16> = in_turn(5, || ask(wrong(), "198.51.100.7")).await;
+    // The client adds `Forwarded: for=unknown` (or another address) of its own: not read.
+    let statuses: Vec<u16> = in_turn(5, || ask(wrong(), "198.51.100.7", Some(("Forwarded", "for=unknown")))).await;
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
     assert_eq!(
-        ask(wrong(), "198.51.100.8").await,
+        ask(wrong(), "198.51.100.8", Some(("Forwarded", "for=198.51.100.7"))).await,
         401,
-        "another end client has its own budget"
+        "another end client has its own budget, whatever its Forwarded says"
     );
     assert_eq!(
-        ask(secret, "198.51.100.7").await,
+        ask(secret.clone(), "198.51.100.7", None).await,
+        200,
+        "a valid secret is never refused"
+    );
+    // What the proxy passes on that is not an address: one budget for all of it.
+    let statuses: Vec<u16> = in_turn(3, || ask(wrong(), "unknown", None)).await;
+    assert_eq!(statuses, [401, 401, 401]);
+    assert_eq!(ask(wrong(), "_hidden", None).await, 429);
+    assert_eq!(ask(wrong(), "garbage, ", None).await, 429);
+    assert_eq!(
+        ask(secret, "unknown", None).await,
         200,
         "a valid secret is never refused"
     );

@@ -4,14 +4,18 @@ use super::*;
 use crate::gateway::Retired;
 use crate::schema::retired_secrets;
 
-/// Remembers the token's current secret as retired, and why.
+/// Remembers the token's current secret as retired, why, and whose it was.
 fn retire(c: &mut DbConn, token_id: &str, why: Retired) -> Result<()> {
-    let digest: String = tokens::table.find(token_id).select(tokens::secret_digest).first(c)?;
+    let (digest, username): (String, String) = tokens::table
+        .find(token_id)
+        .select((tokens::secret_digest, tokens::registry_username))
+        .first(c)?;
     diesel::insert_into(retired_secrets::table)
         .values((
             retired_secrets::digest.eq(&digest),
             retired_secrets::reason.eq(why.as_str()),
             retired_secrets::retired_at.eq(now()),
+            retired_secrets::registry_username.eq(Some(&username)),
         ))
         .execute(c)?;
     Ok(())
@@ -31,12 +35,16 @@ impl Store {
         let secret = PlainSecret::generate();
         let token = self.write(|c| {
             let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
+            let subscription = subscription_of(c, &actor.project_id)?;
+            let kind = TokenKind::parse(&row.kind).unwrap_or_default();
             let expires_on = match ends {
-                None => row.expires_on,
-                Some(day) => {
-                    let subscription = subscription_of(c, &actor.project_id)?;
-                    last_day_for(day, &subscription, TokenKind::parse(&row.kind).unwrap_or_default())?
-                }
+                // Its last day kept, but never past what the cap in force allows a secret
+                // issued today: re-generating is no way out of a cap.
+                None => match capped_day(row.expires_on, Utc::now().date_naive(), subscription.max_days(kind)) {
+                    Some(day) if Some(day) != row.expires_on => Some(day.min(subscription.end_date)),
+                    kept => kept,
+                },
+                Some(day) => last_day_for(day, &subscription, kind)?,
             };
             retire(c, &row.id, Retired::Regenerated)?;
             diesel::update(tokens::table.find(&row.id))

@@ -96,12 +96,17 @@ impl Store {
                     q = q
                         .filter(tokens::revoked_at.is_null())
                         .filter(tokens::expires_on.is_null().or(tokens::expires_on.ge(today)));
+                    if let Some(out) = capped_out(&subscription, today) {
+                        q = q.filter(diesel::dsl::not(out));
+                    }
                 }
                 Some(TokenStatus::Expired) if !running => q = q.filter(tokens::revoked_at.is_null()),
                 Some(TokenStatus::Expired) => {
-                    q = q
-                        .filter(tokens::revoked_at.is_null())
-                        .filter(tokens::expires_on.lt(today));
+                    q = q.filter(tokens::revoked_at.is_null());
+                    q = match capped_out(&subscription, today) {
+                        Some(out) => q.filter(tokens::expires_on.lt(today).assume_not_null().or(out)),
+                        None => q.filter(tokens::expires_on.lt(today)),
+                    };
                 }
                 None => {}
             }
@@ -184,6 +189,40 @@ impl Store {
             })
         })
     }
+}
+
+diesel::define_sql_function! {
+    /// When a token's current secret was issued: re-generated, or else created.
+    #[sql_name = "coalesce"]
+    fn issued_at(regenerated: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, created: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
+}
+
+/// The tokens whose secret was issued longer ago than the subscription's cap for their kind
+/// allows today: ended, whatever their own last day says ([`capped_day`]). None when the
+/// subscription caps neither kind.
+fn capped_out(
+    subscription: &Subscription,
+    today: NaiveDate,
+) -> Option<Box<dyn BoxableExpression<tokens::table, Db, SqlType = diesel::sql_types::Bool>>> {
+    let mut out: Option<Box<dyn BoxableExpression<tokens::table, Db, SqlType = diesel::sql_types::Bool>>> = None;
+    for kind in [TokenKind::User, TokenKind::Service] {
+        let Some(days) = subscription.max_days(kind) else {
+            continue;
+        };
+        // Its last day is the day issued plus the cap: past when issued before this morning
+        // less the cap.
+        let cutoff = (today - chrono::Days::new(u64::from(days))).and_time(chrono::NaiveTime::MIN);
+        let this = Box::new(
+            tokens::kind
+                .eq(kind.as_str())
+                .and(issued_at(tokens::secret_regenerated_at, tokens::created_at).lt(cutoff)),
+        );
+        out = Some(match out {
+            None => this,
+            Some(before) => Box::new(before.or(this)),
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use tollgate_model::{
-    expires_at, last_day, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token, TokenKind,
-    TokenSort, TokenStatus, UserRef,
+    capped_day, expires_at, last_day, AuditAction, Name, Page, Principal, PrincipalKind, Product, Subscription, Token,
+    TokenKind, TokenSort, TokenStatus, UserRef,
 };
 
 type Db = <DbConn as Connection>::Backend;

@@ -75,6 +75,11 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
             products.retain(|p| subscription.products.iter().any(|s| s.code == p.code));
             let out_of_sync = subscription.products.iter().any(|p| !products.contains(p));
             let last = last_used.remove(&r.id);
+            // Its own last day as it holds now: under the project's cap in force now, counted
+            // from when its secret was issued.
+            let kind = TokenKind::parse(&r.kind).unwrap_or_default();
+            let issued = r.secret_regenerated_at.unwrap_or(r.created_at).date();
+            let own_day = capped_day(r.expires_on, issued, subscription.max_days(kind));
             let created_for = match &r.service_user_id {
                 Some(sid) => Principal {
                     kind: PrincipalKind::ServiceUser,
@@ -94,12 +99,12 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 out_of_sync,
                 status: if r.revoked_at.is_some() {
                     TokenStatus::Revoked
-                } else if now < expires_at(last_day(subscription.end_date, r.expires_on)) {
+                } else if now < expires_at(last_day(subscription.end_date, own_day)) {
                     TokenStatus::Active
                 } else {
                     TokenStatus::Expired
                 },
-                kind: TokenKind::parse(&r.kind).unwrap_or_default(),
+                kind,
                 created_by: UserRef {
                     name: name_of(&user_names, &r.created_by),
                     id: r.created_by,
@@ -107,8 +112,8 @@ pub(super) fn hydrate(c: &mut DbConn, rows: Vec<TokenRow>, subscription: &Subscr
                 created_for,
                 products,
                 subscription_end_date: subscription.end_date,
-                expires_at: expires_at(last_day(subscription.end_date, r.expires_on)),
-                expires_on: r.expires_on,
+                expires_at: expires_at(last_day(subscription.end_date, own_day)),
+                expires_on: own_day,
                 created_at: utc(r.created_at),
                 registry_username: r.registry_username,
                 secret_last4: r.secret_last4,

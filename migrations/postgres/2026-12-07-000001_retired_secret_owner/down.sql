@@ -1,0 +1,1 @@
+ALTER TABLE retired_secrets DROP COLUMN registry_username;
