@@ -604,8 +604,10 @@ pub struct OidcOptions {
 pub struct RegistryProblem {
     #[serde(flatten)]
     pub problem: Problem,
-    /// The reason, as Docker clients read it.
-    pub details: String,
+    /// The reason, as Docker clients read it. Left out of forward auth's `403`: Distribution's
+    /// client reads `details` before `errors` and would print a `403` as "unknown".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
     /// The reason as a Distribution error (`UNAUTHORIZED`, `DENIED`, `TOOMANYREQUESTS`).
     pub errors: Vec<RegistryError>,
     /// RFC 6749 error code (`POST /auth/token` only).

@@ -182,7 +182,7 @@ fn registry_problem(mut problem: Problem, oauth: Option<&str>) -> HttpResponse {
     };
     let body = RegistryProblem {
         problem,
-        details: detail.to_owned(),
+        details: (code != ErrorCode::Forbidden).then(|| detail.to_owned()),
         errors: vec![RegistryError {
             code: distribution_code.into(),
             message: detail.to_owned(),

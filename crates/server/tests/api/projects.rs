@@ -282,6 +282,49 @@ async fn a_subscription_change_on_one_node_holds_on_another_within_the_bound() {
     );
 }
 
+/// Two nodes on one PostgreSQL: node B has cached a token whose secret was issued 60 days ago;
+/// an operator gives the project a 30-day cap through node A. B refuses the secret within the
+/// promised second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_added_on_one_node_holds_on_another_within_the_bound() {
+    if !crate::helpers::needs::postgres("a_cap_added_on_one_node_holds_on_another_within_the_bound") {
+        return;
+    }
+    let database = TestApp::spawn(Db::Postgres).await;
+    let (a, b) = two_nodes(&database.database_url).await;
+    let http = reqwest::Client::new();
+    let alice = a.session("alice").await;
+    let created = a
+        .post(Some(&alice), "/api/v1/tokens", Some(json!({ "name": "old" })))
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["token"]["id"].as_str().unwrap();
+    let end = created["token"]["subscription_end_date"].as_str().unwrap().to_owned();
+    let issued = (chrono::Utc::now() - chrono::Duration::days(60)).naive_utc();
+    database.execute_sql(&format!(
+        "UPDATE tokens SET created_at = '{}' WHERE id = '{id}'",
+        issued.format("%Y-%m-%d %H:%M:%S%.6f")
+    ));
+    for _ in 0..2 {
+        assert_eq!(introspect(&http, &b.base, &secret).await.ok(200)["active"], true);
+    }
+    let mut capped = body("Acme Corp", &end, json!([{ "code": "wso2am" }, { "code": "wso2is" }]));
+    capped["subscription"]["max_token_days"] = json!(30);
+    let answer = http
+        .put(format!("{}/api/v1/projects/acme", a.base))
+        .bearer_auth(a.operator("olivia"))
+        .json(&capped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let held = wait_for(&http, &b, &secret, |v| v["active"] == false).await;
+    assert!(
+        held < Duration::from_secs(1),
+        "node B accepted a secret past the new cap {held:?} after the change"
+    );
+}
+
 /// How long until node's introspection of `secret` satisfies `done` (at most 3 s).
 async fn wait_for(
     http: &reqwest::Client,

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+use tollgate_server::gateway::forward::ForwardAuthProxy;
 
 struct Registry {
     child: Child,
@@ -38,7 +39,7 @@ async fn start_registry(dir: &Path, storage: &Path, auth: &str) -> Registry {
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: false\n\
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
              http:\n  addr: 127.0.0.1:{port}\n{auth}",
             storage.display()
         ),
@@ -395,7 +396,11 @@ async fn nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull(
     ) {
         return;
     }
-    let app = TestApp::spawn(Db::Sqlite).await;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Nginx);
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
     let work = tempfile::tempdir().unwrap();
     let storage = work.path().join("storage");
     let layout = work.path().join("layout");
@@ -405,6 +410,181 @@ async fn nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull(
     let nginx = Nginx::start(work.path(), &registry.addr, &app.base).await;
     // nginx passes Tollgate's reasons on (error_page with X-Tollgate-Error), and skopeo shows them.
     a_tokens_life(&app, work.path(), &nginx.addr, Some(&layout)).await;
+    hostile_clients_are_refused(&app, &nginx.addr, &registry.addr).await;
+}
+
+/// Caddy from Debian (2.6) in front of a registry without auth, with `forward_auth` as the
+/// README shows it, and also bare (without its lines that drop a client's `X-Original-*`):
+/// Caddy copies the client's own headers to the auth request, so Tollgate itself must refuse
+/// what a client adds. skopeo pulls what the token grants and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_in_front_of_a_registry_without_auth_pulls_only_what_a_token_grants() {
+    if !crate::helpers::needs::commands(
+        "caddy_in_front_of_a_registry_without_auth_pulls_only_what_a_token_grants",
+        &["docker-registry", "skopeo", "caddy"],
+    ) {
+        return;
+    }
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Caddy);
+        c.trusted_proxies = tollgate_server::client_address::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let storage = work.path().join("storage");
+    let layout = work.path().join("layout");
+    image_layout(&layout);
+    seed(work.path(), &storage, &layout).await;
+    let registry = start_registry(work.path(), &storage, "").await;
+    for as_the_readme_shows in [true, false] {
+        let caddy = Caddy::start(work.path(), &registry.addr, &app.base, as_the_readme_shows).await;
+        let pulls = work.path().join(format!("pulls-{as_the_readme_shows}"));
+        std::fs::create_dir_all(&pulls).unwrap();
+        a_tokens_life(&app, &pulls, &caddy.addr, Some(&layout)).await;
+        hostile_clients_are_refused(&app, &caddy.addr, &registry.addr).await;
+    }
+}
+
+/// A token holder, through the proxy at `proxy`, adds either proxy's pair of original-request
+/// headers (`X-Original-Method: GET`, `X-Original-URI: /v2/`, or the `X-Forwarded-*` twins) of
+/// its own to a pull of another product, a push to a product it has, a delete of another
+/// product's image and a catalog call: each is refused (403, Tollgate's answer), and the
+/// registry (asked directly at `registry`) still has the image. A pull it is granted still
+/// works.
+async fn hostile_clients_are_refused(app: &TestApp, proxy: &str, registry: &str) {
+    let alice = app.login("alice").await;
+    let created = app.create_token(&alice, &format!("hostile via {proxy}")).await;
+    let user = created["token"]["registry_username"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let manifest = "application/vnd.oci.image.manifest.v1+json";
+    let digest = http
+        .head(format!("http://{registry}/v2/wso2mi/integrator/manifests/1.0"))
+        .header("accept", manifest)
+        .send()
+        .await
+        .unwrap()
+        .headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let injected: [[(&str, &str); 2]; 2] = [
+        [("X-Original-Method", "GET"), ("X-Original-URI", "/v2/")],
+        [("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/v2/")],
+    ];
+    let attempts = [
+        (
+            reqwest::Method::GET,
+            "/v2/wso2mi/integrator/manifests/1.0".to_owned(),
+            "a pull of another product",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v2/wso2am/gateway/blobs/uploads/".to_owned(),
+            "a push",
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v2/wso2mi/integrator/manifests/{digest}"),
+            "a delete",
+        ),
+        (reqwest::Method::GET, "/v2/_catalog".to_owned(), "the catalog"),
+    ];
+    for headers in injected.iter().map(Some).chain([None]) {
+        for (method, path, what) in &attempts {
+            let mut request = http
+                .request(method.clone(), format!("http://{proxy}{path}"))
+                .basic_auth(&user, Some(&secret))
+                .header("accept", manifest);
+            for (name, value) in headers.into_iter().flatten() {
+                request = request.header(*name, *value);
+            }
+            let answer = request.send().await.unwrap();
+            assert_eq!(
+                answer.status().as_u16(),
+                403,
+                "{what} with {headers:?} through {proxy}: {}",
+                answer.text().await.unwrap_or_default()
+            );
+        }
+    }
+    let still_there = http
+        .head(format!("http://{registry}/v2/wso2mi/integrator/manifests/1.0"))
+        .header("accept", manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still_there.status().as_u16(),
+        200,
+        "the other product's image was deleted"
+    );
+    let granted = http
+        .get(format!("http://{proxy}/v2/wso2am/gateway/manifests/1.0"))
+        .basic_auth(&user, Some(&secret))
+        .header("accept", manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status().as_u16(), 200, "a granted pull");
+}
+
+/// Caddy (Debian's), `forward_auth` as the README shows it (`as_the_readme_shows`: with the
+/// lines that drop a client's `X-Original-*`), in the foreground.
+struct Caddy {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Caddy {
+    #[allow(
+        clippy::zombie_processes,
+        reason = "Caddy kills and waits for the child when it drops"
+    )]
+    async fn start(dir: &Path, registry: &str, tollgate: &str, as_the_readme_shows: bool) -> Caddy {
+        let port = free_port();
+        let home = dir.join(format!("caddy-{port}"));
+        std::fs::create_dir_all(&home).unwrap();
+        let tollgate = tollgate.trim_start_matches("http://");
+        let strip = if as_the_readme_shows {
+            "\t\theader_up -X-Original-Method\n\t\theader_up -X-Original-URI\n"
+        } else {
+            ""
+        };
+        let config = format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\n\
+             http://127.0.0.1:{port} {{\n\
+             \tforward_auth {tollgate} {{\n\t\turi /auth/forward\n{strip}\t}}\n\
+             \treverse_proxy {registry}\n}}\n"
+        );
+        let file = home.join("Caddyfile");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("XDG_DATA_HOME", &home)
+            .env("XDG_CONFIG_HOME", &home)
+            .env("HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(home.join("caddy.log")).unwrap())
+            .spawn()
+            .expect("caddy is installed (apt-get install caddy; .ci/run does it)");
+        let addr = format!("127.0.0.1:{port}");
+        if soon(|| std::net::TcpStream::connect(&addr).is_ok()).await {
+            return Caddy { child, addr };
+        }
+        panic!(
+            "caddy did not start: {}",
+            std::fs::read_to_string(home.join("caddy.log")).unwrap_or_default()
+        );
+    }
 }
 
 /// nginx (Debian's), configured as the README shows, in the foreground.

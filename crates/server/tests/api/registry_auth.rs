@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 both_backends!(
     the_oauth2_variant_grants_and_refreshes_until_the_secret_changes,
     refusals_say_why_in_what_registry_clients_print,
+    refusals_say_why_only_to_the_secrets_own_username,
     forward_auth_answers_pulls_of_granted_repositories_only,
     forward_auth_budgets_end_clients_never_the_proxy
 );
@@ -180,6 +181,118 @@ async fn the_oauth2_variant_grants_and_refreshes_until_the_secret_changes(db: Db
         .await
         .unwrap();
     assert_eq!(not_a_form.status().as_u16(), 415);
+}
+
+/// A secret that was re-generated, deleted, reported leaked or has expired says why only when
+/// it comes with its own token's username, at `/auth/token` and through forward auth. With
+/// another token's username it reads exactly like a secret that never existed: a secret alone
+/// does not tell that it was once real.
+async fn refusals_say_why_only_to_the_secrets_own_username(db: Db) {
+    use tollgate_server::gateway::forward::ForwardAuthProxy;
+    let app = TestApp::spawn_with(db, |c| c.gateway.forward_auth_proxy = Some(ForwardAuthProxy::Nginx)).await;
+    let alice = app.login("alice").await;
+    let make = |name: &'static str| {
+        let (app, alice) = (&app, alice.clone());
+        async move {
+            let created = app.create_token(&alice, name).await;
+            (
+                created["token"]["id"].as_str().unwrap().to_owned(),
+                created["token"]["registry_username"].as_str().unwrap().to_owned(),
+                created["secret"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (_, bystander, _) = make("bystander").await;
+    let (regenerated, regenerated_user, regenerated_secret) = make("regenerated").await;
+    app.post_empty(&alice, &format!("/api/v1/tokens/{regenerated}/secret"))
+        .await
+        .ok(200);
+    let (deleted, deleted_user, deleted_secret) = make("deleted").await;
+    app.delete(&alice, &format!("/api/v1/tokens/{deleted}")).await.ok(204);
+    let (_, leaked_user, leaked_secret) = make("leaked").await;
+    // Revoked on the host, at once.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["token", "revoke"])
+        .env("TOLLGATE_DATABASE_URL", &app.database_url)
+        .env("TOLLGATE_DATA_DIR", app.data_dir.path())
+        .env("TOLLGATE_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{leaked_secret}").unwrap();
+    assert!(child.wait().unwrap().success());
+    let (expired, expired_user, expired_secret) = make("expired").await;
+    app.execute_sql(&format!(
+        "UPDATE tokens SET expires_on = '2020-01-31' WHERE id = '{expired}'"
+    ));
+
+    let token_flow = |user: String, password: String| {
+        let app = &app;
+        async move {
+            answer(
+                app.http
+                    .get(format!("{}/auth/token?service={SERVICE}", app.base))
+                    .basic_auth(user, Some(password))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let forward = |user: String, password: String| {
+        let app = &app;
+        async move {
+            answer(
+                app.http
+                    .get(format!("{}/auth/forward", app.base))
+                    .header("X-Original-URI", "/v2/")
+                    .header("X-Original-Method", "GET")
+                    .basic_auth(user, Some(password))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let unknown = tollgate_store::secret::PlainSecret::generate().expose().to_owned();
+    let mut never_seen = token_flow(bystander.clone(), unknown.clone()).await;
+    let mut never_seen_forward = forward(bystander.clone(), unknown).await;
+    for answer in [&mut never_seen, &mut never_seen_forward] {
+        answer.body["request_id"] = Value::Null;
+    }
+    for (user, secret, why) in [
+        (regenerated_user, regenerated_secret, "re-generated"),
+        (deleted_user, deleted_secret, "deleted"),
+        (leaked_user, leaked_secret, "reported leaked"),
+        (expired_user, expired_secret, "expired"),
+    ] {
+        // Its own username: the reason, within the promised second (the revocation was
+        // another process').
+        let from = std::time::Instant::now();
+        let mut own = token_flow(user.clone(), secret.clone()).await;
+        while !own.body["detail"].as_str().unwrap_or("").contains(why) && from.elapsed().as_secs() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            own = token_flow(user.clone(), secret.clone()).await;
+        }
+        assert!(refusal(&own, 401, None).contains(why), "{why}: {}", own.body);
+        assert!(refusal(&forward(user.clone(), secret.clone()).await, 401, None).contains(why));
+        // Another token's username: word for word an unknown secret.
+        let mut theirs = token_flow(bystander.clone(), secret.clone()).await;
+        theirs.body["request_id"] = Value::Null;
+        assert_eq!(theirs.status, never_seen.status);
+        assert_eq!(theirs.body, never_seen.body, "{why}");
+        let mut theirs = forward(bystander.clone(), secret.clone()).await;
+        theirs.body["request_id"] = Value::Null;
+        assert_eq!(theirs.body, never_seen_forward.body, "{why} through forward auth");
+        assert_eq!(
+            theirs.headers["x-tollgate-error"],
+            never_seen_forward.headers["x-tollgate-error"]
+        );
+    }
 }
 
 async fn refusals_say_why_in_what_registry_clients_print(db: Db) {

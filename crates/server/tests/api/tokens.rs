@@ -8,6 +8,7 @@ use tollgate_store::secret::{digest, PlainSecret};
 both_backends!(
     a_token_ends_on_its_own_day_before_its_subscription,
     the_subscription_caps_how_long_tokens_last,
+    a_cap_added_later_holds_for_the_tokens_that_exist,
     a_customer_generates_a_token_and_sees_its_secret_once,
     an_admin_generates_a_service_token_for_a_service_user,
     a_customer_cannot_generate_a_service_token,
@@ -706,6 +707,112 @@ async fn a_token_ends_on_its_own_day_before_its_subscription(db: Db) {
     assert_eq!(kept["token"]["expires_on"], day(later));
     let lasting = regenerate(Some(json!({ "expires_on": null }))).await.ok(200).clone();
     assert!(lasting["token"]["expires_on"].is_null(), "{lasting}");
+}
+
+/// A cap given to a project after its tokens were made holds for them at once: a secret issued
+/// longer ago than the cap allows stops working (the list, the API and introspection say so),
+/// the others end on their issue day plus the cap, and re-generating with no body gives a
+/// day within the cap, never the subscription's end.
+async fn a_cap_added_later_holds_for_the_tokens_that_exist(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.login("alice").await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let end = day(today + chrono::Days::new(300));
+    app.put_acme_api(&end, &["wso2am", "wso2is"]).await.ok(200);
+    let old = app.create_token(&alice, "made in spring").await;
+    let fresh = app.create_token(&alice, "made today").await;
+    let (old_id, fresh_id) = (
+        old["token"]["id"].as_str().unwrap(),
+        fresh["token"]["id"].as_str().unwrap(),
+    );
+    let (old_secret, fresh_secret) = (old["secret"].as_str().unwrap(), fresh["secret"].as_str().unwrap());
+    // Its secret was issued 60 days ago (time, moved behind the server's back).
+    let issued = (chrono::Utc::now() - chrono::Duration::days(60)).naive_utc();
+    app.execute_sql(&format!(
+        "UPDATE tokens SET created_at = '{}' WHERE id = '{old_id}'",
+        issued.format("%Y-%m-%d %H:%M:%S%.6f")
+    ));
+    let user = old["token"]["registry_username"].as_str().unwrap().to_owned();
+    for secret in [old_secret, fresh_secret] {
+        for _ in 0..2 {
+            assert_eq!(
+                app.introspect(secret).await.ok(200)["active"],
+                true,
+                "cached before the cap"
+            );
+        }
+    }
+
+    let operator = app.operator("olivia");
+    let capped = json!({ "name": "Acme Corp", "subscription": {
+        "end_date": end, "products": [{ "code": "wso2am" }, { "code": "wso2is" }], "max_token_days": 30 } });
+    app.send(
+        reqwest::Method::PUT,
+        "/api/v1/projects/acme",
+        Some(&operator),
+        Some(capped),
+    )
+    .await
+    .ok(200);
+
+    let token = |id: &str| {
+        let (app, alice, path) = (&app, alice.clone(), format!("/api/v1/tokens/{id}"));
+        async move { app.get(&alice, &path).await.ok(200).clone() }
+    };
+    let old_token = token(old_id).await;
+    assert_eq!(old_token["status"], "expired", "{old_token}");
+    assert_eq!(old_token["expires_on"], day(issued.date() + chrono::Days::new(30)));
+    assert_eq!(app.introspect(old_secret).await.ok(200), &json!({ "active": false }));
+    let login = crate::helpers::answer(
+        app.http
+            .get(format!("{}/auth/token?service=tollgate-registry", app.base))
+            .basic_auth(&user, Some(old_secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login.status.as_u16(), 401);
+    assert!(
+        login.body["detail"].as_str().unwrap().contains("expired"),
+        "{}",
+        login.body
+    );
+    let expired: Vec<String> = app
+        .all_tokens(&alice, "&status=expired")
+        .await
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(expired, [old_id]);
+    assert!(app
+        .all_tokens(&alice, "&status=active")
+        .await
+        .iter()
+        .all(|t| t["id"] != old_id));
+
+    let in_30 = today + chrono::Days::new(30);
+    let fresh_token = token(fresh_id).await;
+    assert_eq!(
+        (fresh_token["status"].as_str(), fresh_token["expires_on"].as_str()),
+        (Some("active"), Some(day(in_30).as_str()))
+    );
+    let ends_at = in_30.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(app.introspect(fresh_secret).await.ok(200)["exp"], ends_at.timestamp());
+
+    // Re-generating with no body: a day within the cap, for both.
+    for id in [old_id, fresh_id] {
+        let renewed = app
+            .post_empty(&alice, &format!("/api/v1/tokens/{id}/secret"))
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(renewed["token"]["expires_on"], day(in_30), "{renewed}");
+        assert_eq!(renewed["token"]["status"], "active");
+        let secret = renewed["secret"].as_str().unwrap();
+        assert_eq!(app.introspect(secret).await.ok(200)["exp"], ends_at.timestamp());
+    }
 }
 
 async fn the_subscription_caps_how_long_tokens_last(db: Db) {
