@@ -57,7 +57,8 @@ before(async () => {
     const env = { ...process.env, TOLLGATE_LISTEN: listen, TOLLGATE_DATA_DIR: data, TOLLGATE_LOG: 'warn',
       TOLLGATE_ISSUER: issuer, TOLLGATE_AUDIENCE: 'urn:tollgate', TOLLGATE_OIDC_CLIENT_ID: clientId,
       TOLLGATE_OIDC_SCOPES: 'openid profile email', TOLLGATE_CLAIM_ROLE: 'groups',
-      TOLLGATE_ROLE_VALUES: 'customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-operators' };
+      TOLLGATE_ROLE_VALUES: 'customer_admin=tollgate-admins,customer=tollgate-users',
+      TOLLGATE_OPERATOR_SUBJECTS: 'subscriptions' };
     for (const key of ['TOLLGATE_DATABASE_URL', 'TOLLGATE_DEMO', 'TOLLGATE_WEB_DIR', 'TOLLGATE_JWKS_URL']) delete env[key];
     const child = spawn(bin, ['serve'], { env, cwd: data, stdio: ['ignore', 'ignore', 'inherit'] });
     await waitReady(`http://${listen}/readyz`);

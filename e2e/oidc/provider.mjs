@@ -27,6 +27,7 @@ const { values: opt } = parseArgs({
 
 export const RESOURCE = 'urn:tollgate';
 export const OTHER_RESOURCE = 'urn:someone-else';
+export const OPERATOR_RESOURCE = 'urn:tollgate-operators';
 
 // The people of the story: project and groups as a Keycloak or Okta group mapper sends them.
 export const ACCOUNTS = {
@@ -46,6 +47,13 @@ const MACHINES = {
   'subscriptions': { secret: 'subscriptions-secret', groups: ['vendor-operators'], name: 'Subscription system' },
   'elsewhere': { secret: 'elsewhere-secret', project: 'acme', groups: ['tollgate-admins'], name: 'Other API',
     resource: OTHER_RESOURCE },
+  // The vendor's own client for the operators' audience, and one that also names a project.
+  'vendor-ops': { secret: 'vendor-ops-secret', name: 'Vendor operations', resource: OPERATOR_RESOURCE },
+  'sneaky': { secret: 'sneaky-secret', project: 'acme', groups: ['tollgate-users'], name: 'Sneaky',
+    resource: OPERATOR_RESOURCE },
+  // A customer whose provider let it name a group after the vendor's operators.
+  'self-named-operator': { secret: 'self-named-operator-secret', project: 'acme', groups: ['tollgate-users', 'vendor-operators'],
+    name: 'Self-named operator' },
 };
 
 function signingKey(path) {

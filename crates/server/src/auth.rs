@@ -47,19 +47,34 @@ pub fn require_safe_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Which claims carry what, and which values of the role claim mean which role. A claim name
-/// is looked up as it is first (`https://example.com/roles`), then as a path of dotted parts
-/// (`realm_access.roles`). The role claim may be a string or a list of strings (`groups`,
-/// `roles`); when several values map to roles, the widest wins (operator, then customer
-/// admin, then customer).
+/// Which claims carry what, which values of the role claim mean which role, and which tokens
+/// are operators'. A claim name is looked up as it is first (`https://example.com/roles`),
+/// then as a path of dotted parts (`realm_access.roles`). The role claim may be a string or a
+/// list of strings (`groups`, `roles`); when several values map to roles, the wider wins
+/// (customer admin, then customer).
+///
+/// The operator role never comes from the role claim, which a customer's provider may let it
+/// fill (a group it names itself): only from [`Operators`], a trust that customers cannot reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMap {
     pub project: String,
     pub role: String,
     pub name: String,
     pub email: String,
-    pub roles: Vec<(String, Party)>,
+    pub roles: Vec<(String, Role)>,
+    pub operators: Operators,
 }
+
+/// Whose bearer tokens are operators': listed subjects (a person's `sub`, or a client-
+/// credentials client's, whose `sub` is its client id), or tokens for an audience of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operators {
+    pub subjects: Vec<String>,
+    pub audience: Option<String>,
+}
+
+/// The role values when none are configured.
+pub const DEFAULT_ROLE_VALUES: &str = "customer=customer,customer_admin=customer_admin";
 
 impl Default for ClaimMap {
     fn default() -> ClaimMap {
@@ -68,34 +83,39 @@ impl Default for ClaimMap {
             role: "role".into(),
             name: "name".into(),
             email: "email".into(),
-            roles: ClaimMap::parse_roles("customer=customer,customer_admin=customer_admin,operator=operator")
-                .expect("the default role values parse"),
+            roles: ClaimMap::parse_roles(DEFAULT_ROLE_VALUES).expect("the default role values parse"),
+            operators: Operators::default(),
         }
     }
 }
 
 impl ClaimMap {
     /// `role=value` pairs separated by commas, e.g.
-    /// `customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-ops`; a role may
-    /// have several values.
-    pub fn parse_roles(text: &str) -> Result<Vec<(String, Party)>, String> {
+    /// `customer_admin=tollgate-admins,customer=tollgate-users`; a role may have several values.
+    pub fn parse_roles(text: &str) -> Result<Vec<(String, Role)>, String> {
         let mut roles = Vec::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (role, value) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("`{pair}` is not `role=value`"))?;
-            let party = match role.trim() {
-                "operator" => Party::Operator,
-                other => Party::Member(
-                    Role::parse(other)
-                        .ok_or_else(|| format!("`{other}` is not a role (customer, customer_admin or operator)"))?,
-                ),
+            let role = match role.trim() {
+                "operator" => {
+                    return Err(
+                        "`operator` is not read from the role claim, which a customer's identity provider \
+                                may let it fill: name operators with TOLLGATE_OPERATOR_SUBJECTS or \
+                                TOLLGATE_OPERATOR_AUDIENCE"
+                            .into(),
+                    )
+                }
+                other => {
+                    Role::parse(other).ok_or_else(|| format!("`{other}` is not a role (customer or customer_admin)"))?
+                }
             };
             let value = value.trim();
             if value.is_empty() {
                 return Err(format!("`{pair}` gives no claim value"));
             }
-            roles.push((value.to_owned(), party));
+            roles.push((value.to_owned(), role));
         }
         if roles.is_empty() {
             return Err("no role values given".into());
@@ -103,16 +123,8 @@ impl ClaimMap {
         Ok(roles)
     }
 
-    fn rank(party: Party) -> u8 {
-        match party {
-            Party::Operator => 3,
-            Party::Member(Role::CustomerAdmin) => 2,
-            Party::Member(Role::Customer) => 1,
-        }
-    }
-
     /// The widest role that the values of the role claim map to.
-    fn role_of(&self, claim: Option<&Value>) -> Option<Party> {
+    fn role_of(&self, claim: Option<&Value>) -> Option<Role> {
         let values: Vec<&str> = match claim? {
             Value::String(one) => vec![one.as_str()],
             Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
@@ -121,9 +133,35 @@ impl ClaimMap {
         self.roles
             .iter()
             .filter(|(value, _)| values.contains(&value.as_str()))
-            .map(|(_, party)| *party)
-            .max_by_key(|p| ClaimMap::rank(*p))
+            .map(|(_, role)| *role)
+            .max_by_key(|r| matches!(r, Role::CustomerAdmin))
     }
+
+    /// Whether a token of `sub` for these audiences is an operator's.
+    fn is_operator(&self, sub: &str, audiences: Option<&Value>) -> bool {
+        let names_audience = |wanted: &str| match audiences {
+            Some(Value::String(one)) => one == wanted,
+            Some(Value::Array(many)) => many.iter().any(|a| a.as_str() == Some(wanted)),
+            _ => false,
+        };
+        self.operators.subjects.iter().any(|s| s == sub)
+            || self.operators.audience.as_deref().is_some_and(names_audience)
+    }
+}
+
+/// A display name or email from the provider, without the characters that reorder or hide
+/// text (Unicode's format characters, Cf: bidirectional controls, zero-width characters, soft
+/// hyphens; and the line and paragraph separators, Zl and Zp), before it is stored or shown.
+pub fn clean_text(text: &str) -> String {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    text.chars()
+        .filter(|c| {
+            !matches!(
+                c.general_category(),
+                GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+            )
+        })
+        .collect()
 }
 
 /// A claim by its configured name: the name itself, else a path of dotted parts.
@@ -384,7 +422,10 @@ impl Verifier {
         let key = self.key_for(head.kid.as_deref()).await?;
         let mut validation = Validation::new(head.alg);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        match &self.claims.operators.audience {
+            Some(operators) => validation.set_audience(&[&self.audience, operators]),
+            None => validation.set_audience(&[&self.audience]),
+        }
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY;
@@ -421,30 +462,41 @@ impl Verifier {
             )));
         }
         let map = &self.claims;
-        let party = match claim(&all, &map.role) {
-            None => {
-                return Err(unauthenticated(&format!(
-                    "the bearer token lacks the `{}` claim",
-                    map.role
-                )))
-            }
-            Some(values) => map.role_of(Some(values)).ok_or_else(|| {
-                unauthenticated(&format!(
-                    "the bearer token's `{}` claim maps to no role of Tollgate (see TOLLGATE_ROLE_VALUES)",
-                    map.role
-                ))
-            })?,
-        };
         if c.sub.is_empty() || c.sub.len() > 255 {
             return Err(unauthenticated("the bearer token's `sub` claim is empty or too long"));
         }
-        let name = text_claim(&all, &map.name);
-        let email = text_claim(&all, &map.email);
+        let operator = map.is_operator(&c.sub, all.get("aud"));
+        let project = text_claim(&all, &map.project).filter(|p| !p.is_empty());
+        let party = match (operator, &project) {
+            (true, Some(_)) => {
+                return Err(unauthenticated(&format!(
+                    "the bearer token is an operator's (TOLLGATE_OPERATOR_SUBJECTS or TOLLGATE_OPERATOR_AUDIENCE) \
+                     and also names a project (`{}`): ambiguous, refused",
+                    map.project
+                )))
+            }
+            (true, None) => Party::Operator,
+            (false, _) => match claim(&all, &map.role) {
+                None => {
+                    return Err(unauthenticated(&format!(
+                        "the bearer token lacks the `{}` claim",
+                        map.role
+                    )))
+                }
+                Some(values) => Party::Member(map.role_of(Some(values)).ok_or_else(|| {
+                    unauthenticated(&format!(
+                        "the bearer token's `{}` claim maps to no role of Tollgate (see TOLLGATE_ROLE_VALUES)",
+                        map.role
+                    ))
+                })?),
+            },
+        };
+        let name = text_claim(&all, &map.name).map(|n| clean_text(&n));
+        let email = text_claim(&all, &map.email).map(|e| clean_text(&e));
         let project = match party {
             Party::Operator => None,
             Party::Member(_) => Some(
-                text_claim(&all, &map.project)
-                    .filter(|p| !p.is_empty())
+                project
                     .ok_or_else(|| unauthenticated(&format!("the bearer token lacks the `{}` claim", map.project)))?,
             ),
         };

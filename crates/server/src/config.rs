@@ -231,11 +231,21 @@ pub struct OidcConfig {
     #[arg(long, env = "TOLLGATE_CLAIM_EMAIL", default_value = "email", value_parser = non_empty)]
     pub claim_email: String,
     /// Which values of the role claim mean which role: `role=value` pairs separated by commas,
-    /// roles `customer`, `customer_admin` and `operator` (e.g.
-    /// `customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-ops`).
-    #[arg(long, env = "TOLLGATE_ROLE_VALUES", default_value = "customer=customer,customer_admin=customer_admin,operator=operator",
+    /// roles `customer` and `customer_admin` (e.g.
+    /// `customer_admin=tollgate-admins,customer=tollgate-users`). Operators never come from it.
+    #[arg(long, env = "TOLLGATE_ROLE_VALUES", default_value = crate::auth::DEFAULT_ROLE_VALUES,
           value_parser = non_empty)]
     pub role_values: String,
+    /// The subjects (`sub`) of operators' bearer tokens, separated by commas: the vendor's
+    /// staff, or its subscription system's client-credentials client (whose `sub` is its client
+    /// id). A token of one that also names a project is refused.
+    #[arg(long, env = "TOLLGATE_OPERATOR_SUBJECTS", value_delimiter = ',')]
+    pub operator_subjects: Vec<String>,
+    /// An audience (`aud`) that only operators' tokens name, e.g. a resource of its own at the
+    /// identity provider that only the vendor's clients may ask for: every valid token for it is
+    /// an operator's. A token for it that also names a project is refused.
+    #[arg(long, env = "TOLLGATE_OPERATOR_AUDIENCE", value_parser = non_empty)]
+    pub operator_audience: Option<String>,
 }
 
 impl Default for OidcConfig {
@@ -247,7 +257,9 @@ impl Default for OidcConfig {
             claim_role: "role".into(),
             claim_name: "name".into(),
             claim_email: "email".into(),
-            role_values: "customer=customer,customer_admin=customer_admin,operator=operator".into(),
+            role_values: crate::auth::DEFAULT_ROLE_VALUES.into(),
+            operator_subjects: Vec::new(),
+            operator_audience: None,
         }
     }
 }
@@ -262,6 +274,15 @@ impl OidcConfig {
             email: self.claim_email.clone(),
             roles: crate::auth::ClaimMap::parse_roles(&self.role_values)
                 .map_err(|why| format!("TOLLGATE_ROLE_VALUES: {why}"))?,
+            operators: crate::auth::Operators {
+                subjects: self
+                    .operator_subjects
+                    .iter()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                audience: self.operator_audience.clone(),
+            },
         })
     }
 }

@@ -14,6 +14,9 @@ pub const DEMO_ISSUER: &str = "tollgate-demo";
 /// The introspection client of demo mode, documented in the README.
 pub const GATEWAY_CLIENT_ID: &str = "registry-gateway";
 pub const GATEWAY_CLIENT_SECRET: &str = "demo-gateway-secret";
+/// The audience of operators' tokens in demo mode: the demo's sign-in never issues it (tests
+/// sign operators' tokens with the demo key themselves).
+pub const OPERATOR_AUDIENCE: &str = "tollgate-operators";
 /// How long a demo session lasts.
 pub const SESSION_SECONDS: u64 = 8 * 3600;
 const KEY_FILE: &str = "demo-issuer-key.pem";

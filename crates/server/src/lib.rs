@@ -197,7 +197,13 @@ impl Identity {
             Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
         };
         let claims = if demo.is_some() {
-            auth::ClaimMap::default()
+            auth::ClaimMap {
+                operators: auth::Operators {
+                    subjects: Vec::new(),
+                    audience: Some(demo::OPERATOR_AUDIENCE.into()),
+                },
+                ..auth::ClaimMap::default()
+            }
         } else {
             config.oidc.claim_map().map_err(StartError::Config)?
         };

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use tollgate_server::demo::{DemoIssuer, DEMO_ISSUER};
 
 both_backends!(
+    names_and_emails_lose_the_characters_that_reorder_or_hide_text,
+    operators_come_from_their_own_audience_never_from_the_role_claim,
     bad_expired_and_forged_bearer_tokens_are_refused,
     bearer_tokens_not_yet_valid_or_living_too_long_are_refused,
     a_configured_issuer_replaces_demo_mode
@@ -18,6 +20,65 @@ fn claims(sub: &str, project: &str, role: &str) -> Value {
     let now = Utc::now().timestamp();
     json!({ "iss": DEMO_ISSUER, "aud": "tollgate", "sub": sub, "iat": now, "exp": now + 600,
             "name": "Someone", "email": "someone@example.test", "project": project, "role": role })
+}
+
+/// A provider that lets users pick their display name passes bidirectional controls and
+/// zero-width characters (Unicode's format characters) and line separators: they are dropped
+/// before the name is stored, so that the audit log and the portal show what the text says.
+async fn names_and_emails_lose_the_characters_that_reorder_or_hide_text(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let issuer = DemoIssuer::load_or_create(app.data_dir.path(), "tollgate").unwrap();
+    let mut c = claims("dave", "acme", "customer");
+    c["name"] = json!("Da\u{202E}ve\u{200B} Cus\u{2066}tomer\u{2028}\u{00AD}");
+    c["email"] = json!("dave\u{200D}@acme.test\u{FEFF}");
+    let token = issuer.sign_claims(&c).unwrap();
+    let me = app.get(&token, "/api/v1/me").await.ok(200).clone();
+    assert_eq!(me["name"], "Dave Customer");
+    assert_eq!(me["email"], "dave@acme.test");
+    let created = app.create_token(&token, "clean").await;
+    assert_eq!(created["token"]["created_by"]["name"], "Dave Customer");
+    let alice = app.login("alice").await;
+    let event = app.audit(&alice).await.remove(0);
+    assert_eq!(event["actor"]["name"], "Dave Customer");
+}
+
+/// Operators come from a trust that customers cannot reach: in demo mode, tokens for the
+/// operators' own audience. A project member's token whose role claim says `operator` is no
+/// operator (and maps to no role), and an operator's token that also names a project is
+/// refused as ambiguous.
+async fn operators_come_from_their_own_audience_never_from_the_role_claim(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let issuer = DemoIssuer::load_or_create(app.data_dir.path(), "tollgate").unwrap();
+    let put = |token: String| {
+        let app = &app;
+        async move {
+            app.send(
+                reqwest::Method::PUT,
+                "/api/v1/projects/acme",
+                Some(&token),
+                Some(json!({ "name": "Acme Corp", "subscription": { "end_date": "2031-12-31", "products": [] } })),
+            )
+            .await
+        }
+    };
+    put(app.operator("olivia")).await.ok(200);
+    // The role claim cannot make an operator, with a project or without one.
+    let by_role = issuer.sign_claims(&claims("mallory", "acme", "operator")).unwrap();
+    put(by_role).await.problem(401, "unauthenticated");
+    let mut no_project = claims("mallory", "acme", "operator");
+    no_project.as_object_mut().unwrap().remove("project");
+    put(issuer.sign_claims(&no_project).unwrap())
+        .await
+        .problem(401, "unauthenticated");
+    // An operator's audience with a project: ambiguous.
+    let mut both = claims("olivia", "acme", "customer_admin");
+    both["aud"] = json!(tollgate_server::demo::OPERATOR_AUDIENCE);
+    let refused = put(issuer.sign_claims(&both).unwrap()).await;
+    let detail = refused.problem(401, "unauthenticated")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(detail.contains("ambiguous"), "{detail}");
 }
 
 async fn bad_expired_and_forged_bearer_tokens_are_refused(db: Db) {

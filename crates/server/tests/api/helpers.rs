@@ -462,8 +462,8 @@ pub fn operator_of(data_dir: &std::path::Path, sub: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     issuer
         .sign_claims(
-            &json!({ "iss": tollgate_server::demo::DEMO_ISSUER, "aud": "tollgate", "sub": sub,
-            "iat": now, "exp": now + 600, "name": "Olivia Operator", "role": "operator" }),
+            &json!({ "iss": tollgate_server::demo::DEMO_ISSUER, "aud": tollgate_server::demo::OPERATOR_AUDIENCE,
+            "sub": sub, "iat": now, "exp": now + 600, "name": "Olivia Operator" }),
         )
         .unwrap()
 }

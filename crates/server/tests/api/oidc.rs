@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-both_backends!(every_role_signs_in_with_tokens_of_a_real_provider);
+both_backends!(
+    every_role_signs_in_with_tokens_of_a_real_provider,
+    operators_are_a_trust_customers_cannot_reach
+);
 
 /// The audience (resource indicator) of the provider's access tokens for Tollgate.
 pub const RESOURCE: &str = "urn:tollgate";
@@ -77,6 +80,11 @@ impl Drop for Provider {
 
 /// Tollgate configured for the provider as the README says, Keycloak-style groups.
 pub async fn app_for(db: Db, provider: &Provider) -> TestApp {
+    app_for_with(db, provider, |_| {}).await
+}
+
+/// [`app_for`], then `adjust`.
+async fn app_for_with(db: Db, provider: &Provider, adjust: impl FnOnce(&mut tollgate_server::Config)) -> TestApp {
     let issuer = provider.issuer.clone();
     TestApp::spawn_with(db, move |c| {
         c.demo = false;
@@ -84,9 +92,68 @@ pub async fn app_for(db: Db, provider: &Provider) -> TestApp {
         c.audience = RESOURCE.into();
         c.oidc.client_id = Some("tollgate-portal".into());
         c.oidc.claim_role = "groups".into();
-        c.oidc.role_values = "customer_admin=tollgate-admins,customer=tollgate-users,operator=vendor-operators".into();
+        c.oidc.role_values = "customer_admin=tollgate-admins,customer=tollgate-users".into();
+        c.oidc.operator_subjects = vec!["subscriptions".into()];
+        c.oidc.operator_audience = Some(OPERATOR_RESOURCE.into());
+        adjust(c);
     })
     .await
+}
+
+/// The audience of the vendor's own clients (the provider's `vendor-ops` and `sneaky`).
+const OPERATOR_RESOURCE: &str = "urn:tollgate-operators";
+
+/// The operator role comes only from the operators' own trust (listed subjects, or their own
+/// audience): a customer whose provider lets it put itself in a group named like the vendor's
+/// operators stays a customer, the role values cannot name operators (start-up refuses them),
+/// and an operator's token that also names a project is refused as ambiguous.
+async fn operators_are_a_trust_customers_cannot_reach(db: Db) {
+    if !crate::helpers::needs::node_packages("oidc::operators_are_a_trust_customers_cannot_reach") {
+        return;
+    }
+    let provider = Provider::start(&[]);
+    let app = app_for(db, &provider).await;
+    let acme = json!({ "name": "Acme Corp", "subscription": { "end_date": "2031-12-31",
+        "products": [{ "code": "wso2am" }] } });
+    let put = |token: String| {
+        let (app, acme) = (&app, acme.clone());
+        async move {
+            app.send(Method::PUT, "/api/v1/projects/acme", Some(&token), Some(acme))
+                .await
+        }
+    };
+    // The listed subject (a client-credentials client) and the operators' audience.
+    put(provider.client_token("subscriptions").await).await.ok(201);
+    put(provider.client_token("vendor-ops").await).await.ok(200);
+    // A customer in a group it named `vendor-operators` itself.
+    let customer = provider.client_token("self-named-operator").await;
+    assert_eq!(app.get(&customer, "/api/v1/me").await.ok(200)["role"], "customer");
+    put(customer).await.problem(403, "forbidden");
+    // The operators' audience and a project.
+    let sneaky = put(provider.client_token("sneaky").await).await;
+    assert!(sneaky.problem(401, "unauthenticated")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("ambiguous"));
+    // A listed subject whose token names a project.
+    let listed = app_for_with(db, &provider, |c| c.oidc.operator_subjects = vec!["ci-acme".into()]).await;
+    let ci = provider.client_token("ci-acme").await;
+    let refused = listed.get(&ci, "/api/v1/projects").await;
+    assert!(refused.problem(401, "unauthenticated")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("ambiguous"));
+
+    // Role values that name operators: the server does not start.
+    let mut config = tollgate_server::Config::with("127.0.0.1:0", app.data_dir.path().to_path_buf(), None);
+    config.demo = false;
+    config.issuer = Some(provider.issuer.clone());
+    config.oidc.role_values = "customer=tollgate-users,operator=vendor-operators".into();
+    let refused = tollgate_server::start(config)
+        .err()
+        .expect("start-up refused")
+        .to_string();
+    assert!(refused.contains("TOLLGATE_OPERATOR_SUBJECTS"), "{refused}");
 }
 
 async fn every_role_signs_in_with_tokens_of_a_real_provider(db: Db) {
