@@ -4,8 +4,10 @@
 //
 //   node receiver.mjs            prints `ready http://127.0.0.1:<port>` once listening
 //
-//   PUT  /control/<hook>         {"secret": "whsec_…", "mode": "ok" | "fail" | "hang", "fail_first": n}
-//                                how /hooks/<hook> answers from now on (default: 204)
+//   PUT  /control/<hook>         {"secret": "whsec_…", "mode": "ok" | "fail" | "hang", "fail_first": n,
+//                                 "also": ["whsec_…"]}
+//                                how /hooks/<hook> answers from now on (default: 204); each secret
+//                                of `also` is tried on its own too (`verified_also`: one answer each)
 //   POST /hooks/<hook>           a delivery: verified, recorded, answered as the mode says
 //   GET  /received               every delivery so far: hook, webhook-id, type, verified, payload
 import http from 'node:http';
@@ -60,7 +62,11 @@ const server = http.createServer(async (req, res) => {
       try { payload = JSON.parse(text); } catch { payload = text; }
     }
     const failing = hook.mode === 'fail' || hook.calls <= hook.fail_first;
+    const verifiedAlso = (hook.also ?? []).map((secret) => {
+      try { new Webhook(secret).verify(text, headers); return true; } catch { return false; }
+    });
     received.push({
+      signatures: (headers['webhook-signature'] ?? '').split(' ').filter(Boolean).length, verified_also: verifiedAlso,
       hook: name, id: headers['webhook-id'], timestamp: Number(headers['webhook-timestamp']),
       type: payload?.type ?? null, verified, why, payload, answered: hook.mode === 'hang' ? 'hang' : failing ? 500 : 204,
       at: new Date().toISOString(), content_type: req.headers['content-type'],

@@ -359,10 +359,14 @@ pub enum AuditAction {
     WebhookCreate,
     #[serde(rename = "webhook.delete")]
     WebhookDelete,
+    /// The webhook's signing secret was rotated (the previous one signs beside it until the
+    /// overlap ends).
+    #[serde(rename = "webhook.secret.rotate")]
+    WebhookSecretRotate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::TokenGenerate,
         AuditAction::TokenSecretRegenerate,
         AuditAction::TokenProductsSync,
@@ -374,6 +378,7 @@ impl AuditAction {
         AuditAction::ProjectUpdate,
         AuditAction::WebhookCreate,
         AuditAction::WebhookDelete,
+        AuditAction::WebhookSecretRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -389,6 +394,7 @@ impl AuditAction {
             AuditAction::ProjectUpdate => "project.update",
             AuditAction::WebhookCreate => "webhook.create",
             AuditAction::WebhookDelete => "webhook.delete",
+            AuditAction::WebhookSecretRotate => "webhook.secret.rotate",
         }
     }
 

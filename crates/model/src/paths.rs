@@ -18,6 +18,7 @@ pub const SIGN_IN: &str = "/api/v1/sign-in";
 pub const CREDENTIALS_REVOKE: &str = "/api/v1/credentials/revoke";
 pub const WEBHOOKS: &str = "/api/v1/webhooks";
 pub const WEBHOOK: &str = "/api/v1/webhooks/{id}";
+pub const WEBHOOK_SECRET: &str = "/api/v1/webhooks/{id}/secret";
 pub const WEBHOOK_DELIVERIES: &str = "/api/v1/webhooks/{id}/deliveries";
 pub const WEBHOOK_REDELIVER: &str = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver";
 pub const DEMO_USERS: &str = "/api/v1/demo/users";

@@ -87,6 +87,27 @@ pub struct Webhook {
     #[serde(deserialize_with = "crate::time::instant")]
     pub created_at: DateTime<Utc>,
     pub created_by: UserRef,
+    /// Until when deliveries also carry a signature with the previous signing secret, after a
+    /// rotation; absent when there is none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::optional_instant"
+    )]
+    pub previous_secret_until: Option<DateTime<Utc>>,
+}
+
+/// Rotate a webhook's signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RotateWebhookSecret {
+    /// Hours (0 to 168, default 24) during which every delivery also carries a signature with
+    /// the previous secret, so that the receiver can switch without missing one. 0 ends the
+    /// previous secret at once.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 168))]
+    pub overlap_hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -52,6 +52,65 @@ impl DbConfig {
     }
 }
 
+/// The key that seals recoverable secrets (webhook signing secrets) at rest.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SecretKeyConfig {
+    /// A file holding the key that seals webhook signing secrets in the database (AES-256-GCM):
+    /// 32 random bytes in base64 (`openssl rand -base64 32`). Every node of a PostgreSQL
+    /// database needs the same one. Default with SQLite: `secret.key` in the data directory,
+    /// made on first start.
+    #[arg(long, env = "TOLLGATE_SECRET_KEY_FILE", value_parser = non_empty_path)]
+    pub secret_key_file: Option<PathBuf>,
+    /// Files of previous keys (comma-separated), to open what they sealed until `tollgate
+    /// secrets reseal` has sealed everything anew under the current key.
+    #[arg(long, env = "TOLLGATE_SECRET_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    pub secret_previous_key_files: Vec<PathBuf>,
+}
+
+impl SecretKeyConfig {
+    /// The keys, read from their files (or, with SQLite and no file named, from the data
+    /// directory, made there on first start). Errors name the file, never its contents.
+    pub fn load(&self, db: &DbConfig) -> Result<tollgate_store::sealing::SealingKeys, String> {
+        use tollgate_store::sealing::SealingKeys;
+        let read = |path: &std::path::Path| -> Result<[u8; 32], String> {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            SealingKeys::parse_key(&text).map_err(|why| format!("{}: {why}", path.display()))
+        };
+        let current = match &self.secret_key_file {
+            Some(path) => read(path).map_err(|e| format!("TOLLGATE_SECRET_KEY_FILE: {e}"))?,
+            None if tollgate_store::Backend::of_url(&db.url()) == tollgate_store::Backend::Postgres => {
+                return Err(
+                    "TOLLGATE_SECRET_KEY_FILE: with PostgreSQL every node must seal webhook secrets with \
+                            the same key: make one (openssl rand -base64 32 > secret.key, mode 0600) and give its \
+                            path to every node"
+                        .into(),
+                )
+            }
+            None => {
+                let path = db.data_dir.join("secret.key");
+                if !path.exists() {
+                    use base64::Engine;
+                    let mut key = [0u8; 32];
+                    getrandom::fill(&mut key).map_err(|e| e.to_string())?;
+                    tollgate_store::files::create_private_dir(&db.data_dir)
+                        .map_err(|e| format!("{}: {e}", db.data_dir.display()))?;
+                    let text = format!("{}\n", base64::engine::general_purpose::STANDARD.encode(key));
+                    tollgate_store::files::write_private(&path, text.as_bytes())
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+                read(&path)?
+            }
+        };
+        let previous = self
+            .secret_previous_key_files
+            .iter()
+            .map(|p| read(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("TOLLGATE_SECRET_PREVIOUS_KEY_FILES: {e}"))?;
+        Ok(SealingKeys::new(&current, &previous))
+    }
+}
+
 /// Everything `tollgate serve` needs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
@@ -60,6 +119,8 @@ pub struct Config {
     pub listen: String,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub secrets: SecretKeyConfig,
     /// The registry host that tokens log in to, as shown in `docker login` commands.
     #[arg(long, env = "TOLLGATE_REGISTRY_HOST", default_value = "localhost:5000", value_parser = non_empty)]
     pub registry_host: String,
@@ -392,6 +453,7 @@ impl Config {
                 database_url,
                 pool_size: 8,
             },
+            secrets: SecretKeyConfig::default(),
             registry_host: "localhost:5000".into(),
             demo: true,
             issuer: None,

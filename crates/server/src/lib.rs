@@ -25,7 +25,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use std::net::{SocketAddr, TcpListener};
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use config::{Config, DbConfig};
+pub use config::{Config, DbConfig, SecretKeyConfig};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +68,18 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .map(|c| gateway::GatewayClient::parse(c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
+    let sealing = config.secrets.load(&config.db).map_err(StartError::Config)?;
     let mut store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
+    store.set_sealing_keys(sealing);
+    // Secrets still in clear (from before they were sealed) are sealed now; one sealed under a
+    // key this node lacks stops the start, naming the key.
+    let sealed = store.reseal_webhook_secrets(true)?;
+    if sealed > 0 {
+        tracing::info!(
+            webhooks = sealed,
+            "sealed the webhook signing secrets that were in clear"
+        );
+    }
     if let Some(asked) = config.db_turns {
         let turns = store.set_turns(asked as usize);
         if turns < asked as usize {

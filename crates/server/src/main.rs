@@ -35,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The sealed secrets (webhook signing secrets).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Run the database migrations and exit (for an init job before several nodes start).
     Migrate {
         #[command(flatten)]
@@ -113,6 +118,19 @@ enum TokenCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Seal every webhook signing secret anew under the current key
+    /// (TOLLGATE_SECRET_KEY_FILE), opening those sealed under a previous one
+    /// (TOLLGATE_SECRET_PREVIOUS_KEY_FILES): after it, the previous keys can go.
+    Reseal {
+        #[command(flatten)]
+        db: DbConfig,
+        #[command(flatten)]
+        keys: tollgate_server::SecretKeyConfig,
+    },
+}
+
 /// Logs to standard error through a writer thread, so that a request never waits on the
 /// terminal or the disk; the guard flushes what is queued when `main` returns.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
@@ -143,6 +161,9 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Revoke { db, file, reason },
         } => revoke(db, file, reason),
+        Command::Secrets {
+            command: SecretsCommand::Reseal { db, keys },
+        } => reseal(&db, &keys),
         Command::Migrate { db } => Store::open(&db.url(), 1)
             .map(|_| eprintln!("tollgate: the database is migrated"))
             .map_err(|e| e.to_string()),
@@ -159,6 +180,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tollgate secrets reseal`.
+fn reseal(db: &DbConfig, keys: &tollgate_server::SecretKeyConfig) -> Result<(), String> {
+    let keys = keys.load(db)?;
+    let current = keys.current_id().to_owned();
+    let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+    store.set_sealing_keys(keys);
+    let resealed = store.reseal_webhook_secrets(false).map_err(|e| e.to_string())?;
+    eprintln!("tollgate: sealed {resealed} webhook(s) anew under the key {current}");
+    Ok(())
 }
 
 /// Runs an integrator's command on a small runtime of its own.

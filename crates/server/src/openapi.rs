@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::webhooks::create,
         crate::routes::webhooks::get,
         crate::routes::webhooks::delete,
+        crate::routes::webhooks::rotate_secret,
         crate::routes::webhooks::deliveries,
         crate::routes::webhooks::redeliver,
         crate::routes::demo::users,
@@ -362,6 +363,7 @@ fn example_of(schema: &str) -> Option<Value> {
         "CreatedWebhook" => {
             json!({ "webhook": webhook, "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwdGVzdHNlY3JldA==" })
         }
+        "RotateWebhookSecret" => json!({ "overlap_hours": 24 }),
         "WebhookDelivery" => delivery,
         "Page_WebhookDelivery" => {
             json!({ "items": [delivery], "next_cursor": "MDFhMjI0YjgtMmQzZS03ZjQwLTliNWMtNmQ3ZThmOWEwYjFj" })

@@ -309,7 +309,14 @@ impl Work {
             Ok(url) => url,
             Err(why) => return (None, Some(why)),
         };
-        let signature = sign(&delivery.signing_secret, &delivery.id, timestamp, &delivery.payload);
+        // One signature per secret, space-separated, as Standard Webhooks allows: during a
+        // rotation's overlap the receiver accepts the message with either secret.
+        let signature = delivery
+            .signing_secrets
+            .iter()
+            .map(|secret| sign(secret, &delivery.id, timestamp, &delivery.payload))
+            .collect::<Vec<_>>()
+            .join(" ");
         let request = self
             .client
             .post(url)

@@ -186,6 +186,8 @@ pub struct Store {
     turns: Arc<tokio::sync::Semaphore>,
     /// Write transactions this process has committed.
     writes: Arc<std::sync::atomic::AtomicU64>,
+    /// The keys that seal recoverable secrets (webhook signing secrets).
+    sealing: Arc<OnceLock<Arc<crate::sealing::SealingKeys>>>,
 }
 
 impl Store {
@@ -232,6 +234,7 @@ impl Store {
             outbox_waker: Arc::default(),
             turns: Arc::new(tokio::sync::Semaphore::new(default_turns(pool_size as usize))),
             writes: Arc::default(),
+            sealing: Arc::default(),
         };
         Ok(store)
     }
@@ -335,6 +338,20 @@ impl Store {
             }
         }
         done
+    }
+
+    /// Sets the keys that seal webhook signing secrets (before the store is shared).
+    pub fn set_sealing_keys(&self, keys: crate::sealing::SealingKeys) {
+        if self.sealing.set(Arc::new(keys)).is_err() {
+            tracing::warn!("the sealing keys were already set");
+        }
+    }
+
+    pub(crate) fn sealing_keys(&self) -> Result<Arc<crate::sealing::SealingKeys>> {
+        self.sealing
+            .get()
+            .cloned()
+            .ok_or_else(|| StoreError::Unavailable("no key to seal secrets with (TOLLGATE_SECRET_KEY_FILE)".into()))
     }
 
     /// How many write transactions this process has committed.

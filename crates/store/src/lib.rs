@@ -11,6 +11,7 @@ pub mod policy;
 mod projects;
 mod revocation;
 pub mod schema;
+pub mod sealing;
 pub mod secret;
 mod service_users;
 mod tokens;

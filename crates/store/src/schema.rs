@@ -132,6 +132,8 @@ diesel::table! {
         created_by -> Text,
         created_by_name -> Text,
         created_at -> Timestamp,
+        previous_signing_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
     }
 }
 

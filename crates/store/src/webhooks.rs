@@ -37,6 +37,7 @@ struct WebhookRow {
     created_by: String,
     created_by_name: String,
     created_at: NaiveDateTime,
+    previous_secret_until: Option<NaiveDateTime>,
 }
 
 impl WebhookRow {
@@ -47,6 +48,7 @@ impl WebhookRow {
             url: self.url,
             description: self.description,
             created_at: utc(self.created_at),
+            previous_secret_until: self.previous_secret_until.filter(|until| *until > now()).map(utc),
             created_by: UserRef {
                 id: self.created_by,
                 name: self.created_by_name,
@@ -97,12 +99,14 @@ impl DeliveryRow {
     }
 }
 
-/// A delivery a node has claimed: what to send, where, and with which key.
-#[derive(Debug, Clone)]
+/// A delivery a node has claimed: what to send, where, and with which keys.
+#[derive(Clone)]
 pub struct Claimed {
     pub id: String,
     pub url: String,
-    pub signing_secret: String,
+    /// The webhook's signing secret, and its previous one while a rotation's overlap lasts:
+    /// the delivery carries a signature with each.
+    pub signing_secrets: Vec<String>,
     pub payload: String,
     /// Attempts before this one.
     pub attempts: i32,
@@ -119,6 +123,17 @@ pub struct Attempt {
     pub duration_ms: i64,
     /// When to try again after a failure; `None`: no retry is left.
     pub retry_at: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Claimed({}, attempt {})", self.id, self.attempts + 1)
+    }
+}
+
+/// The context a webhook's secrets are sealed for: its row.
+fn sealed_for(webhook_id: &str) -> String {
+    format!("webhooks/{webhook_id}/signing_secret")
 }
 
 impl Attempt {
@@ -164,6 +179,7 @@ impl Store {
         }
         let events_text = events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",");
         let description = description.map(Description::as_str);
+        let keys = self.sealing_keys()?;
         self.write(|c| {
             let existing: i64 = webhooks::table
                 .filter(webhooks::project_id.eq(&actor.project_id))
@@ -176,6 +192,7 @@ impl Store {
                 ));
             }
             let id = new_id();
+            let signing_secret = keys.seal(signing_secret, &sealed_for(&id));
             diesel::insert_into(webhooks::table)
                 .values((
                     webhooks::id.eq(&id),
@@ -183,7 +200,7 @@ impl Store {
                     webhooks::url.eq(url),
                     webhooks::events.eq(&events_text),
                     webhooks::description.eq(description),
-                    webhooks::signing_secret.eq(signing_secret),
+                    webhooks::signing_secret.eq(&signing_secret),
                     webhooks::created_by.eq(&actor.user_id),
                     webhooks::created_by_name.eq(&actor.name),
                     webhooks::created_at.eq(now()),
@@ -219,6 +236,125 @@ impl Store {
                 serde_json::json!({}),
             )
         })
+    }
+
+    /// Gives the webhook a new signing secret (made by the caller); the current one goes on
+    /// signing beside it until `overlap` has passed (none: it ends at once).
+    pub fn rotate_webhook_secret(
+        &self,
+        actor: &Actor,
+        origin: &Origin,
+        id: &str,
+        signing_secret: &str,
+        overlap: chrono::Duration,
+    ) -> Result<Webhook> {
+        require_admin(actor)?;
+        let keys = self.sealing_keys()?;
+        self.write(|c| {
+            let found = find(c, actor, id)?;
+            let current: String = webhooks::table
+                .find(&found.id)
+                .select(webhooks::signing_secret)
+                .first(c)?;
+            let context = sealed_for(&found.id);
+            let until = (overlap > chrono::Duration::zero()).then(|| now() + overlap);
+            diesel::update(webhooks::table.find(&found.id))
+                .set((
+                    webhooks::signing_secret.eq(keys.seal(signing_secret, &context)),
+                    webhooks::previous_signing_secret.eq(until.map(|_| current)),
+                    webhooks::previous_secret_until.eq(until),
+                ))
+                .execute(c)?;
+            record(
+                c,
+                actor,
+                origin,
+                AuditAction::WebhookSecretRotate,
+                AuditTarget::webhook(&found.id, &found.url),
+                serde_json::json!({ "previous_secret_until": until.map(utc) }),
+            )?;
+            find(c, actor, &found.id).map(WebhookRow::into_api)
+        })
+    }
+
+    /// Seals every webhook secret that is not sealed under the current key (in clear from
+    /// before sealing, or under a previous key); returns how many were sealed anew. A secret
+    /// sealed under a key this node does not have is an error that names the key, before
+    /// anything is written.
+    pub fn reseal_webhook_secrets(&self, only_clear: bool) -> Result<usize> {
+        let keys = self.sealing_keys()?;
+        type Row = (String, String, Option<String>);
+        let rows: Vec<Row> = self.read(|c| {
+            Ok(webhooks::table
+                .select((
+                    webhooks::id,
+                    webhooks::signing_secret,
+                    webhooks::previous_signing_secret,
+                ))
+                .load(c)?)
+        })?;
+        let open = |text: &str, context: &str| -> Result<String> {
+            if crate::sealing::SealingKeys::is_sealed(text) {
+                keys.open(text, context)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+            } else {
+                Ok(text.to_owned())
+            }
+        };
+        let stale = |text: &str| {
+            if only_clear {
+                !crate::sealing::SealingKeys::is_sealed(text)
+            } else {
+                !keys.is_current(text)
+            }
+        };
+        let unknown: Vec<&str> = rows
+            .iter()
+            .flat_map(|(_, current, previous)| std::iter::once(current).chain(previous))
+            .filter(|text| !keys.knows(text))
+            .filter_map(|text| crate::sealing::SealingKeys::key_id(text))
+            .collect();
+        if let Some(id) = unknown.first() {
+            return Err(StoreError::Unavailable(
+                crate::sealing::SealError::UnknownKey((*id).to_owned()).to_string(),
+            ));
+        }
+        let mut updates = Vec::new();
+        for (id, current, previous) in rows {
+            if !stale(&current) && previous.as_deref().is_none_or(|p| !stale(p)) {
+                continue;
+            }
+            let context = sealed_for(&id);
+            let current = keys.seal(&open(&current, &context)?, &context);
+            let previous = match previous {
+                Some(p) => Some(keys.seal(&open(&p, &context)?, &context)),
+                None => None,
+            };
+            updates.push((id, current, previous));
+        }
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let resealed = self.write(|c| {
+            for (id, current, previous) in &updates {
+                diesel::update(webhooks::table.find(id))
+                    .set((
+                        webhooks::signing_secret.eq(current),
+                        webhooks::previous_signing_secret.eq(previous),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(updates.len())
+        })?;
+        if self.backend() == crate::Backend::Sqlite {
+            // The pages written before sit in the write-ahead log until a checkpoint: copy them
+            // into the file and empty the log now (best effort: a reader may hold it).
+            let _ = self.query(|c| {
+                use diesel::connection::SimpleConnection;
+                Ok(c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?)
+            });
+        }
+        Ok(resealed)
     }
 
     /// A webhook's deliveries, newest first.
@@ -296,6 +432,7 @@ impl Store {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        let keys = self.sealing_keys()?;
         self.write(|c| {
             let mut claimed = Vec::new();
             for id in &candidates {
@@ -318,21 +455,40 @@ impl Store {
                 ))
                 .execute(c)?;
                 if won == 1 {
-                    let (payload, attempts, url, signing_secret): (String, i32, String, String) =
+                    type Row = (
+                        String,
+                        i32,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<NaiveDateTime>,
+                    );
+                    let (payload, attempts, webhook_id, url, current, previous, previous_until): Row =
                         webhook_deliveries::table
                             .inner_join(webhooks::table)
                             .filter(webhook_deliveries::id.eq(id))
                             .select((
                                 webhook_deliveries::payload,
                                 webhook_deliveries::attempts,
+                                webhooks::id,
                                 webhooks::url,
                                 webhooks::signing_secret,
+                                webhooks::previous_signing_secret,
+                                webhooks::previous_secret_until,
                             ))
                             .first(c)?;
+                    let context = sealed_for(&webhook_id);
+                    let previous = previous.filter(|_| previous_until.is_some_and(|until| until > at));
+                    let signing_secrets = std::iter::once(current)
+                        .chain(previous)
+                        .map(|sealed| keys.open(&sealed, &context))
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(|e| StoreError::Unavailable(format!("webhook {webhook_id}: {e}")))?;
                     claimed.push(Claimed {
                         id: id.clone(),
                         url,
-                        signing_secret,
+                        signing_secrets,
                         payload,
                         attempts,
                     });
@@ -608,6 +764,7 @@ pub(crate) fn event_of(action: AuditAction) -> Option<EventType> {
         | AuditAction::ServiceUserCreate
         | AuditAction::ServiceUserDelete
         | AuditAction::WebhookCreate
-        | AuditAction::WebhookDelete => return None,
+        | AuditAction::WebhookDelete
+        | AuditAction::WebhookSecretRotate => return None,
     })
 }

@@ -223,6 +223,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get(webhooks::get)
                         .delete(webhooks::delete),
                 )
+                .service(resource(api(paths::WEBHOOK_SECRET)).post(webhooks::rotate_secret))
                 .service(resource(api(paths::WEBHOOK_DELIVERIES)).get(webhooks::deliveries))
                 .service(resource(api(paths::WEBHOOK_REDELIVER)).post(webhooks::redeliver))
                 .service(resource(api(paths::DEMO_USERS)).get(demo::users))

@@ -8,7 +8,8 @@ use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
 use tollgate_model::{
-    CreateWebhook, CreatedWebhook, Description, ErrorCode, Page, Problem, Webhook, WebhookDelivery, WebhookList,
+    CreateWebhook, CreatedWebhook, Description, ErrorCode, Page, Problem, RotateWebhookSecret, Webhook,
+    WebhookDelivery, WebhookList,
 };
 
 /// The project's webhooks, oldest first.
@@ -70,6 +71,51 @@ pub async fn create(
             webhook,
             signing_secret,
         }))
+}
+
+/// The longest overlap of a rotated signing secret, in hours.
+const MAX_OVERLAP_HOURS: u32 = 168;
+
+/// Gives the webhook a new signing secret, shown this once. The previous one goes on signing
+/// every delivery beside it (a second signature in `webhook-signature`) for `overlap_hours`,
+/// so that the receiver can switch without losing a message.
+#[utoipa::path(post, operation_id = "rotateWebhookSecret", path = paths::WEBHOOK_SECRET, tag = "webhooks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Webhook id")),
+    request_body(content = Option<RotateWebhookSecret>, description = "Optional; without it the overlap is 24 hours"),
+    responses(
+        (status = 200, description = "Rotated; `signing_secret` is never shown again", body = CreatedWebhook),
+        (status = 401, response = super::problems::Unauthenticated),
+        (status = 403, description = "Customers may not manage webhooks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = super::problems::NotFound),
+        super::problems::JsonBodyErrors,
+    ))]
+pub async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: web::Path<String>,
+    body: Option<ApiJson<RotateWebhookSecret>>,
+) -> Result<web::Json<CreatedWebhook>, ApiError> {
+    let hours = body.and_then(|ApiJson(b)| b.overlap_hours).unwrap_or(24);
+    if hours > MAX_OVERLAP_HOURS {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "overlap_hours",
+            format!("the overlap is 0 to {MAX_OVERLAP_HOURS} hours"),
+        ));
+    }
+    let origin = origin(&req);
+    let signing_secret = crate::webhooks::new_signing_secret();
+    let secret = signing_secret.clone();
+    let id = id.into_inner();
+    let webhook = db(&state, move |store| {
+        store.rotate_webhook_secret(&actor, &origin, &id, &secret, chrono::Duration::hours(i64::from(hours)))
+    })
+    .await?;
+    Ok(web::Json(CreatedWebhook {
+        webhook,
+        signing_secret,
+    }))
 }
 
 /// A webhook.

@@ -8,6 +8,31 @@ use tollgate_server::Config;
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// The key that seals webhook secrets, shared by every node of the tests (as every node of
+/// one PostgreSQL database must share it): a file of the tests' own, written once.
+pub fn secret_key_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tollgate-test-secret.key");
+        let partial = path.with_extension(format!("{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .unwrap();
+        // 32 bytes of 0x5a: a test key, never a real one.
+        file.write_all(b"WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=\n")
+            .unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+        path
+    })
+    .clone()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
@@ -157,6 +182,9 @@ impl TestApp {
             }
         };
         let mut config = Config::with("127.0.0.1:0", data_dir.path().to_path_buf(), Some(database_url.clone()));
+        if db == Db::Postgres {
+            config.secrets.secret_key_file = Some(secret_key_file());
+        }
         config.workers = Some(2);
         config.db.pool_size = 4;
         config.registry_host = "registry.test:5000".into();
@@ -309,6 +337,40 @@ impl TestApp {
         c
     }
 
+    /// What the webhooks table holds in its secret columns now, as text.
+    pub fn stored_webhook_secrets(&self) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            secret: String,
+        }
+        let sql = "SELECT signing_secret AS secret FROM webhooks \
+                   UNION ALL SELECT previous_signing_secret FROM webhooks WHERE previous_signing_secret IS NOT NULL";
+        let rows: Vec<Row> = match self.db {
+            Db::Sqlite => diesel::sql_query(sql).load(&mut self.sqlite()),
+            Db::Postgres => diesel::sql_query(sql).load(&mut PgConnection::establish(&self.database_url).unwrap()),
+        }
+        .expect("secrets");
+        rows.into_iter().map(|r| r.secret).collect()
+    }
+
+    /// The keys this app seals webhook secrets with (for a store of the test's own).
+    pub fn sealing_keys(&self) -> tollgate_store::sealing::SealingKeys {
+        let keys = tollgate_server::SecretKeyConfig {
+            secret_key_file: Some(match self.db {
+                Db::Postgres => secret_key_file(),
+                Db::Sqlite => self.data_dir.path().join("secret.key"),
+            }),
+            secret_previous_key_files: Vec::new(),
+        };
+        let db = tollgate_server::DbConfig {
+            data_dir: self.data_dir.path().to_path_buf(),
+            database_url: Some(self.database_url.clone()),
+            pool_size: 1,
+        };
+        keys.load(&db).expect("the app's key")
+    }
+
     /// Runs one SQL statement on this app's database, behind the server's back (to set a state
     /// that only time would otherwise bring).
     pub fn execute_sql(&self, sql: &str) {
@@ -349,6 +411,7 @@ impl TestApp {
                     "tokens",
                     "token_products",
                     "audit_events",
+                    "webhooks",
                 ] {
                     let rows: Vec<Row> = diesel::sql_query(format!("SELECT r::text AS t FROM {table} r"))
                         .load(&mut conn)
@@ -507,8 +570,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the binary in demo mode with these extra environment variables and waits until
-    /// it is ready. Its log (stderr) goes to `log` when given.
+    /// Starts the binary in demo mode with these extra environment variables (an empty value
+    /// removes one) and waits until it is ready. Its log (stderr) goes to `log` when given.
     #[allow(
         clippy::zombie_processes,
         reason = "the child is killed and waited for when ServerProcess drops"
@@ -528,12 +591,17 @@ impl ServerProcess {
             .env("TOLLGATE_WORKERS", "2")
             .env("TOLLGATE_WEB_DIR", "/nonexistent")
             .env("TOLLGATE_DEMO", "true")
+            .env("TOLLGATE_SECRET_KEY_FILE", secret_key_file())
             .env_remove("TOLLGATE_DATABASE_URL")
             .env_remove("TOLLGATE_ISSUER")
             .stdout(std::process::Stdio::null())
             .stderr(log.unwrap_or_else(std::process::Stdio::null));
+        // An empty value removes the setting (`TOLLGATE_SECRET_KEY_FILE`, which is set above).
         for (key, value) in env {
-            command.env(key, value);
+            match value {
+                &"" => command.env_remove(key),
+                _ => command.env(key, value),
+            };
         }
         let child = command.spawn().expect("tollgate serve starts");
         let base = format!("http://127.0.0.1:{port}");

@@ -172,3 +172,57 @@ fn migrate_prepares_an_empty_database_and_exits() {
     assert!(ok, "{text}");
     assert_eq!(tables[0].n, 2, "the schema is in place");
 }
+
+/// The data directory holds the SQLite database and the keys: created 0700 with every file in
+/// it 0600, whatever the umask (outside a container the usual 022 would let every user of the
+/// host read the database and the signing keys). A PostgreSQL node without a sealing key file
+/// refuses to start, saying what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("var/tollgate");
+    // SQLite, and the sealing key made in the data directory (the tests' shared key unset).
+    let node = crate::helpers::ServerProcess::start(
+        &[
+            ("TOLLGATE_DATA_DIR", data.to_str().unwrap()),
+            ("TOLLGATE_SECRET_KEY_FILE", ""),
+        ],
+        None,
+    )
+    .await;
+    let alice = node.session("alice").await;
+    node.post(
+        Some(&alice),
+        "/api/v1/tokens",
+        Some(serde_json::json!({ "name": "laptop" })),
+    )
+    .await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    let mut files: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert_eq!(mode(&entry.path()), 0o600, "{name}");
+        files.push(name);
+    }
+    files.sort();
+    for wanted in [
+        "demo-issuer-key.pem",
+        "registry-token-key.pem",
+        "secret.key",
+        "tollgate.db",
+        "tollgate.db-wal",
+    ] {
+        assert!(files.iter().any(|f| f == wanted), "{wanted} in {files:?}");
+    }
+    drop(node);
+
+    let (started, said) = tollgate(
+        &["serve", "--demo"],
+        &[("TOLLGATE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")],
+    );
+    assert!(!started && said.contains("TOLLGATE_SECRET_KEY_FILE"), "{said}");
+    assert!(said.contains("same key"), "{said}");
+}

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 both_backends!(
+    signing_secrets_are_sealed_at_rest_and_rotate_with_an_overlap,
     parallel_claims_never_take_one_delivery_twice,
     every_change_reaches_the_webhook_signed_and_without_secrets,
     failed_deliveries_are_retried_logged_and_sent_again,
@@ -139,6 +140,136 @@ async fn register(app: &TestApp, admin: &str, url: &str, events: &[&str]) -> (St
         body["webhook"]["id"].as_str().unwrap().to_owned(),
         body["signing_secret"].as_str().unwrap().to_owned(),
     )
+}
+
+/// Signing secrets are sealed at rest (a dump of the database would otherwise let anyone forge
+/// events to every customer's receiver), and a rotation keeps the previous secret signing
+/// beside the new one for the overlap asked for: the receiver verifies each delivery with
+/// either secret until then, and with the previous one no longer after an overlap of 0.
+async fn signing_secrets_are_sealed_at_rest_and_rotate_with_an_overlap(db: Db) {
+    if !ready(module_path!()) {
+        return;
+    }
+    let receiver = Receiver::start();
+    let app = app(db, None).await;
+    let alice = app.login("alice").await;
+    let (id, first) = register(&app, &alice, &receiver.url("rot"), &["token.created"]).await;
+    receiver.answer("rot", &first, "ok", 0).await;
+    let rotate = |body: Value| {
+        let (app, alice, path) = (&app, alice.clone(), format!("/api/v1/webhooks/{id}/secret"));
+        async move { app.send(Method::POST, &path, Some(&alice), Some(body)).await }
+    };
+    rotate(json!({ "overlap_hours": 169 }))
+        .await
+        .problem(422, "invalid_field");
+    let rotated = rotate(json!({ "overlap_hours": 1 })).await.ok(200).clone();
+    let second = rotated["signing_secret"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("whsec_") && second != first);
+    assert!(rotated["webhook"]["previous_secret_until"].is_string(), "{rotated}");
+    assert_eq!(app.audit(&alice).await[0]["action"], "webhook.secret.rotate");
+    set(&receiver, "rot", &second, &[&first]).await;
+    app.create_token(&alice, "during the overlap").await;
+    let got = receiver.wait_for("rot", 1).await;
+    assert_eq!(
+        (got[0]["verified"].as_bool(), got[0]["signatures"].as_u64()),
+        (Some(true), Some(2))
+    );
+    assert_eq!(
+        got[0]["verified_also"],
+        json!([true]),
+        "the previous secret still verifies"
+    );
+
+    // No overlap: the previous secret ends at once.
+    let third = rotate(json!({ "overlap_hours": 0 })).await.ok(200)["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    set(&receiver, "rot", &third, &[&second]).await;
+    app.create_token(&alice, "after the overlap").await;
+    let got = receiver.wait_for("rot", 2).await;
+    assert_eq!(
+        (got[1]["verified"].as_bool(), got[1]["signatures"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert_eq!(got[1]["verified_also"], json!([false]));
+
+    let dump = app.database_text();
+    for secret in [&first, &second, &third] {
+        assert!(
+            !dump.contains(&secret[6..]),
+            "a signing secret is in the database in clear"
+        );
+    }
+    let stored = app.stored_webhook_secrets();
+    assert_eq!(stored.len(), 1, "no previous secret kept after an overlap of 0");
+    assert!(stored.iter().all(|s| s.starts_with("v1.")), "{stored:?}");
+}
+
+/// The receiver verifies `hook`'s deliveries with `secret`, and also with each of `also`.
+async fn set(receiver: &Receiver, hook: &str, secret: &str, also: &[&str]) {
+    receiver
+        .http
+        .put(format!("{}/control/{hook}", receiver.base))
+        .json(&json!({ "secret": secret, "mode": "ok", "fail_first": 0, "also": also }))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A secret written in clear (by a release before sealing) is sealed by `tollgate secrets
+/// reseal` and still signs; sealing anew under the next key (the previous one named to open
+/// them) leaves nothing that only the previous key opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_clear_are_sealed_and_keys_rotate_with_reseal() {
+    if !ready("secrets_in_clear_are_sealed_and_keys_rotate_with_reseal") {
+        return;
+    }
+    let receiver = Receiver::start();
+    let app = app(Db::Sqlite, None).await;
+    let alice = app.login("alice").await;
+    let (id, _) = register(&app, &alice, &receiver.url("old"), &["token.created"]).await;
+    let clear = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwdGVzdHNlY3JldA==";
+    app.execute_sql(&format!(
+        "UPDATE webhooks SET signing_secret = '{clear}' WHERE id = '{id}'"
+    ));
+    let reseal = |extra: &[(&str, &std::path::Path)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command
+            .args(["secrets", "reseal"])
+            .env("TOLLGATE_DATABASE_URL", &app.database_url)
+            .env("TOLLGATE_DATA_DIR", app.data_dir.path())
+            .env("TOLLGATE_LOG", "warn");
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let out = command.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, said) = reseal(&[]);
+    assert!(ok && said.contains("sealed 1 webhook"), "{said}");
+    assert!(
+        app.stored_webhook_secrets().iter().all(|s| s.starts_with("v1.")),
+        "still in clear"
+    );
+    receiver.answer("old", clear, "ok", 0).await;
+    app.create_token(&alice, "after sealing").await;
+    assert_eq!(receiver.wait_for("old", 1).await[0]["verified"], true);
+
+    // The next key: sealed anew, opened with the previous one.
+    let next = app.data_dir.path().join("next.key");
+    std::fs::write(&next, "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n").unwrap();
+    let previous = app.data_dir.path().join("secret.key");
+    let (ok, said) = reseal(&[
+        ("TOLLGATE_SECRET_KEY_FILE", &next),
+        ("TOLLGATE_SECRET_PREVIOUS_KEY_FILES", &previous),
+    ]);
+    assert!(ok && said.contains("sealed 1 webhook"), "{said}");
+    let (ok, said) = reseal(&[("TOLLGATE_SECRET_KEY_FILE", &next)]);
+    assert!(ok && said.contains("sealed 0 webhook"), "{said}");
+    // The previous key alone opens nothing any more: the refusal names the key it lacks.
+    let (ok, said) = reseal(&[]);
+    assert!(!ok && said.contains("which this node does not have"), "{said}");
 }
 
 async fn every_change_reaches_the_webhook_signed_and_without_secrets(db: Db) {
@@ -689,10 +820,14 @@ async fn parallel_claims_never_take_one_delivery_twice(db: Db) {
     for i in 0..n {
         app.create_token(&alice, &format!("race-{i}")).await;
     }
+    let keys = || app.sealing_keys();
     let claimer = |node: &'static str| {
         let url = app.database_url.clone();
+        let keys = keys();
+        let keys = move || keys;
         std::thread::spawn(move || {
             let store = tollgate_store::Store::open(&url, 2).unwrap();
+            store.set_sealing_keys(keys());
             let mut mine = Vec::new();
             loop {
                 let now = chrono::Utc::now().naive_utc();
