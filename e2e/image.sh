@@ -30,7 +30,9 @@ psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db"
 mkdir -p "$work/signing"
 openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out "$work/signing/key.pem"
 openssl req -new -x509 -key "$work/signing/key.pem" -out "$work/signing/cert.pem" -days 30 -subj /CN=tollgate 2>/dev/null
-chmod 0644 "$work/signing/"*.pem
+# The key every node seals webhook secrets with, shared likewise.
+openssl rand -base64 32 >"$work/signing/secret.key"
+chmod 0644 "$work/signing/"*.pem "$work/signing/secret.key"
 
 node() { # name port
   local name="tollgate-image-$1-$$"
@@ -39,6 +41,7 @@ node() { # name port
     -e TOLLGATE_LISTEN="127.0.0.1:$2" -e TOLLGATE_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
     -e TOLLGATE_DEMO=true -e TOLLGATE_LOG=warn \
     -e TOLLGATE_TOKEN_KEY_FILE=/etc/tollgate/signing/key.pem -e TOLLGATE_TOKEN_CERT_FILE=/etc/tollgate/signing/cert.pem \
+    -e TOLLGATE_SECRET_KEY_FILE=/etc/tollgate/signing/secret.key \
     -v "$work/signing:/etc/tollgate/signing:ro" "$image" serve >/dev/null 2>"$work/podman-$1.log"
   wait_ready "http://127.0.0.1:$2/readyz"
 }

@@ -87,7 +87,7 @@ retention() {
   sql "DELETE FROM leases" >/dev/null
   events=$(sql "SELECT count(*) FROM audit_events")
   env -u TOLLGATE_CACHE_MAX_TOKENS TOLLGATE_DEMO=true TOLLGATE_DATABASE_URL="$url" \
-    TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$BENCH_DIR/data" \
+    TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$BENCH_DIR/data" TOLLGATE_SECRET_KEY_FILE="$secret_key" \
     TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 \
     TOLLGATE_AUDIT_RETENTION_DAYS=183 TOLLGATE_REMINDER_INTERVAL_MS=1000 \
     "$target/tollgate" serve 2>"$BENCH_DIR/tollgate-retention.log" &
@@ -119,6 +119,10 @@ retention() {
 }
 
 keep=${BENCH_SCALE_KEEP:-}
+# The key that seals webhook secrets (PostgreSQL nodes need one named).
+secret_key="${keep:-$work}/secret.key"
+mkdir -p "$(dirname "$secret_key")"
+[ -f "$secret_key" ] || (umask 077; openssl rand -base64 32 >"$secret_key")
 for backend in $backends; do
   BENCH_DIR="${keep:-$work}/$backend"
   url="$BENCH_DIR/data/tollgate.db"
@@ -149,7 +153,7 @@ for backend in $backends; do
   # As in production: request logging at info, JSON lines, to a file; the cache at its
   # default bound. /auth/token's failure limit is off: the whole mix comes from one address.
   env -u TOLLGATE_CACHE_MAX_TOKENS TOLLGATE_DEMO=true TOLLGATE_DATABASE_URL="$url" \
-    TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$BENCH_DIR/data" \
+    TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$BENCH_DIR/data" TOLLGATE_SECRET_KEY_FILE="$secret_key" \
     TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 \
     "$target/tollgate" serve 2>"$BENCH_DIR/tollgate.log" &
   node=$!

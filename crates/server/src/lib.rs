@@ -46,7 +46,16 @@ pub enum StartError {
 pub struct Running {
     pub addr: SocketAddr,
     pub server: Server,
+    /// The management listener (`TOLLGATE_MANAGEMENT_LISTEN`), when there is one: metrics and
+    /// health checks, apart from the public port. Run it beside `server`.
+    pub management: Option<Management>,
     pub state: web::Data<state::AppState>,
+}
+
+/// The management listener: where it listens and the future that runs it.
+pub struct Management {
+    pub addr: SocketAddr,
+    pub server: Server,
 }
 
 impl Running {
@@ -122,8 +131,62 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             scopes: config.oidc.scopes.clone(),
         }),
     });
-    let server = http_server(&config, state.clone(), listener)?;
-    Ok(Running { addr, server, state })
+    let management = match &config.management_listen {
+        None => None,
+        Some(at) => {
+            let listener = TcpListener::bind(at).map_err(|e| StartError::Listen(at.clone(), e))?;
+            let addr = listener.local_addr().map_err(|e| StartError::Listen(at.clone(), e))?;
+            tracing::info!(%addr, "management listener (metrics, health)");
+            Some(Management {
+                addr,
+                server: management_server(&config, state.clone(), listener)?,
+            })
+        }
+    };
+    let server = http_server(&config, state.clone(), listener, management.is_some())?;
+    Ok(Running {
+        addr,
+        server,
+        management,
+        state,
+    })
+}
+
+/// The API's docs: Swagger UI at `/docs/`, and the OpenAPI document it reads.
+fn docs(config: &Config) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    let api_document = openapi::document(&config.gateway.registry_service);
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            SwaggerUi::new("/docs/{_:.*}").external_url_unchecked(tollgate_model::paths::OPENAPI, api_document.clone()),
+        )
+        .service(web::resource("/docs").to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish()
+        }));
+    }
+}
+
+/// The management listener's server: metrics and health checks.
+fn management_server(
+    config: &Config,
+    state: web::Data<state::AppState>,
+    listener: TcpListener,
+) -> Result<Server, StartError> {
+    let at = config.management_listen.clone().unwrap_or_default();
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::security_headers())
+            .configure(routes::configure_management_listener)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)
+    .map_err(|e| StartError::Listen(at, e))?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run())
 }
 
 /// The HTTP server over `listener`: middleware, the API's routes, the docs and the portal.
@@ -131,29 +194,28 @@ fn http_server(
     config: &Config,
     state: web::Data<state::AppState>,
     listener: TcpListener,
+    management_elsewhere: bool,
 ) -> Result<Server, StartError> {
     let web_dir = config.web_dir.clone();
+    let docs = docs(config);
     // The portal calls the identity provider's token endpoint when it signs in with it.
     let csp = web::Data::new(spa::Csp::new(
         config.oidc.client_id.as_ref().and(config.issuer.as_deref()),
     ));
-    let api_document = openapi::document(&config.gateway.registry_service);
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
             .wrap(middleware::security_headers())
-            .wrap_fn(middleware::request_log)
-            .service(
-                SwaggerUi::new("/docs/{_:.*}")
-                    .external_url_unchecked(tollgate_model::paths::OPENAPI, api_document.clone()),
-            )
-            .service(web::resource("/docs").to(|| async {
-                HttpResponse::PermanentRedirect()
-                    .insert_header((header::LOCATION, "/docs/"))
-                    .finish()
-            }))
-            .configure(routes::configure);
+            .wrap_fn(middleware::request_log);
+        // With a management listener, metrics are there only: here they are unknown (never
+        // the portal's page).
+        let app = if management_elsewhere {
+            app.service(web::resource(tollgate_model::paths::METRICS).to(routes::not_found))
+        } else {
+            app.configure(routes::configure_management)
+        };
+        let app = app.configure(docs.clone()).configure(routes::configure);
         match spa::Portal::of(web_dir.as_deref()) {
             Some(portal) => app
                 .app_data(web::Data::new(portal))

@@ -239,8 +239,16 @@ async fn probe(url: String) -> ExitCode {
 fn serve(config: Config) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let running = tollgate_server::start(config).map_err(|e| e.to_string())?;
+        let management = running.management.map(|m| {
+            let handle = m.server.handle();
+            actix_web::rt::spawn(m.server);
+            handle
+        });
         // actix-web stops gracefully on SIGTERM and SIGINT, finishing requests in flight.
         let served = running.server.await.map_err(|e| e.to_string());
+        if let Some(management) = management {
+            management.stop(true).await;
+        }
         tollgate_server::Running::flush(&running.state);
         served
     })

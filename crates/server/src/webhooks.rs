@@ -57,13 +57,18 @@ pub fn check_url(text: &str, allow_private: bool) -> Result<url::Url, String> {
 const PRIVATE_REFUSED: &str = "the URL points at a private, loopback or link-local address; \
     the operator allows such targets with TOLLGATE_WEBHOOK_ALLOW_PRIVATE";
 
+/// Well-known cloud endpoints inside public ranges that answer only from within the cloud:
+/// Azure's WireServer (instance metadata and agent traffic) and Alibaba Cloud's metadata.
+const CLOUD_ENDPOINTS: [[u8; 4]; 2] = [[168, 63, 129, 16], [100, 100, 100, 200]];
+
 /// Whether `ip` is an address a webhook must not reach on its own: loopback, private,
-/// link-local, shared (CGNAT), unspecified, multicast, broadcast or reserved, also when
-/// embedded in IPv6.
+/// link-local, shared (CGNAT), unspecified, multicast, broadcast, reserved or a cloud's
+/// internal endpoint, also when carried inside IPv6 (mapped, IPv4-compatible, NAT64, 6to4),
+/// and the tunnelling and local-use ranges whose far end cannot be told (Teredo, local NAT64).
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -73,19 +78,29 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 192 && b == 0 && c == 0)
                 || (a == 198 && (b == 18 || b == 19))
                 || a >= 240
+                || CLOUD_ENDPOINTS.contains(&v4.octets())
         }
         IpAddr::V6(v6) => {
+            let o = v6.octets();
+            let v4_at = |at: usize| IpAddr::V4(std::net::Ipv4Addr::new(o[at], o[at + 1], o[at + 2], o[at + 3]));
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
             let segments = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
+            // IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks) and
+            // NAT64 (64:ff9b::/96) carry an IPv4 address in their last 32 bits.
+            if segments[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_private(v4_at(12));
+            }
             if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let o = v6.octets();
-                return is_private(IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15])));
+                return is_private(v4_at(12));
+            }
+            // 6to4 (2002::/16) carries one in bits 16 to 48.
+            if segments[0] == 0x2002 {
+                return is_private(v4_at(2));
             }
             v6.is_loopback()
                 || v6.is_unspecified()
@@ -94,6 +109,12 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (segments[0] & 0xffc0) == 0xfe80
                 || (segments[0] & 0xffc0) == 0xfec0
                 || segments[0] == 0x2001 && segments[1] == 0x0db8
+                // Teredo (2001::/32): a tunnel whose far end is an obfuscated IPv4 address.
+                || segments[0] == 0x2001 && segments[1] == 0
+                // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): translated to who knows where.
+                || segments[..3] == [0x64, 0xff9b, 1]
+                // Discard-only (100::/64).
+                || segments[..4] == [0x100, 0, 0, 0]
         }
     }
 }
@@ -432,6 +453,45 @@ mod tests {
             "https://[2606:4700::1111]/",
         ] {
             assert!(check_url(url, false).is_ok(), "{url}");
+        }
+    }
+
+    /// Every special range the guard knows, one row each: refused, and a public neighbour of it
+    /// allowed (so that a row cannot pass by refusing everything).
+    #[test]
+    fn each_special_range_is_refused_and_its_public_neighbour_is_not() {
+        #[rustfmt::skip]
+        let table: &[(&str, &str, &str)] = &[
+            // what,                         refused,                    public neighbour
+            ("IPv4 loopback",                "127.0.0.1",                "126.255.255.255"),
+            ("RFC 1918",                     "172.31.255.255",           "172.32.0.1"),
+            ("link-local, cloud metadata",   "169.254.169.254",          "169.255.0.1"),
+            ("CGNAT",                        "100.127.0.1",              "100.128.0.1"),
+            ("this network",                 "0.1.2.3",                  "1.1.1.1"),
+            ("IETF protocol assignments",    "192.0.0.8",                "192.0.1.1"),
+            ("benchmarking",                 "198.18.0.1",               "198.20.0.1"),
+            ("reserved",                     "240.0.0.1",                "223.255.255.1"),
+            ("Azure WireServer",             "168.63.129.16",            "168.63.129.17"),
+            ("Alibaba metadata",             "100.100.100.200",          "8.8.8.8"),
+            ("IPv4-mapped",                  "::ffff:10.0.0.1",          "::ffff:8.8.8.8"),
+            ("IPv4-compatible",              "::10.0.0.1",               "::8.8.8.8"),
+            ("IPv4-compatible metadata",     "::169.254.169.254",        "::9.9.9.9"),
+            ("NAT64",                        "64:ff9b::a00:1",           "64:ff9b::808:808"),
+            ("local-use NAT64",              "64:ff9b:1::808:808",       "64:ff9c::1"),
+            ("6to4 of a private address",    "2002:a00:1::1",            "2002:808:808::1"),
+            ("6to4 of loopback",             "2002:7f00:1::",            "2003::1"),
+            ("Teredo",                       "2001:0:4136:e378::1",      "2001:4860::8888"),
+            ("unique local",                 "fd00:ec2::254",            "2606:4700::1111"),
+            ("IPv6 link-local",              "fe80::1",                  "2a00:1450::1"),
+            ("discard-only",                 "100::1",                   "101::1"),
+            ("documentation",                "2001:db8::1",              "2001:db9::1"),
+        ];
+        for (what, refused, neighbour) in table {
+            assert!(is_private(refused.parse().unwrap()), "{what}: {refused} is let through");
+            assert!(
+                !is_private(neighbour.parse().unwrap()),
+                "{what}: {neighbour} is refused"
+            );
         }
     }
 

@@ -179,12 +179,24 @@ pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
 /// The registry gateway's secret checks: the hot path, answered by the ten thousand a second.
 pub const GATEWAY_CHECKS: [&str; 3] = [paths::INTROSPECT, paths::REGISTRY_TOKEN, paths::FORWARD_AUTH];
 
+/// What a management listener serves: metrics (on the public listener too when there is no
+/// management listener) and the health checks (always on both).
+pub fn configure_management(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(paths::METRICS).get(gateway::metrics));
+}
+
+/// The management listener's own routes: [`configure_management`] and the health checks.
+pub fn configure_management_listener(cfg: &mut web::ServiceConfig) {
+    configure_management(cfg);
+    cfg.service(resource(paths::HEALTH).get(health::healthz))
+        .service(resource(paths::READINESS).get(health::readyz));
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Under the API's scope, paths are registered without its prefix.
     let api = |path: &'static str| path.strip_prefix(paths::API).unwrap_or(path);
     cfg.service(resource(paths::HEALTH).get(health::healthz))
         .service(resource(paths::READINESS).get(health::readyz))
-        .service(resource(paths::METRICS).get(gateway::metrics))
         .service(resource(paths::INTROSPECT).post(gateway::introspect))
         .service(
             resource(paths::REGISTRY_TOKEN)

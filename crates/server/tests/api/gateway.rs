@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 both_backends!(
+    wrong_gateway_client_credentials_are_limited_per_address,
+    metrics_live_on_the_management_listener_when_there_is_one,
     an_active_secret_is_introspected_with_its_facts,
     every_invalid_secret_is_exactly_inactive,
     introspection_needs_a_gateway_client,
@@ -19,6 +21,68 @@ both_backends!(
     a_crowd_of_misses_gets_each_its_own_answer,
     a_change_racing_a_crowd_of_misses_is_never_undone_by_them,
 );
+
+/// Guesses at a gateway client's credential are limited per address (10 a minute by default),
+/// apart from the end clients' budgets; the real credential from the same address is still
+/// answered.
+async fn wrong_gateway_client_credentials_are_limited_per_address(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let ask = |secret: &'static str| {
+        let app = &app;
+        async move {
+            app.http
+                .post(format!("{}/oauth2/introspect", app.base))
+                .basic_auth("registry-gateway", Some(secret))
+                .form(&[("token", "tgr_x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(ask("a-wrong-guess-of-it").await);
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429, "the eleventh guess in a minute");
+    assert_eq!(
+        ask("demo-gateway-secret").await,
+        200,
+        "the real credential is still answered"
+    );
+}
+
+/// With `TOLLGATE_MANAGEMENT_LISTEN`, `/metrics` is served there only: the public port
+/// answers 404 (never the portal's page); health checks answer on both.
+async fn metrics_live_on_the_management_listener_when_there_is_one(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.management_listen = Some("127.0.0.1:0".into())).await;
+    let management = app.management.clone().expect("a management listener");
+    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+    let public = get(format!("{}/metrics", app.base)).await;
+    assert_eq!(public.status().as_u16(), 404);
+    assert!(public.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("problem+json"));
+    let metrics = get(format!("{management}/metrics")).await;
+    assert_eq!(metrics.status().as_u16(), 200);
+    assert!(metrics
+        .text()
+        .await
+        .unwrap()
+        .contains("tollgate_db_write_transactions_total"));
+    for base in [&app.base, &management] {
+        assert_eq!(get(format!("{base}/readyz")).await.status().as_u16(), 200, "{base}");
+    }
+    assert_eq!(get(format!("{management}/api/v1/me")).await.status().as_u16(), 404);
+    assert_eq!(
+        get(format!("{}/docs/", app.base)).await.status().as_u16(),
+        200,
+        "the docs stay public"
+    );
+}
 
 async fn an_active_secret_is_introspected_with_its_facts(db: Db) {
     let app = TestApp::spawn(db).await;

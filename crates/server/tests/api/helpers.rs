@@ -119,6 +119,8 @@ macro_rules! both_backends {
 
 pub struct TestApp {
     pub base: String,
+    /// The management listener's base URL, when the app has one.
+    pub management: Option<String>,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     pub db: Db,
@@ -194,7 +196,12 @@ impl TestApp {
         let running = tollgate_server::start(config).expect("server starts");
         let server = running.server.handle();
         tokio::spawn(running.server);
+        let management = running.management.map(|m| {
+            tokio::spawn(m.server);
+            format!("http://{}", m.addr)
+        });
         TestApp {
+            management,
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
             data_dir,
