@@ -42,6 +42,7 @@ port=$(free_port)
 env -u TOLLGATE_DATABASE_URL -u TOLLGATE_ISSUER TOLLGATE_DEMO=true \
 TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$work/data" \
 TOLLGATE_LOG=info TOLLGATE_LOG_FORMAT=json TOLLGATE_TOKEN_FAILURES_PER_MINUTE=0 TOLLGATE_WEBHOOK_ALLOW_PRIVATE=true \
+TOLLGATE_FORWARD_AUTH_PROXY=nginx TOLLGATE_REVOCATION_REPORTS_PER_MINUTE=0 \
   "$target/tollgate" serve 2>"$work/tollgate.log" &
 pids+=($!)
 ref_port=$(free_port)
@@ -105,3 +106,11 @@ sleep 6 # one more usage flush (TOLLGATE_LAST_USED_FLUSH_MS, 5 s)
 pulls=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COALESCE(SUM(pulls),0), COUNT(DISTINCT token_id) FROM token_usage").fetchone())' "$work/data/tollgate.db")
 echo "usage counted during the run (pulls, tokens): $pulls"
 grep -q 'tgr_' "$work/tollgate.log" && { echo "a secret reached the log" >&2; exit 1; } || true
+
+# Last, as it revokes some of the tokens: leak reports answer in the same time whether their
+# secret works or matches nothing (the node's report limit is off for this one client).
+echo "== leak reports, one at a time"
+python3 e2e/bench/leaks.py "$port" "$work"
+
+echo "== the failure limiter: a million distinct client addresses (IPv4 and IPv6 /64s)"
+"$target/tollgate-bench-limiter" 1000000 2

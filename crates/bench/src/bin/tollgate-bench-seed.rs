@@ -22,6 +22,21 @@ fn main() {
     let out = std::path::PathBuf::from(out_dir);
     std::fs::create_dir_all(&out).expect("the output folder");
     let store = Store::open(&database, 2).expect("the database opens");
+    // The key the server will seal webhook secrets with: the data directory's, made here.
+    let data_dir = std::path::Path::new(&database)
+        .parent()
+        .expect("the database is in a folder")
+        .to_path_buf();
+    let db = tollgate_server::DbConfig {
+        data_dir,
+        database_url: Some(database.clone()),
+        pool_size: 2,
+    };
+    store.set_sealing_keys(
+        tollgate_server::SecretKeyConfig::default()
+            .load(&db)
+            .expect("the sealing key"),
+    );
     tollgate_server::demo::seed(&store).expect("the demo seed");
     let alice = store
         .sign_in(&UserClaims {
