@@ -24,7 +24,7 @@ fn rss_kib() -> u64 {
 
 /// The n-th distinct address: IPv4 for even n, an IPv6 in a /64 of its own for odd n.
 fn address(n: u64) -> IpAddr {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         IpAddr::from(((n / 2) as u32).wrapping_add(0x0b00_0000).to_be_bytes())
     } else {
         let prefix = 0x2001_0db8_0000_0000u64 | (n / 2);
