@@ -180,6 +180,7 @@ fn refined(service: &str) -> Value {
     }
     // No body keeps the token's end: the body is optional.
     doc["paths"][tollgate_model::paths::TOKEN_SECRET]["post"]["requestBody"]["required"] = json!(false);
+    doc["paths"][tollgate_model::paths::WEBHOOK_SECRET]["post"]["requestBody"]["required"] = json!(false);
     if let Some(params) = doc["paths"][tollgate_model::paths::REGISTRY_TOKEN]["get"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "service") {
             p["schema"]["enum"] = json!([service]);

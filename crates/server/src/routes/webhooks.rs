@@ -3,7 +3,7 @@
 use super::{db, origin};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use tollgate_model::paths;
@@ -81,7 +81,7 @@ const MAX_OVERLAP_HOURS: u32 = 168;
 /// so that the receiver can switch without losing a message.
 #[utoipa::path(post, operation_id = "rotateWebhookSecret", path = paths::WEBHOOK_SECRET, tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id")),
-    request_body(content = Option<RotateWebhookSecret>, description = "Optional; without it the overlap is 24 hours"),
+    request_body(content = RotateWebhookSecret, description = "Optional; without it the overlap is 24 hours"),
     responses(
         (status = 200, description = "Rotated; `signing_secret` is never shown again", body = CreatedWebhook),
         (status = 401, response = super::problems::Unauthenticated),
@@ -94,9 +94,9 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     Caller(actor): Caller,
     id: web::Path<String>,
-    body: Option<ApiJson<RotateWebhookSecret>>,
+    OptionalJson(body): OptionalJson<RotateWebhookSecret>,
 ) -> Result<web::Json<CreatedWebhook>, ApiError> {
-    let hours = body.and_then(|ApiJson(b)| b.overlap_hours).unwrap_or(24);
+    let hours = body.and_then(|b| b.overlap_hours).unwrap_or(24);
     if hours > MAX_OVERLAP_HOURS {
         return Err(ApiError::field(
             ErrorCode::InvalidField,

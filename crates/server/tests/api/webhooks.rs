@@ -340,6 +340,12 @@ async fn every_change_reaches_the_webhook_signed_and_without_secrets(db: Db) {
     )
     .await
     .ok(202);
+    // Reports are handled right after their answer: the revocation before the delete.
+    let from = std::time::Instant::now();
+    while app.metric(r#"tollgate_leak_reports_total{outcome="matched"}"#).await < 1.0 {
+        assert!(from.elapsed() < Duration::from_secs(5), "the report was not handled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     app.delete(&alice, &format!("/api/v1/tokens/{token}")).await.ok(204);
     app.put_acme_api("2031-01-31", &["wso2am"]).await.ok(200);
     // Globex's change is not acme's business.
