@@ -14,8 +14,11 @@ bin="${CARGO_TARGET_DIR:-target}/debug/tollgate"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+# Forward auth as behind nginx; the fuzzer's bearer is never a gateway client's credential, so
+# their limit (10 a minute) would answer most of its introspections with 429.
 env -u TOLLGATE_DATABASE_URL -u TOLLGATE_ISSUER TOLLGATE_DEMO=true TOLLGATE_LOG=warn \
   TOLLGATE_LISTEN="127.0.0.1:$port" TOLLGATE_DATA_DIR="$work/data" TOLLGATE_WEB_DIR=/nonexistent \
+  TOLLGATE_FORWARD_AUTH_PROXY=nginx TOLLGATE_GATEWAY_CLIENT_FAILURES_PER_MINUTE=0 \
   "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

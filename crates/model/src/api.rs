@@ -539,10 +539,18 @@ pub struct PutSubscription {
     pub products: Vec<PutProduct>,
     /// Caps user tokens' lifetime: at most this many days (1–3650) from when each is
     /// generated or re-generated; such tokens always get an end. Absent: no cap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::optional_whole_u32"
+    )]
     pub max_token_days: Option<u32>,
     /// The same for service tokens (e.g. 90).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::optional_whole_u32"
+    )]
     pub max_service_token_days: Option<u32>,
 }
 

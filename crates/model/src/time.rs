@@ -77,3 +77,37 @@ mod tests {
         assert_eq!(parse_instant("2026-11-29"), None);
     }
 }
+
+/// A whole number that JSON may write with a fraction of zero (`57.0`, as JSON Schema counts it
+/// an integer), or `null`; a fraction or a value out of range is an error.
+pub(crate) fn optional_whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        Some(n) => Err(serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {}, not {n}",
+            u32::MAX
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod whole_tests {
+    #[derive(serde::Deserialize)]
+    struct T {
+        #[serde(default, deserialize_with = "super::optional_whole_u32")]
+        n: Option<u32>,
+    }
+
+    #[test]
+    fn whole_numbers_are_read_with_or_without_a_fraction_of_zero() {
+        let n = |text: &str| serde_json::from_str::<T>(text).map(|t| t.n).ok();
+        assert_eq!(n(r#"{"n": 57}"#), Some(Some(57)));
+        assert_eq!(n(r#"{"n": 57.0}"#), Some(Some(57)));
+        assert_eq!(n(r#"{"n": null}"#), Some(None));
+        assert_eq!(n(r#"{}"#), Some(None));
+        assert_eq!(n(r#"{"n": 57.5}"#), None);
+        assert_eq!(n(r#"{"n": -1}"#), None);
+        assert_eq!(n(r#"{"n": "57"}"#), None);
+    }
+}

@@ -105,7 +105,7 @@ pub struct RotateWebhookSecret {
     /// Hours (0 to 168, default 24) during which every delivery also carries a signature with
     /// the previous secret, so that the receiver can switch without missing one. 0 ends the
     /// previous secret at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::time::optional_whole_u32")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 168))]
     pub overlap_hours: Option<u32>,
 }

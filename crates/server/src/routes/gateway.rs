@@ -527,23 +527,24 @@ fn pull_of(uri: &str) -> Option<Pull<'_>> {
 pub async fn forward(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let gw = &state.gateway;
     let denied = |why: &str| registry_refusal(ErrorCode::Forbidden, why, None);
-    let Some(proxy) = gw.forward_proxy else {
-        return denied(
-            "forward auth is off: set TOLLGATE_FORWARD_AUTH_PROXY to the proxy in front of the registry (nginx, traefik or caddy)",
-        );
-    };
-    // Decided on the configured proxy's headers only, before anything else: a request that
-    // carries the other proxy's pair was written by a client.
-    let original = match proxy.original(req.headers()) {
-        Ok(original) => original,
-        Err(why) => return denied(&why),
-    };
+    // No credential: the client is asked for one (a registry client's first request has none).
     let Some((username, secret)) = basic_credentials(authorization(&req)) else {
         return registry_refusal(
             ErrorCode::Unauthenticated,
             "log in with the token's registry username and secret",
             None,
         );
+    };
+    let Some(proxy) = gw.forward_proxy else {
+        return denied(
+            "forward auth is off: set TOLLGATE_FORWARD_AUTH_PROXY to the proxy in front of the registry (nginx, traefik or caddy)",
+        );
+    };
+    // Decided on the configured proxy's headers only, before the secret is looked at: a request
+    // that carries the other proxy's pair was written by a client.
+    let original = match proxy.original(req.headers()) {
+        Ok(original) => original,
+        Err(why) => return denied(&why),
     };
     // The proxy asks for everybody: as at introspection, only an end client that a trusted
     // proxy names is a budget (or the one budget of those it could not name), never the
