@@ -2,6 +2,7 @@
 
 use crate::cursor::{self, PageQuery};
 use crate::schema::audit_events;
+use crate::unit::Effects;
 use crate::{new_id, now, utc, Actor, DbConn, Origin, Result, Store};
 use diesel::prelude::*;
 use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
@@ -51,6 +52,7 @@ impl<'a> Target<'a> {
 
 pub(crate) fn record(
     c: &mut DbConn,
+    fx: &mut Effects,
     actor: &Actor,
     origin: &Origin,
     action: AuditAction,
@@ -59,6 +61,7 @@ pub(crate) fn record(
 ) -> Result<()> {
     record_by(
         c,
+        fx,
         &actor.project_id,
         (&actor.user_id, &actor.name),
         origin,
@@ -72,6 +75,7 @@ pub(crate) fn record(
 /// their id and name. A change that webhooks may be told of goes to the outbox with it.
 pub(crate) fn record_by(
     c: &mut DbConn,
+    fx: &mut Effects,
     project_id: &str,
     by: (&str, &str),
     origin: &Origin,
@@ -80,8 +84,8 @@ pub(crate) fn record_by(
     details: serde_json::Value,
 ) -> Result<()> {
     let id = new_id();
-    if let Some(event) = crate::webhooks::event_of(action) {
-        crate::webhooks::enqueue(c, project_id, event, |project| {
+    if let Some(event) = crate::outbox::event_of(action) {
+        crate::outbox::enqueue(c, fx, project_id, event, |project| {
             serde_json::json!({
                 "project": project,
                 "actor": { "id": by.0, "name": by.1 },
@@ -198,7 +202,7 @@ impl Store {
             let Some(last) = batch.last().cloned() else {
                 return Ok(total);
             };
-            let gone = self.write(|c| {
+            let gone = self.write(|c, _| {
                 Ok(diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&batch))).execute(c)?)
             })?;
             total += gone;

@@ -1,6 +1,6 @@
 //! The connection pool over SQLite or PostgreSQL, chosen by the database URL.
 
-use crate::notify::ChangeListener;
+use crate::change::ChangeListener;
 use crate::{Result, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -96,7 +96,7 @@ const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
 
 /// A pooled connection, with when it last answered and whether it lost its server.
 pub(crate) struct Pooled {
-    db: DbConn,
+    pub(crate) db: DbConn,
     answered: Instant,
     lost: bool,
 }
@@ -104,7 +104,7 @@ pub(crate) struct Pooled {
 impl Pooled {
     /// Runs `f` on the connection, noting that it answered, or that its link is gone (then the
     /// pool drops it, rather than hand it out again).
-    fn run<T>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    pub(crate) fn run<T>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         let done = f(&mut self.db);
         match &done {
             Ok(_) => self.answered = Instant::now(),
@@ -185,7 +185,7 @@ pub struct Store {
     /// [`Store::turns`]).
     turns: Arc<tokio::sync::Semaphore>,
     /// Write transactions this process has committed.
-    writes: Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) writes: Arc<std::sync::atomic::AtomicU64>,
     /// The keys that seal recoverable secrets (webhook signing secrets).
     sealing: Arc<OnceLock<Arc<crate::sealing::SealingKeys>>>,
 }
@@ -307,39 +307,6 @@ impl Store {
         self.conn()?.run(f)
     }
 
-    /// Runs `f` in one write transaction: all of it happens, or none of it.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-        let mut pooled = self.conn()?;
-        let sqlite = matches!(pooled.db, DbConn::Sqlite(_));
-        let counted = sqlite && self.counts_own_writes.load(std::sync::atomic::Ordering::Acquire);
-        crate::webhooks::ENQUEUED.with(|f| f.set(false));
-        let done = pooled.run(|conn| {
-            conn.transaction(|c| {
-                if sqlite {
-                    diesel::sql_query("UPDATE write_gate SET writes = writes + 1 WHERE id = 1").execute(c)?;
-                }
-                if counted {
-                    diesel::sql_query(
-                        "INSERT INTO node_writes (node, writes) VALUES (?, 1) \
-                         ON CONFLICT (node) DO UPDATE SET writes = writes + 1",
-                    )
-                    .bind::<diesel::sql_types::Text, _>(&*self.node)
-                    .execute(c)?;
-                }
-                f(c)
-            })
-        });
-        if done.is_ok() {
-            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if done.is_ok() && crate::webhooks::ENQUEUED.with(|f| f.replace(false)) {
-            if let Some(wake) = self.outbox_waker.get() {
-                wake();
-            }
-        }
-        done
-    }
-
     /// Sets the keys that seal webhook signing secrets (before the store is shared).
     pub fn set_sealing_keys(&self, keys: crate::sealing::SealingKeys) {
         if self.sealing.set(Arc::new(keys)).is_err() {
@@ -387,7 +354,7 @@ impl Store {
     /// jump, which it takes for a change: a cache cleared once, never a change missed.
     pub(crate) fn count_own_writes(&self) -> Result<()> {
         self.counts_own_writes.store(true, std::sync::atomic::Ordering::Release);
-        self.write(|c| {
+        self.write(|c, _| {
             diesel::sql_query("DELETE FROM node_writes WHERE node <> ?")
                 .bind::<diesel::sql_types::Text, _>(&*self.node)
                 .execute(c)?;

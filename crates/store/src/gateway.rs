@@ -1,7 +1,6 @@
 //! What the registry gateway's hot path needs from storage: a token by its secret digest,
 //! `last_used_at` updates in batches, and (PostgreSQL) change notifications between nodes.
 
-use crate::notify::{ChangeListener, CHANNEL};
 use crate::schema::{projects, retired_secrets, subscription_products, token_products, token_usage, tokens};
 use crate::secret::SecretDigest;
 use crate::{utc, DbConn, Result, Store};
@@ -10,7 +9,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tollgate_model::{expires_at, TokenKind};
 
 /// How far a token's recorded last use may lag behind its uses from the same address: within
@@ -239,51 +237,6 @@ pub enum SecretLookup {
     Unknown,
 }
 
-/// A change to tokens that caches must hear about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The token's secret, products or existence changed: forget what is cached for it.
-    Token(String),
-    /// A digest now belongs to a token: forget that it was unknown.
-    Digest(SecretDigest),
-    /// The subscription of the project with this key changed: forget its tokens.
-    Project(String),
-}
-
-impl Change {
-    /// `<node> <kind>:<value>`: the node that made the change, so that it can skip its own.
-    fn payload(&self, node: &str) -> String {
-        match self {
-            Change::Token(id) => format!("{node} token:{id}"),
-            Change::Digest(d) => format!("{node} digest:{}", d.hex()),
-            Change::Project(key) => format!("{node} project:{key}"),
-        }
-    }
-
-    pub(crate) fn parse(payload: &str) -> Option<(&str, Change)> {
-        let (node, change) = payload.split_once(' ')?;
-        let change = match change.split_once(':')? {
-            ("token", id) => Change::Token(id.to_owned()),
-            ("digest", d) => Change::Digest(SecretDigest::from_hex(d)?),
-            ("project", key) => Change::Project(key.to_owned()),
-            _ => return None,
-        };
-        Some((node, change))
-    }
-}
-
-/// Tells other nodes about a change, delivered when the transaction commits (PostgreSQL only;
-/// SQLite has a single node).
-pub(crate) fn publish(c: &mut DbConn, node: &str, change: &Change) -> Result<()> {
-    if let DbConn::Pg(_) = c {
-        diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<diesel::sql_types::Text, _>(CHANNEL)
-            .bind::<diesel::sql_types::Text, _>(change.payload(node))
-            .execute(c)?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// What each digest names, in the same order: a statement for the tokens (with their
     /// products, each as of one moment) and one for the digests that name none, however many
@@ -346,7 +299,7 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
-        self.write(|c| match c {
+        self.write(|c, _| match c {
             DbConn::Pg(pg) => record_usage_pg(pg, &uses),
             DbConn::Sqlite(sqlite) => record_usage_sqlite(sqlite, &uses),
         })
@@ -381,7 +334,7 @@ impl Store {
             let Some((last_id, last_day)) = batch.last().cloned() else {
                 return Ok(total);
             };
-            self.write(|c| {
+            self.write(|c, _| {
                 for (id, day) in &batch {
                     diesel::delete(token_usage::table.find((id, day))).execute(c)?;
                 }
@@ -392,60 +345,6 @@ impl Store {
                 return Ok(total);
             }
             after = Some((last_day, last_id));
-        }
-    }
-
-    /// Registers the listener of token changes: called after each committed change on this
-    /// node and, with PostgreSQL, for every other node's changes through `LISTEN/NOTIFY`.
-    pub fn set_change_listener(&self, listener: Arc<dyn ChangeListener>) {
-        if self.listener.set(listener.clone()).is_err() {
-            tracing::warn!("a change listener was already registered");
-            return;
-        }
-        match &self.url {
-            Some(url) if self.backend() == crate::Backend::Postgres => {
-                crate::notify::spawn(url.clone(), self.node.clone(), Arc::downgrade(&listener));
-            }
-            _ => {
-                listener.single_node();
-                self.watch_other_writers(Arc::downgrade(&listener));
-            }
-        }
-    }
-
-    /// SQLite has one serving node, but other processes may write (`tollgate project put` on
-    /// the host): every 150 ms, a change in the count of writes by others makes the listener
-    /// forget everything, well within the promised second.
-    fn watch_other_writers(&self, listener: std::sync::Weak<dyn ChangeListener>) {
-        if let Err(e) = self.count_own_writes() {
-            tracing::warn!(error = %e, "cannot count this process' writes to the SQLite database");
-        }
-        let store = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tollgate-sqlite-watch".into())
-            .spawn(move || {
-                let mut seen = store.others_writes().ok();
-                loop {
-                    std::thread::sleep(std::time::Duration::from_millis(150));
-                    let Some(listener) = listener.upgrade() else { return };
-                    let Ok(others) = store.others_writes() else { continue };
-                    if seen != Some(others) {
-                        listener.missed_changes();
-                        seen = Some(others);
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot watch for other writers of the SQLite database");
-        }
-    }
-
-    /// Tells the listener of this node about committed changes.
-    pub(crate) fn announce(&self, changes: &[Change]) {
-        if let Some(listener) = self.listener.get() {
-            for change in changes {
-                listener.changed(change);
-            }
         }
     }
 }
@@ -756,21 +655,6 @@ fn tokens_of(rows: impl IntoIterator<Item = GatewayRow>) -> Vec<(String, Gateway
 
 #[cfg(test)]
 mod tests {
-    use super::Change;
-
-    #[test]
-    fn changes_survive_the_notification_payload() {
-        let digest = crate::secret::digest("tgr_x");
-        for change in [
-            Change::Token("01a2-x".into()),
-            Change::Digest(digest),
-            Change::Project("acme".into()),
-        ] {
-            assert_eq!(Change::parse(&change.payload("n1")), Some(("n1", change)));
-        }
-        assert_eq!(Change::parse("nonsense"), None);
-    }
-
     /// SQLite finds a token by its digest in `gateway_tokens`, a copy kept by triggers: after
     /// every kind of write to tokens and their products, made in plain SQL as any writer
     /// would (a node, the CLI, a migration), each digest ever issued names exactly what the

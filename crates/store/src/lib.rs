@@ -2,11 +2,13 @@
 //! and every query the server makes. Knows nothing of HTTP.
 
 mod audit;
+mod change;
 mod cursor;
 mod db;
 pub mod files;
 mod gateway;
 pub mod notify;
+mod outbox;
 pub mod policy;
 mod projects;
 mod revocation;
@@ -15,13 +17,14 @@ pub mod sealing;
 pub mod secret;
 mod service_users;
 mod tokens;
+mod unit;
 mod users;
 mod webhooks;
 
+pub use change::{Change, ChangeListener};
 pub use cursor::PageQuery;
 pub use db::{Backend, DbConn, Store};
-pub use gateway::{Change, GatewayToken, Retired, RetiredSecret, SecretLookup, Use};
-pub use notify::ChangeListener;
+pub use gateway::{GatewayToken, Retired, RetiredSecret, SecretLookup, Use};
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;
 pub use tokens::{TokenFilter, TokenQuery, TokenTarget};

@@ -9,7 +9,7 @@
 //! stops confirming; the cache then stops trusting itself by its own clock, with no thread
 //! having to notice anything.
 
-use crate::gateway::Change;
+use crate::change::{Change, ChangeListener, CHANNEL};
 use futures_util::future::poll_fn;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -17,18 +17,6 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-/// Receives changes, from this node's writes and (PostgreSQL) from every other node's.
-pub trait ChangeListener: Send + Sync {
-    fn changed(&self, change: &Change);
-    /// Notifications may have been missed: forget everything.
-    fn missed_changes(&self);
-    /// Every change committed before `at` has been passed to [`ChangeListener::changed`].
-    fn confirmed(&self, at: Instant);
-    /// There is no other node (SQLite): every change is this node's own, heard at once.
-    fn single_node(&self);
-}
-
-pub(crate) const CHANNEL: &str = "tollgate_token_changes";
 /// The `application_name` of each node's notification connection.
 pub const NOTIFY_APPLICATION: &str = "tollgate-notify";
 

@@ -2,7 +2,7 @@
 //! `tollgate project` on the host).
 
 use crate::audit::{record_by, Target};
-use crate::gateway::{publish, Change};
+use crate::change::Change;
 use crate::schema::{products, projects, subscription_products, token_products, tokens};
 use crate::{new_id, now, DbConn, Operator, Origin, Result, Store, StoreError};
 use chrono::NaiveDate;
@@ -52,7 +52,7 @@ impl Store {
     pub fn put_project(&self, by: &Operator, origin: &Origin, spec: &ProjectSpec) -> Result<ProjectPut> {
         let key = spec.key.as_str();
         let name = &spec.name;
-        let put = self.write(|c| {
+        let put = self.write(|c, fx| {
             let at = now();
             for product in &spec.products {
                 let existing: Option<String> = products::table
@@ -170,6 +170,7 @@ impl Store {
             };
             record_by(
                 c,
+                fx,
                 &project_id,
                 (&by.id, &by.name),
                 origin,
@@ -177,16 +178,13 @@ impl Store {
                 Target::project(key, &after.project.name),
                 details,
             )?;
-            publish(c, &self.node, &Change::Project(key.to_owned()))?;
+            fx.changed(Change::Project(key.to_owned()));
             Ok(ProjectPut {
                 created: before.is_none(),
                 changed: true,
                 project: after,
             })
         })?;
-        if put.changed {
-            self.announce(&[Change::Project(key.to_owned())]);
-        }
         Ok(put)
     }
 

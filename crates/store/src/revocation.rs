@@ -2,7 +2,7 @@
 //! the token it belongs to stops working at once, on every node, until it is re-generated.
 
 use crate::audit::{record_by, Target};
-use crate::gateway::{publish, Change};
+use crate::change::Change;
 use crate::schema::tokens;
 use crate::secret::SecretDigest;
 use crate::{now, Origin, Result, Store};
@@ -38,7 +38,7 @@ impl Store {
         if candidates.is_empty() {
             return Ok(0);
         }
-        let revoked = self.write(|c| {
+        let revoked = self.write(|c, fx| {
             let found: Vec<(String, String, String, String, String)> = tokens::table
                 .filter(tokens::id.eq_any(&candidates))
                 .filter(tokens::secret_digest.eq_any(&hex))
@@ -70,6 +70,7 @@ impl Store {
                 let details = serde_json::json!({ "reason": by.reason, "registry_username": registry_username });
                 record_by(
                     c,
+                    fx,
                     &project_id,
                     (&by.id, &by.name),
                     origin,
@@ -77,12 +78,11 @@ impl Store {
                     Target::token(&id, &name),
                     details,
                 )?;
-                publish(c, &self.node, &Change::Token(id.clone()))?;
+                fx.changed(Change::Token(id.clone()));
                 revoked.push(id);
             }
             Ok(revoked)
         })?;
-        self.announce(&revoked.iter().cloned().map(Change::Token).collect::<Vec<_>>());
         Ok(revoked.len())
     }
 }

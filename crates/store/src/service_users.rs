@@ -27,7 +27,7 @@ impl Store {
     ) -> Result<ServiceUser> {
         require_admin(actor)?;
         let description = description.map(Description::as_str);
-        let result = self.write(|c| {
+        let result = self.write(|c, fx| {
             let taken: Option<String> = service_users::table
                 .filter(service_users::project_id.eq(&actor.project_id))
                 .filter(service_users::name_key.eq(name.key()))
@@ -52,6 +52,7 @@ impl Store {
             let details = serde_json::json!({ "description": description });
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::ServiceUserCreate,
@@ -72,7 +73,7 @@ impl Store {
         if !crate::is_id(id) {
             return Err(StoreError::NotFound);
         }
-        self.write(|c| {
+        self.write(|c, fx| {
             let found = load(c, &actor.project_id, Some(id))?
                 .pop()
                 .ok_or(StoreError::NotFound)?;
@@ -82,6 +83,7 @@ impl Store {
             diesel::delete(service_users::table.find(&found.id)).execute(c)?;
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::ServiceUserDelete,

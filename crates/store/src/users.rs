@@ -61,7 +61,7 @@ impl Store {
             claims.role.as_str().to_owned(),
         );
         if stored.as_ref() != Some(&current) {
-            self.write(|c| {
+            self.write(|c, _| {
                 let at = now();
                 let updated = diesel::update(users::table.find(&claims.id))
                     .set((

@@ -6,19 +6,13 @@
 
 use crate::audit::{record, Target as AuditTarget};
 use crate::cursor::{self, PageQuery};
+use crate::outbox::parse_events;
 use crate::policy::{self, Operation, Target};
 use crate::schema::{leases, lifecycle_notices, projects, tokens, webhook_deliveries, webhooks};
 use crate::{is_id, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use std::cell::Cell;
 use tollgate_model::{AuditAction, DeliveryState, Description, EventType, Page, UserRef, Webhook, WebhookDelivery};
-
-thread_local! {
-    /// Whether the transaction running on this thread wrote a delivery: [`Store::write`] wakes
-    /// the local sender after such a commit.
-    pub(crate) static ENQUEUED: Cell<bool> = const { Cell::new(false) };
-}
 
 /// Webhooks a project may have: each change is sent to every one of them.
 pub const MAX_WEBHOOKS: i64 = 20;
@@ -55,10 +49,6 @@ impl WebhookRow {
             },
         }
     }
-}
-
-fn parse_events(text: &str) -> Vec<EventType> {
-    text.split(',').filter_map(EventType::parse).collect()
 }
 
 #[derive(Queryable, Selectable)]
@@ -180,7 +170,7 @@ impl Store {
         let events_text = events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",");
         let description = description.map(Description::as_str);
         let keys = self.sealing_keys()?;
-        self.write(|c| {
+        self.write(|c, fx| {
             let existing: i64 = webhooks::table
                 .filter(webhooks::project_id.eq(&actor.project_id))
                 .count()
@@ -209,6 +199,7 @@ impl Store {
             let details = serde_json::json!({ "url": url, "events": events });
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::WebhookCreate,
@@ -222,13 +213,14 @@ impl Store {
     /// Deletes a webhook and its delivery log; what it had not yet received is not sent.
     pub fn delete_webhook(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
         require_admin(actor)?;
-        self.write(|c| {
+        self.write(|c, fx| {
             let found = find(c, actor, id)?;
             diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(&found.id)))
                 .execute(c)?;
             diesel::delete(webhooks::table.filter(webhooks::id.eq(&found.id))).execute(c)?;
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::WebhookDelete,
@@ -250,7 +242,7 @@ impl Store {
     ) -> Result<Webhook> {
         require_admin(actor)?;
         let keys = self.sealing_keys()?;
-        self.write(|c| {
+        self.write(|c, fx| {
             let found = find(c, actor, id)?;
             let current: String = webhooks::table
                 .find(&found.id)
@@ -267,6 +259,7 @@ impl Store {
                 .execute(c)?;
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::WebhookSecretRotate,
@@ -335,7 +328,7 @@ impl Store {
         if updates.is_empty() {
             return Ok(0);
         }
-        let resealed = self.write(|c| {
+        let resealed = self.write(|c, _| {
             for (id, current, previous) in &updates {
                 diesel::update(webhooks::table.find(id))
                     .set((
@@ -385,7 +378,7 @@ impl Store {
         if !is_id(delivery_id) {
             return Err(StoreError::NotFound);
         }
-        let row = self.write(|c| {
+        let row = self.write(|c, fx| {
             let hook = find(c, actor, webhook_id)?;
             let target = webhook_deliveries::table
                 .filter(webhook_deliveries::id.eq(delivery_id))
@@ -399,7 +392,7 @@ impl Store {
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
-            ENQUEUED.with(|f| f.set(true));
+            fx.enqueued();
             Ok(target.select(DeliveryRow::as_select()).first(c)?)
         })?;
         row.into_api().ok_or(StoreError::NotFound)
@@ -433,7 +426,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let keys = self.sealing_keys()?;
-        self.write(|c| {
+        self.write(|c, _| {
             let mut claimed = Vec::new();
             for id in &candidates {
                 // The compare-and-set: on PostgreSQL a concurrent claim of the same row waits
@@ -508,7 +501,7 @@ impl Store {
             "failed"
         };
         let next = if state == "pending" { attempt.retry_at } else { None };
-        let changed = self.write(|c| {
+        let changed = self.write(|c, _| {
             Ok(diesel::update(
                 webhook_deliveries::table
                     .filter(webhook_deliveries::id.eq(id))
@@ -532,7 +525,7 @@ impl Store {
 
     /// Takes (or keeps) the lease `name` for `node` until `until`: true while this node holds it.
     pub fn take_lease(&self, name: &str, node: &str, at: NaiveDateTime, until: NaiveDateTime) -> Result<bool> {
-        self.write(|c| {
+        self.write(|c, _| {
             let renewed = diesel::update(
                 leases::table
                     .filter(leases::name.eq(name))
@@ -564,7 +557,7 @@ impl Store {
     /// events were written.
     pub fn send_expiry_reminders(&self, today: NaiveDate) -> Result<usize> {
         let window = (today - chrono::Days::new(31), today + chrono::Days::new(31));
-        self.write(|c| {
+        self.write(|c, fx| {
             let with_hooks = webhooks::table.select(webhooks::project_id).distinct();
             let due_projects: Vec<(String, String, String, NaiveDate)> = projects::table
                 .filter(projects::id.eq_any(with_hooks))
@@ -584,7 +577,7 @@ impl Store {
                             serde_json::json!({ "project": key, "project_name": name, "end_date": end, "days_left": days_left }),
                         ),
                     };
-                    enqueue(c, &id, event, |_| data)?;
+                    crate::outbox::enqueue(c, fx, &id, event, |_| data)?;
                     sent += 1;
                 }
             }
@@ -619,7 +612,7 @@ impl Store {
                             serde_json::json!({ "project": key, "token": token, "expires_on": own, "days_left": days_left }),
                         ),
                     };
-                    enqueue(c, &project_id, event, |_| data)?;
+                    crate::outbox::enqueue(c, fx, &project_id, event, |_| data)?;
                     sent += 1;
                 }
             }
@@ -701,70 +694,4 @@ fn remind(c: &mut DbConn, subject: &str, last_day: NaiveDate, today: NaiveDate) 
         newly.push(*notice);
     }
     Ok(newly.contains(&first).then_some((first, days_left)))
-}
-
-/// Writes one delivery of `event` to each webhook of the project that wants it, in the
-/// caller's transaction: `data` makes the payload's data from the project's key, only when a
-/// webhook wants the event (most changes are in projects without one). It never holds a secret.
-pub(crate) fn enqueue(
-    c: &mut DbConn,
-    project_id: &str,
-    event: EventType,
-    data: impl FnOnce(&str) -> serde_json::Value,
-) -> Result<()> {
-    let hooks: Vec<(String, String)> = webhooks::table
-        .filter(webhooks::project_id.eq(project_id))
-        .select((webhooks::id, webhooks::events))
-        .load(c)?;
-    let wanted: Vec<String> = hooks
-        .into_iter()
-        .filter(|(_, events)| parse_events(events).contains(&event))
-        .map(|(id, _)| id)
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let project: String = projects::table.find(project_id).select(projects::key).first(c)?;
-    let data = data(&project);
-    let at = now();
-    let payload = serde_json::json!({
-        "type": event.as_str(),
-        "timestamp": utc(at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": data,
-    })
-    .to_string();
-    for webhook_id in wanted {
-        diesel::insert_into(webhook_deliveries::table)
-            .values((
-                webhook_deliveries::id.eq(new_id()),
-                webhook_deliveries::webhook_id.eq(&webhook_id),
-                webhook_deliveries::event_type.eq(event.as_str()),
-                webhook_deliveries::payload.eq(&payload),
-                webhook_deliveries::created_at.eq(at),
-                webhook_deliveries::state.eq("pending"),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(Some(at)),
-            ))
-            .execute(c)?;
-    }
-    ENQUEUED.with(|f| f.set(true));
-    Ok(())
-}
-
-/// The webhook event an audited change is, if any.
-pub(crate) fn event_of(action: AuditAction) -> Option<EventType> {
-    Some(match action {
-        AuditAction::TokenGenerate => EventType::TokenCreated,
-        AuditAction::TokenSecretRegenerate => EventType::TokenSecretRegenerated,
-        AuditAction::TokenDelete => EventType::TokenDeleted,
-        AuditAction::TokenRevoke => EventType::TokenRevoked,
-        AuditAction::TokenProductsSync => EventType::TokenProductsSynced,
-        AuditAction::ProjectUpdate => EventType::SubscriptionChanged,
-        AuditAction::ProjectCreate
-        | AuditAction::ServiceUserCreate
-        | AuditAction::ServiceUserDelete
-        | AuditAction::WebhookCreate
-        | AuditAction::WebhookDelete
-        | AuditAction::WebhookSecretRotate => return None,
-    })
 }

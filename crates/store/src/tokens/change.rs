@@ -33,7 +33,7 @@ impl Store {
         ends: Option<Option<NaiveDate>>,
     ) -> Result<(Token, PlainSecret)> {
         let secret = PlainSecret::generate();
-        let token = self.write(|c| {
+        let token = self.write(|c, fx| {
             let row = lock_for(c, actor, id, Operation::RegenerateSecret)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             let kind = TokenKind::parse(&row.kind).unwrap_or_default();
@@ -58,8 +58,8 @@ impl Store {
                     tokens::expires_on.eq(expires_on),
                 ))
                 .execute(c)?;
-            publish(c, &self.node, &Change::Token(row.id.clone()))?;
-            publish(c, &self.node, &Change::Digest(secret.digest()))?;
+            fx.changed(Change::Token(row.id.clone()));
+            fx.changed(Change::Digest(secret.digest()));
             let mut details = serde_json::json!({ "registry_username": row.registry_username });
             if expires_on != row.expires_on {
                 details["expires_on"] = serde_json::json!(expires_on);
@@ -67,6 +67,7 @@ impl Store {
             }
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::TokenSecretRegenerate,
@@ -77,25 +78,25 @@ impl Store {
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })?;
-        self.announce(&[Change::Token(token.id.clone()), Change::Digest(secret.digest())]);
         Ok((token, secret))
     }
 
     /// Takes a new snapshot of the project's subscription into the token (customer admins).
     pub fn sync_products(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<Token> {
-        self.write(|c| {
+        self.write(|c, fx| {
             let row = lock_for(c, actor, id, Operation::ResyncToken)?;
             let subscription = subscription_of(c, &actor.project_id)?;
             let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             set_products(c, &row.id, &subscription)?;
-            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            fx.changed(Change::Token(row.id.clone()));
             let details = serde_json::json!({
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
             });
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::TokenProductsSync,
@@ -105,28 +106,27 @@ impl Store {
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
-        .inspect(|token| self.announce(&[Change::Token(token.id.clone())]))
     }
 
     /// Deletes the token for good; the audit log keeps that it existed.
     pub fn delete_token(&self, actor: &Actor, origin: &Origin, id: &str) -> Result<()> {
-        self.write(|c| {
+        self.write(|c, fx| {
             let row = lock_for(c, actor, id, Operation::DeleteToken)?;
             retire(c, &row.id, Retired::Deleted)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
-            publish(c, &self.node, &Change::Token(row.id.clone()))?;
+            fx.changed(Change::Token(row.id.clone()));
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::TokenDelete,
                 Target::token(&row.id, &row.name),
                 details,
             )?;
-            Ok(row.id)
+            Ok(())
         })
-        .map(|deleted| self.announce(&[Change::Token(deleted)]))
     }
 }

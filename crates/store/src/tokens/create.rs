@@ -18,7 +18,7 @@ impl Store {
         };
         policy::check(actor, op, policy::Target::Project)?;
         let secret = PlainSecret::generate();
-        let result = self.write(|c| {
+        let result = self.write(|c, fx| {
             let (user_id, service_user) = match target {
                 TokenTarget::User => (Some(actor.user_id.clone()), None),
                 TokenTarget::Service(id) => {
@@ -73,7 +73,7 @@ impl Store {
                 ))
                 .execute(c)?;
             set_products(c, &id, &subscription)?;
-            publish(c, &self.node, &Change::Digest(secret.digest()))?;
+            fx.changed(Change::Digest(secret.digest()));
             let details = serde_json::json!({
                 "kind": kind,
                 "created_for": service_user.as_ref().map_or(actor.name.as_str(), |s| s.1.as_str()),
@@ -82,6 +82,7 @@ impl Store {
             });
             record(
                 c,
+                fx,
                 actor,
                 origin,
                 AuditAction::TokenGenerate,
@@ -94,10 +95,7 @@ impl Store {
         match result {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::NameTaken("token")),
             Err(e) => Err(e),
-            Ok(token) => {
-                self.announce(&[Change::Digest(secret.digest())]);
-                Ok((token, secret))
-            }
+            Ok(token) => Ok((token, secret)),
         }
     }
 }

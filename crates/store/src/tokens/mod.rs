@@ -12,7 +12,7 @@ pub use list::{TokenFilter, TokenQuery};
 use view::hydrate;
 
 use crate::audit::{record, Target};
-use crate::gateway::{publish, Change};
+use crate::change::Change;
 use crate::policy::{self, Operation, TokenScope};
 use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_last_use, token_products, tokens, users};
