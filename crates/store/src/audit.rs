@@ -2,116 +2,134 @@
 
 use crate::cursor::{self, PageQuery};
 use crate::schema::audit_events;
-use crate::unit::Effects;
 use crate::{new_id, now, utc, Actor, DbConn, Origin, Result, Store};
 use diesel::prelude::*;
 use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
 
 /// What a change was done to.
-pub(crate) struct Target<'a> {
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
     pub kind: &'static str,
-    pub id: &'a str,
-    pub name: &'a str,
+    pub id: String,
+    pub name: String,
 }
 
-impl<'a> Target<'a> {
-    pub fn token(id: &'a str, name: &'a str) -> Target<'a> {
+impl Target {
+    fn new(kind: &'static str, id: &str, name: &str) -> Target {
         Target {
-            kind: "token",
-            id,
-            name,
+            kind,
+            id: id.to_owned(),
+            name: name.to_owned(),
         }
+    }
+
+    pub fn token(id: &str, name: &str) -> Target {
+        Target::new("token", id, name)
     }
 
     /// A project, named by its key.
-    pub fn project(key: &'a str, name: &'a str) -> Target<'a> {
-        Target {
-            kind: "project",
-            id: key,
-            name,
-        }
+    pub fn project(key: &str, name: &str) -> Target {
+        Target::new("project", key, name)
     }
 
     /// A webhook, named by its URL.
-    pub fn webhook(id: &'a str, url: &'a str) -> Target<'a> {
-        Target {
-            kind: "webhook",
-            id,
-            name: url,
-        }
+    pub fn webhook(id: &str, url: &str) -> Target {
+        Target::new("webhook", id, url)
     }
 
-    pub fn service_user(id: &'a str, name: &'a str) -> Target<'a> {
-        Target {
-            kind: "service_user",
-            id,
-            name,
+    pub fn service_user(id: &str, name: &str) -> Target {
+        Target::new("service_user", id, name)
+    }
+}
+
+/// One event of the audit log, as a change records it in its unit of work
+/// ([`crate::unit::Effects::audit`]); written, with the webhook deliveries it makes, in the
+/// change's own transaction before it commits.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    project_id: String,
+    by: (String, String),
+    origin: Origin,
+    action: AuditAction,
+    target: Target,
+    details: serde_json::Value,
+}
+
+impl Entry {
+    /// An event of the actor's project, by the actor.
+    pub fn of(
+        actor: &Actor,
+        origin: &Origin,
+        action: AuditAction,
+        target: Target,
+        details: serde_json::Value,
+    ) -> Entry {
+        Entry::by(
+            &actor.project_id,
+            (&actor.user_id, &actor.name),
+            origin,
+            action,
+            target,
+            details,
+        )
+    }
+
+    /// An event of `project_id` by someone who need not be of the project (an operator, a
+    /// reporter): `by` is their id and name.
+    pub fn by(
+        project_id: &str,
+        by: (&str, &str),
+        origin: &Origin,
+        action: AuditAction,
+        target: Target,
+        details: serde_json::Value,
+    ) -> Entry {
+        Entry {
+            project_id: project_id.to_owned(),
+            by: (by.0.to_owned(), by.1.to_owned()),
+            origin: origin.clone(),
+            action,
+            target,
+            details,
         }
     }
 }
 
-pub(crate) fn record(
-    c: &mut DbConn,
-    fx: &mut Effects,
-    actor: &Actor,
-    origin: &Origin,
-    action: AuditAction,
-    target: Target<'_>,
-    details: serde_json::Value,
-) -> Result<()> {
-    record_by(
-        c,
-        fx,
-        &actor.project_id,
-        (&actor.user_id, &actor.name),
-        origin,
-        action,
-        target,
-        details,
-    )
-}
-
-/// An event of `project_id` by someone who need not be of the project (an operator): `by` is
-/// their id and name. A change that webhooks may be told of goes to the outbox with it.
-pub(crate) fn record_by(
-    c: &mut DbConn,
-    fx: &mut Effects,
-    project_id: &str,
-    by: (&str, &str),
-    origin: &Origin,
-    action: AuditAction,
-    target: Target<'_>,
-    details: serde_json::Value,
-) -> Result<()> {
-    let id = new_id();
-    if let Some(event) = crate::outbox::event_of(action) {
-        crate::outbox::enqueue(c, fx, project_id, event, |project| {
-            serde_json::json!({
-                "project": project,
-                "actor": { "id": by.0, "name": by.1 },
-                "target": { "type": target.kind, "id": target.id, "name": target.name },
-                "details": &details,
-                "audit_event_id": &id,
-            })
-        })?;
+/// Writes the entries, and the outbox's deliveries of those that webhooks may be told of;
+/// whether any delivery was written.
+pub(crate) fn write(c: &mut DbConn, entries: &[Entry]) -> Result<bool> {
+    let mut enqueued = false;
+    for e in entries {
+        let id = new_id();
+        if let Some(event) = crate::outbox::event_of(e.action) {
+            enqueued |= crate::outbox::enqueue(c, &e.project_id, event, |project| {
+                serde_json::json!({
+                    "project": project,
+                    "actor": { "id": &e.by.0, "name": &e.by.1 },
+                    "target": { "type": e.target.kind, "id": &e.target.id, "name": &e.target.name },
+                    "details": &e.details,
+                    "audit_event_id": &id,
+                })
+            })?;
+        }
+        diesel::insert_into(audit_events::table)
+            .values((
+                audit_events::id.eq(&id),
+                audit_events::project_id.eq(&e.project_id),
+                audit_events::occurred_at.eq(now()),
+                audit_events::actor_id.eq(&e.by.0),
+                audit_events::actor_name.eq(&e.by.1),
+                audit_events::action.eq(e.action.as_str()),
+                audit_events::target_type.eq(e.target.kind),
+                audit_events::target_id.eq(&e.target.id),
+                audit_events::target_name.eq(&e.target.name),
+                audit_events::request_id.eq(&e.origin.request_id),
+                audit_events::client_address.eq(e.origin.client_address.as_deref()),
+                audit_events::details.eq(Some(e.details.to_string())),
+            ))
+            .execute(c)?;
     }
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(&id),
-            audit_events::project_id.eq(project_id),
-            audit_events::occurred_at.eq(now()),
-            audit_events::actor_id.eq(by.0),
-            audit_events::actor_name.eq(by.1),
-            audit_events::action.eq(action.as_str()),
-            audit_events::target_type.eq(target.kind),
-            audit_events::target_id.eq(target.id),
-            audit_events::target_name.eq(target.name),
-            audit_events::request_id.eq(&origin.request_id),
-            audit_events::client_address.eq(origin.client_address.as_deref()),
-            audit_events::details.eq(Some(details.to_string())),
-        ))
-        .execute(c)?;
-    Ok(())
+    Ok(enqueued)
 }
 
 #[derive(Queryable, Selectable)]

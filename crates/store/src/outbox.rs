@@ -4,7 +4,6 @@
 //! commit.
 
 use crate::schema::{projects, webhook_deliveries, webhooks};
-use crate::unit::Effects;
 use crate::{new_id, now, utc, DbConn, Result};
 use diesel::prelude::*;
 use tollgate_model::{AuditAction, EventType};
@@ -17,13 +16,13 @@ pub(crate) fn parse_events(text: &str) -> Vec<EventType> {
 /// Writes one delivery of `event` to each webhook of the project that wants it, in the
 /// caller's transaction: `data` makes the payload's data from the project's key, only when a
 /// webhook wants the event (most changes are in projects without one). It never holds a secret.
+/// Whether a delivery was written.
 pub(crate) fn enqueue(
     c: &mut DbConn,
-    fx: &mut Effects,
     project_id: &str,
     event: EventType,
     data: impl FnOnce(&str) -> serde_json::Value,
-) -> Result<()> {
+) -> Result<bool> {
     let hooks: Vec<(String, String)> = webhooks::table
         .filter(webhooks::project_id.eq(project_id))
         .select((webhooks::id, webhooks::events))
@@ -34,7 +33,7 @@ pub(crate) fn enqueue(
         .map(|(id, _)| id)
         .collect();
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let project: String = projects::table.find(project_id).select(projects::key).first(c)?;
     let data = data(&project);
@@ -59,8 +58,7 @@ pub(crate) fn enqueue(
             ))
             .execute(c)?;
     }
-    fx.enqueued();
-    Ok(())
+    Ok(true)
 }
 
 /// The webhook event an audited change is, if any.

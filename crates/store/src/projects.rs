@@ -1,7 +1,7 @@
 //! Projects and their subscription, as operators manage them (`/api/v1/projects`, and
 //! `tollgate project` on the host).
 
-use crate::audit::{record_by, Target};
+use crate::audit::{Entry, Target};
 use crate::change::Change;
 use crate::schema::{products, projects, subscription_products, token_products, tokens};
 use crate::{new_id, now, DbConn, Operator, Origin, Result, Store, StoreError};
@@ -168,16 +168,14 @@ impl Store {
             } else {
                 AuditAction::ProjectCreate
             };
-            record_by(
-                c,
-                fx,
+            fx.audit(Entry::by(
                 &project_id,
                 (&by.id, &by.name),
                 origin,
                 action,
                 Target::project(key, &after.project.name),
                 details,
-            )?;
+            ));
             fx.changed(Change::Project(key.to_owned()));
             Ok(ProjectPut {
                 created: before.is_none(),

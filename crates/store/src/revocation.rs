@@ -1,7 +1,7 @@
 //! Leaked-secret revocation: anyone who finds a secret where it should not be reports it, and
 //! the token it belongs to stops working at once, on every node, until it is re-generated.
 
-use crate::audit::{record_by, Target};
+use crate::audit::{Entry, Target};
 use crate::change::Change;
 use crate::schema::tokens;
 use crate::secret::SecretDigest;
@@ -68,16 +68,14 @@ impl Store {
                     continue;
                 }
                 let details = serde_json::json!({ "reason": by.reason, "registry_username": registry_username });
-                record_by(
-                    c,
-                    fx,
+                fx.audit(Entry::by(
                     &project_id,
                     (&by.id, &by.name),
                     origin,
                     AuditAction::TokenRevoke,
                     Target::token(&id, &name),
                     details,
-                )?;
+                ));
                 fx.changed(Change::Token(id.clone()));
                 revoked.push(id);
             }

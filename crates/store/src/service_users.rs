@@ -1,6 +1,6 @@
 //! Service users: a project's service accounts, managed by customer admins.
 
-use crate::audit::{record, Target as AuditTarget};
+use crate::audit::{Entry, Target as AuditTarget};
 use crate::policy::{self, Operation, Target};
 use crate::schema::{service_users, tokens, users};
 use crate::{is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
@@ -50,15 +50,13 @@ impl Store {
                 ))
                 .execute(c)?;
             let details = serde_json::json!({ "description": description });
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::ServiceUserCreate,
                 AuditTarget::service_user(&id, name.as_str()),
                 details,
-            )?;
+            ));
             Ok(load(c, &actor.project_id, Some(&id))?.remove(0))
         });
         match result {
@@ -81,15 +79,13 @@ impl Store {
                 return Err(StoreError::ServiceUserHasTokens(found.token_count));
             }
             diesel::delete(service_users::table.find(&found.id)).execute(c)?;
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::ServiceUserDelete,
                 AuditTarget::service_user(&found.id, &found.name),
                 serde_json::json!({}),
-            )?;
+            ));
             Ok(())
         })
     }

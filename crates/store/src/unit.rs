@@ -7,6 +7,7 @@
 //!
 //! A new mutation declares here, in its own transaction, what it changed: nothing else does it.
 
+use crate::audit::Entry;
 use crate::change::{Change, ChangeListener, CHANNEL};
 use crate::{DbConn, Result, Store};
 use diesel::prelude::*;
@@ -15,11 +16,17 @@ use std::sync::Arc;
 /// What a change did beyond its rows, gathered while its transaction runs.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
+    audit: Vec<Entry>,
     changes: Vec<Change>,
     enqueued: bool,
 }
 
 impl Effects {
+    /// An event of the audit log (and, through the outbox, of the webhooks that want it).
+    pub(crate) fn audit(&mut self, entry: Entry) {
+        self.audit.push(entry);
+    }
+
     /// Cached answers that this change makes stale, on every node.
     pub(crate) fn changed(&mut self, change: Change) {
         if !self.changes.contains(&change) {
@@ -32,9 +39,13 @@ impl Effects {
         self.enqueued = true;
     }
 
-    /// Inside the transaction, last: the other nodes are told (PostgreSQL delivers a
-    /// notification when, and only if, its transaction commits; SQLite has one node).
-    fn publish(&self, c: &mut DbConn, node: &str) -> Result<()> {
+    /// Inside the transaction, last: the audit events and their deliveries are written, and
+    /// the other nodes are told (PostgreSQL delivers a notification when, and only if, its
+    /// transaction commits; SQLite has one node).
+    fn finish(&mut self, c: &mut DbConn, node: &str) -> Result<()> {
+        if crate::audit::write(c, &self.audit)? {
+            self.enqueued = true;
+        }
         if let DbConn::Pg(_) = c {
             for change in &self.changes {
                 diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -70,7 +81,7 @@ impl Store {
                 }
                 let mut effects = Effects::default();
                 let out = f(c, &mut effects)?;
-                effects.publish(c, &self.node)?;
+                effects.finish(c, &self.node)?;
                 Ok((out, effects))
             })
         });

@@ -4,7 +4,7 @@
 //! lease (a compare-and-set on the row), send them, and record the outcome only while they
 //! still hold the lease: two nodes never send one delivery at the same time.
 
-use crate::audit::{record, Target as AuditTarget};
+use crate::audit::{Entry, Target as AuditTarget};
 use crate::cursor::{self, PageQuery};
 use crate::outbox::parse_events;
 use crate::policy::{self, Operation, Target};
@@ -197,15 +197,13 @@ impl Store {
                 ))
                 .execute(c)?;
             let details = serde_json::json!({ "url": url, "events": events });
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::WebhookCreate,
                 AuditTarget::webhook(&id, url),
                 details,
-            )?;
+            ));
             find(c, actor, &id).map(WebhookRow::into_api)
         })
     }
@@ -218,15 +216,14 @@ impl Store {
             diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(&found.id)))
                 .execute(c)?;
             diesel::delete(webhooks::table.filter(webhooks::id.eq(&found.id))).execute(c)?;
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::WebhookDelete,
                 AuditTarget::webhook(&found.id, &found.url),
                 serde_json::json!({}),
-            )
+            ));
+            Ok(())
         })
     }
 
@@ -257,15 +254,13 @@ impl Store {
                     webhooks::previous_secret_until.eq(until),
                 ))
                 .execute(c)?;
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::WebhookSecretRotate,
                 AuditTarget::webhook(&found.id, &found.url),
                 serde_json::json!({ "previous_secret_until": until.map(utc) }),
-            )?;
+            ));
             find(c, actor, &found.id).map(WebhookRow::into_api)
         })
     }
@@ -577,7 +572,9 @@ impl Store {
                             serde_json::json!({ "project": key, "project_name": name, "end_date": end, "days_left": days_left }),
                         ),
                     };
-                    crate::outbox::enqueue(c, fx, &id, event, |_| data)?;
+                    if crate::outbox::enqueue(c, &id, event, |_| data)? {
+                        fx.enqueued();
+                    }
                     sent += 1;
                 }
             }
@@ -612,7 +609,9 @@ impl Store {
                             serde_json::json!({ "project": key, "token": token, "expires_on": own, "days_left": days_left }),
                         ),
                     };
-                    crate::outbox::enqueue(c, fx, &project_id, event, |_| data)?;
+                    if crate::outbox::enqueue(c, &project_id, event, |_| data)? {
+                        fx.enqueued();
+                    }
                     sent += 1;
                 }
             }

@@ -12,6 +12,7 @@ mod gateway;
 mod integrators;
 mod logs;
 mod me;
+mod mutations;
 mod nodes;
 mod oidc;
 mod openapi;

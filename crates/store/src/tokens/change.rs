@@ -65,15 +65,13 @@ impl Store {
                 details["expires_on"] = serde_json::json!(expires_on);
                 details["expires_on_before"] = serde_json::json!(row.expires_on);
             }
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::TokenSecretRegenerate,
                 Target::token(&row.id, &row.name),
                 details,
-            )?;
+            ));
             let subscription = subscription_of(c, &actor.project_id)?;
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
@@ -94,15 +92,13 @@ impl Store {
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
             });
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::TokenProductsSync,
                 Target::token(&row.id, &row.name),
                 details,
-            )?;
+            ));
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
@@ -117,15 +113,13 @@ impl Store {
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
             fx.changed(Change::Token(row.id.clone()));
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::TokenDelete,
                 Target::token(&row.id, &row.name),
                 details,
-            )?;
+            ));
             Ok(())
         })
     }

@@ -80,15 +80,13 @@ impl Store {
                 "products": product_codes(&subscription),
                 "registry_username": registry_username,
             });
-            record(
-                c,
-                fx,
+            fx.audit(Entry::of(
                 actor,
                 origin,
                 AuditAction::TokenGenerate,
                 Target::token(&id, name.as_str()),
                 details,
-            )?;
+            ));
             let row = find_for(c, actor, &id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         });

@@ -11,7 +11,7 @@ mod view;
 pub use list::{TokenFilter, TokenQuery};
 use view::hydrate;
 
-use crate::audit::{record, Target};
+use crate::audit::{Entry, Target};
 use crate::change::Change;
 use crate::policy::{self, Operation, TokenScope};
 use crate::projects::subscription_of;
