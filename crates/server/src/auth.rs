@@ -1,21 +1,16 @@
 //! Bearer JWTs: verified against the issuer's JWKS (found through OpenID Connect discovery
-//! or configured; cached, refetched when an unknown `kid` appears), their claims read through
-//! the configured claim names and role values, then resolved to the acting portal user or
-//! operator.
+//! or configured; cached, refetched when an unknown `kid` appears); what their claims say is
+//! read by [`crate::claims`].
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use crate::claims::{ClaimMap, Identity};
+use crate::error::{unauthenticated, ApiError};
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
-use tollgate_model::{ErrorCode, Role};
-use tollgate_store::policy::Party;
-use tollgate_store::{Actor, Operator, UserClaims};
+use tollgate_model::ErrorCode;
 
 /// Keys are refetched after this long even when every `kid` is known.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -47,140 +42,6 @@ pub fn require_safe_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Which claims carry what, which values of the role claim mean which role, and which tokens
-/// are operators'. A claim name is looked up as it is first (`https://example.com/roles`),
-/// then as a path of dotted parts (`realm_access.roles`). The role claim may be a string or a
-/// list of strings (`groups`, `roles`); when several values map to roles, the wider wins
-/// (customer admin, then customer).
-///
-/// The operator role never comes from the role claim, which a customer's provider may let it
-/// fill (a group it names itself): only from [`Operators`], a trust that customers cannot reach.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimMap {
-    pub project: String,
-    pub role: String,
-    pub name: String,
-    pub email: String,
-    pub roles: Vec<(String, Role)>,
-    pub operators: Operators,
-}
-
-/// Whose bearer tokens are operators': listed subjects (a person's `sub`, or a client-
-/// credentials client's, whose `sub` is its client id), or tokens for an audience of their own.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Operators {
-    pub subjects: Vec<String>,
-    pub audience: Option<String>,
-}
-
-/// The role values when none are configured.
-pub const DEFAULT_ROLE_VALUES: &str = "customer=customer,customer_admin=customer_admin";
-
-impl Default for ClaimMap {
-    fn default() -> ClaimMap {
-        ClaimMap {
-            project: "project".into(),
-            role: "role".into(),
-            name: "name".into(),
-            email: "email".into(),
-            roles: ClaimMap::parse_roles(DEFAULT_ROLE_VALUES).expect("the default role values parse"),
-            operators: Operators::default(),
-        }
-    }
-}
-
-impl ClaimMap {
-    /// `role=value` pairs separated by commas, e.g.
-    /// `customer_admin=tollgate-admins,customer=tollgate-users`; a role may have several values.
-    pub fn parse_roles(text: &str) -> Result<Vec<(String, Role)>, String> {
-        let mut roles = Vec::new();
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (role, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("`{pair}` is not `role=value`"))?;
-            let role = match role.trim() {
-                "operator" => {
-                    return Err(
-                        "`operator` is not read from the role claim, which a customer's identity provider \
-                                may let it fill: name operators with TOLLGATE_OPERATOR_SUBJECTS or \
-                                TOLLGATE_OPERATOR_AUDIENCE"
-                            .into(),
-                    )
-                }
-                other => {
-                    Role::parse(other).ok_or_else(|| format!("`{other}` is not a role (customer or customer_admin)"))?
-                }
-            };
-            let value = value.trim();
-            if value.is_empty() {
-                return Err(format!("`{pair}` gives no claim value"));
-            }
-            roles.push((value.to_owned(), role));
-        }
-        if roles.is_empty() {
-            return Err("no role values given".into());
-        }
-        Ok(roles)
-    }
-
-    /// The widest role that the values of the role claim map to.
-    fn role_of(&self, claim: Option<&Value>) -> Option<Role> {
-        let values: Vec<&str> = match claim? {
-            Value::String(one) => vec![one.as_str()],
-            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-            _ => return None,
-        };
-        self.roles
-            .iter()
-            .filter(|(value, _)| values.contains(&value.as_str()))
-            .map(|(_, role)| *role)
-            .max_by_key(|r| matches!(r, Role::CustomerAdmin))
-    }
-
-    /// Whether a token of `sub` for these audiences is an operator's.
-    fn is_operator(&self, sub: &str, audiences: Option<&Value>) -> bool {
-        let names_audience = |wanted: &str| match audiences {
-            Some(Value::String(one)) => one == wanted,
-            Some(Value::Array(many)) => many.iter().any(|a| a.as_str() == Some(wanted)),
-            _ => false,
-        };
-        self.operators.subjects.iter().any(|s| s == sub)
-            || self.operators.audience.as_deref().is_some_and(names_audience)
-    }
-}
-
-/// A display name or email from the provider, without the characters that reorder or hide
-/// text (Unicode's format characters, Cf: bidirectional controls, zero-width characters, soft
-/// hyphens; and the line and paragraph separators, Zl and Zp), before it is stored or shown.
-pub fn clean_text(text: &str) -> String {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    text.chars()
-        .filter(|c| {
-            !matches!(
-                c.general_category(),
-                GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
-            )
-        })
-        .collect()
-}
-
-/// A claim by its configured name: the name itself, else a path of dotted parts.
-fn claim<'a>(claims: &'a Value, name: &str) -> Option<&'a Value> {
-    if let Some(found) = claims.get(name) {
-        return Some(found);
-    }
-    name.split('.').try_fold(claims, |at, part| at.get(part))
-}
-
-/// A text claim; a list of exactly one text (as group mappers send it) counts as that text.
-fn text_claim(claims: &Value, name: &str) -> Option<String> {
-    match claim(claims, name)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(a) if a.len() == 1 => a[0].as_str().map(str::to_owned),
-        _ => None,
-    }
-}
-
 /// The `iss` a token claims, unverified: only to say why a token is refused.
 fn unverified_issuer(token: &str) -> Option<String> {
     use base64::Engine;
@@ -188,13 +49,6 @@ fn unverified_issuer(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_owned)
-}
-
-/// Who a valid bearer token says the caller is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    Member(UserClaims),
-    Operator(Operator),
 }
 
 /// What OpenID Connect discovery tells about the issuer.
@@ -267,10 +121,6 @@ fn keys_unavailable() -> ApiError {
         ErrorCode::Unavailable,
         "the identity provider's keys cannot be fetched; try again shortly",
     )
-}
-
-fn unauthenticated(detail: &str) -> ApiError {
-    ApiError::new(ErrorCode::Unauthenticated, detail)
 }
 
 impl Verifier {
@@ -461,66 +311,7 @@ impl Verifier {
                 self.max_lifetime
             )));
         }
-        let map = &self.claims;
-        if c.sub.is_empty() || c.sub.len() > 255 {
-            return Err(unauthenticated("the bearer token's `sub` claim is empty or too long"));
-        }
-        let operator = map.is_operator(&c.sub, all.get("aud"));
-        let project = text_claim(&all, &map.project).filter(|p| !p.is_empty());
-        let party = match (operator, &project) {
-            (true, Some(_)) => {
-                return Err(unauthenticated(&format!(
-                    "the bearer token is an operator's (TOLLGATE_OPERATOR_SUBJECTS or TOLLGATE_OPERATOR_AUDIENCE) \
-                     and also names a project (`{}`): ambiguous, refused",
-                    map.project
-                )))
-            }
-            (true, None) => Party::Operator,
-            (false, _) => match claim(&all, &map.role) {
-                None => {
-                    return Err(unauthenticated(&format!(
-                        "the bearer token lacks the `{}` claim",
-                        map.role
-                    )))
-                }
-                Some(values) => Party::Member(map.role_of(Some(values)).ok_or_else(|| {
-                    unauthenticated(&format!(
-                        "the bearer token's `{}` claim maps to no role of Tollgate (see TOLLGATE_ROLE_VALUES)",
-                        map.role
-                    ))
-                })?),
-            },
-        };
-        let name = text_claim(&all, &map.name).map(|n| clean_text(&n));
-        let email = text_claim(&all, &map.email).map(|e| clean_text(&e));
-        let project = match party {
-            Party::Operator => None,
-            Party::Member(_) => Some(
-                project
-                    .ok_or_else(|| unauthenticated(&format!("the bearer token lacks the `{}` claim", map.project)))?,
-            ),
-        };
-        let texts = [Some(&c.sub), name.as_ref(), email.as_ref(), project.as_ref()];
-        if texts
-            .into_iter()
-            .flatten()
-            .any(|t| t.len() > 1024 || t.chars().any(char::is_control))
-        {
-            return Err(unauthenticated(
-                "the bearer token's claims contain control characters or are too long",
-            ));
-        }
-        let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| c.sub.clone());
-        let identity = match (party, project) {
-            (Party::Member(role), Some(project_key)) => Identity::Member(UserClaims {
-                id: c.sub,
-                name,
-                email: email.unwrap_or_default(),
-                project_key,
-                role,
-            }),
-            _ => Identity::Operator(Operator { id: c.sub, name }),
-        };
+        let identity = self.claims.identity(c.sub, &all)?;
         Ok((identity, c.exp))
     }
 
@@ -599,77 +390,5 @@ impl Verifier {
         verified.tokens.clear();
         verified.keys_fetched += 1;
         Ok(())
-    }
-}
-
-fn bearer_of(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned())
-}
-
-/// The identity of a request's bearer token.
-async fn identify(state: &AppState, bearer: Option<String>) -> Result<Identity, ApiError> {
-    let token =
-        bearer.ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>` from your identity provider"))?;
-    state.verifier.verify(&token).await
-}
-
-/// The authenticated portal user of a request (an operator is refused: they see nothing
-/// inside a project).
-pub struct Caller(pub Actor);
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let claims = match identify(&state, bearer).await? {
-                Identity::Member(claims) => claims,
-                Identity::Operator(_) => {
-                    return Err(ApiError::new(
-                        ErrorCode::Forbidden,
-                        tollgate_store::policy::OPERATORS_SEE_NO_TOKEN,
-                    ))
-                }
-            };
-            let actor =
-                crate::blocking::store_call(&state.store, crate::blocking::API_PATIENCE, move |s| s.sign_in(&claims))
-                    .await?;
-            Ok(Caller(actor))
-        })
-    }
-}
-
-/// An operator of the vendor: the caller of `/api/v1/projects`.
-pub struct OperatorCaller(pub Operator);
-
-impl FromRequest for OperatorCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<OperatorCaller, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            match identify(&state, bearer).await? {
-                Identity::Operator(operator) => Ok(OperatorCaller(operator)),
-                Identity::Member(claims) => {
-                    use tollgate_store::policy::{allowed, Operation, Target};
-                    allowed(claims.role, Operation::ManageProjects, Target::Project)?;
-                    Err(ApiError::internal(
-                        "the permission table let a project member manage projects",
-                    ))
-                }
-            }
-        })
     }
 }

@@ -24,6 +24,20 @@ fn strict_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// Settings at their defaults, as their declarations below say them (flag, environment
+/// variable, default, help and check are declared once, on the field): the declarations parsed
+/// with no flag given and no environment read. Every `Default` here is this.
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults").no_binary_name(true)).mut_args(|arg| arg.env(None));
+    let matches = command
+        .try_get_matches_from(std::iter::empty::<String>())
+        .expect("every setting's default parses");
+    T::from_arg_matches(&matches).expect("every setting's default parses")
+}
+
+/// Where `tollgate serve` listens unless told: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 /// Where the database is.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DbConfig {
@@ -53,7 +67,7 @@ impl DbConfig {
 }
 
 /// The key that seals recoverable secrets (webhook signing secrets) at rest.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct SecretKeyConfig {
     /// A file holding the key that seals webhook signing secrets in the database (AES-256-GCM):
     /// 32 random bytes in base64 (`openssl rand -base64 32`). Every node of a PostgreSQL
@@ -65,6 +79,12 @@ pub struct SecretKeyConfig {
     /// secrets reseal` has sealed everything anew under the current key.
     #[arg(long, env = "TOLLGATE_SECRET_PREVIOUS_KEY_FILES", value_delimiter = ',')]
     pub secret_previous_key_files: Vec<PathBuf>,
+}
+
+impl Default for SecretKeyConfig {
+    fn default() -> Self {
+        defaults()
+    }
 }
 
 impl SecretKeyConfig {
@@ -115,7 +135,7 @@ impl SecretKeyConfig {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address and port to listen on.
-    #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = non_empty)]
+    #[arg(long, env = "TOLLGATE_LISTEN", default_value = DEFAULT_LISTEN, value_parser = non_empty)]
     pub listen: String,
     #[command(flatten)]
     pub db: DbConfig,
@@ -180,6 +200,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     #[command(flatten)]
     pub webhooks: WebhookConfig,
+    #[command(flatten)]
+    pub housekeeping: HousekeepingConfig,
     /// The clock of the expiry reminders; the system's, moved only by tests.
     #[arg(skip)]
     pub clock: crate::clock::Clock,
@@ -208,14 +230,6 @@ pub struct WebhookConfig {
     #[arg(long = "webhook-delivery", env = "TOLLGATE_WEBHOOK_DELIVERY", num_args = 0..=1,
           default_value = "true", default_missing_value = "true", value_parser = strict_bool)]
     pub delivery: bool,
-    /// Days audit events are kept (0: for ever); older ones are deleted in batches.
-    #[arg(long = "audit-retention-days", env = "TOLLGATE_AUDIT_RETENTION_DAYS", default_value_t = 0,
-          value_parser = clap::value_parser!(u32).range(0..=36_500))]
-    pub audit_retention_days: u32,
-    /// Days pulls per day are kept (at least the 30 the API shows).
-    #[arg(long = "usage-retention-days", env = "TOLLGATE_USAGE_RETENTION_DAYS", default_value_t = 30,
-          value_parser = clap::value_parser!(u32).range(30..=36_500))]
-    pub usage_retention_days: u32,
     /// How often the expiry reminders are looked for, in milliseconds.
     #[arg(long = "reminder-interval-ms", env = "TOLLGATE_REMINDER_INTERVAL_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
@@ -224,15 +238,31 @@ pub struct WebhookConfig {
 
 impl Default for WebhookConfig {
     fn default() -> Self {
-        WebhookConfig {
-            allow_private: false,
-            timeout_ms: 10_000,
-            retry_schedule: parse_schedule("5s,5m,30m,2h,5h,10h,10h").expect("the default schedule parses"),
-            delivery: true,
-            audit_retention_days: 0,
-            usage_retention_days: 30,
-            reminder_interval_ms: 60_000,
-        }
+        defaults()
+    }
+}
+
+/// Housekeeping: what is kept how long, and how often the node holding the housekeeping lease
+/// deletes what is past it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HousekeepingConfig {
+    /// Days audit events are kept (0: for ever); older ones are deleted in batches.
+    #[arg(long = "audit-retention-days", env = "TOLLGATE_AUDIT_RETENTION_DAYS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub audit_retention_days: u32,
+    /// Days pulls per day are kept (at least the 30 the API shows).
+    #[arg(long = "usage-retention-days", env = "TOLLGATE_USAGE_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(30..=36_500))]
+    pub usage_retention_days: u32,
+    /// How often housekeeping looks for what is past its retention, in milliseconds.
+    #[arg(long = "housekeeping-interval-ms", env = "TOLLGATE_HOUSEKEEPING_INTERVAL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    pub housekeeping_interval_ms: u64,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        defaults()
     }
 }
 
@@ -294,7 +324,7 @@ pub struct OidcConfig {
     /// Which values of the role claim mean which role: `role=value` pairs separated by commas,
     /// roles `customer` and `customer_admin` (e.g.
     /// `customer_admin=tollgate-admins,customer=tollgate-users`). Operators never come from it.
-    #[arg(long, env = "TOLLGATE_ROLE_VALUES", default_value = crate::auth::DEFAULT_ROLE_VALUES,
+    #[arg(long, env = "TOLLGATE_ROLE_VALUES", default_value = crate::claims::DEFAULT_ROLE_VALUES,
           value_parser = non_empty)]
     pub role_values: String,
     /// The subjects (`sub`) of operators' bearer tokens, separated by commas: the vendor's
@@ -311,31 +341,21 @@ pub struct OidcConfig {
 
 impl Default for OidcConfig {
     fn default() -> Self {
-        OidcConfig {
-            client_id: None,
-            scopes: "openid profile email".into(),
-            claim_project: "project".into(),
-            claim_role: "role".into(),
-            claim_name: "name".into(),
-            claim_email: "email".into(),
-            role_values: crate::auth::DEFAULT_ROLE_VALUES.into(),
-            operator_subjects: Vec::new(),
-            operator_audience: None,
-        }
+        defaults()
     }
 }
 
 impl OidcConfig {
     /// The claim names and role values, checked.
-    pub fn claim_map(&self) -> Result<crate::auth::ClaimMap, String> {
-        Ok(crate::auth::ClaimMap {
+    pub fn claim_map(&self) -> Result<crate::claims::ClaimMap, String> {
+        Ok(crate::claims::ClaimMap {
             project: self.claim_project.clone(),
             role: self.claim_role.clone(),
             name: self.claim_name.clone(),
             email: self.claim_email.clone(),
-            roles: crate::auth::ClaimMap::parse_roles(&self.role_values)
+            roles: crate::claims::ClaimMap::parse_roles(&self.role_values)
                 .map_err(|why| format!("TOLLGATE_ROLE_VALUES: {why}"))?,
-            operators: crate::auth::Operators {
+            operators: crate::claims::Operators {
                 subjects: self
                     .operator_subjects
                     .iter()
@@ -415,30 +435,14 @@ pub struct GatewayConfig {
     pub last_used_flush_ms: u64,
     /// Valid tokens a node's cache holds at most (about 1.6 KB each); when full, those not
     /// looked up lately make room.
-    #[arg(long, env = "TOLLGATE_CACHE_MAX_TOKENS", default_value_t = 100_000,
+    #[arg(long, env = "TOLLGATE_CACHE_MAX_TOKENS", default_value_t = crate::gateway::cache::DEFAULT_MAX_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_tokens: u64,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
-        GatewayConfig {
-            clients: Vec::new(),
-            registry_service: "tollgate-registry".into(),
-            token_issuer: "tollgate".into(),
-            token_ttl: 300,
-            token_key_file: None,
-            token_cert_file: None,
-            token_published_cert_files: Vec::new(),
-            token_failures_per_minute: 60,
-            introspect_failures_per_minute: 600,
-            revocation_reports_per_minute: 30,
-            gateway_client_failures_per_minute: 10,
-            failure_budgets: 131_072,
-            forward_auth_proxy: None,
-            last_used_flush_ms: 5000,
-            cache_max_tokens: 100_000,
-        }
+        defaults()
     }
 }
 
@@ -446,30 +450,11 @@ impl Config {
     /// A demo-mode configuration for `listen` and `database_url` with every other setting at
     /// its default.
     pub fn with(listen: &str, data_dir: PathBuf, database_url: Option<String>) -> Config {
-        Config {
-            listen: listen.to_owned(),
-            db: DbConfig {
-                data_dir,
-                database_url,
-                pool_size: 8,
-            },
-            secrets: SecretKeyConfig::default(),
-            registry_host: "localhost:5000".into(),
-            demo: true,
-            issuer: None,
-            jwks_url: None,
-            oidc: OidcConfig::default(),
-            audience: "tollgate".into(),
-            max_bearer_lifetime: 86_400,
-            trusted_proxies: TrustedProxies::default(),
-            client_address_header: AddressHeader::default(),
-            management_listen: None,
-            web_dir: None,
-            workers: None,
-            db_turns: None,
-            gateway: GatewayConfig::default(),
-            webhooks: WebhookConfig::default(),
-            clock: crate::clock::Clock::default(),
-        }
+        let mut config: Config = defaults();
+        config.listen = listen.to_owned();
+        config.db.data_dir = data_dir;
+        config.db.database_url = database_url;
+        config.demo = true;
+        config
     }
 }

@@ -54,6 +54,11 @@ impl ApiError {
     }
 }
 
+/// A refused credential (`401`), saying why.
+pub fn unauthenticated(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, detail)
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.problem.code.as_str(), self.problem.detail)

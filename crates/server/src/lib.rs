@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod caller;
+pub mod claims;
 pub mod client_address;
 pub mod clock;
 pub mod config;
@@ -9,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod housekeeping;
 pub mod keys;
 pub mod leaks;
 pub mod metrics;
@@ -112,6 +115,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .webhooks
         .delivery
         .then(|| webhooks::Sender::start(store.clone(), &config.webhooks, config.clock.clone()));
+    let housekeeper = housekeeping::Housekeeper::start(store.clone(), &config.housekeeping);
     let state = web::Data::new(state::AppState {
         store,
         verifier,
@@ -122,6 +126,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             trusted: config.trusted_proxies.clone(),
             header: config.client_address_header,
         },
+        housekeeper,
         webhooks: state::Webhooks {
             sender,
             allow_private: config.webhooks.allow_private,
@@ -179,7 +184,7 @@ fn management_server(
             .app_data(state.clone())
             .wrap(middleware::security_headers())
             .configure(routes::configure_management_listener)
-            .default_service(web::to(routes::not_found))
+            .default_service(web::to(routes::common::not_found))
     })
     .listen(listener)
     .map_err(|e| StartError::Listen(at, e))?
@@ -211,7 +216,7 @@ fn http_server(
         // With a management listener, metrics are there only: here they are unknown (never
         // the portal's page).
         let app = if management_elsewhere {
-            app.service(web::resource(tollgate_model::paths::METRICS).to(routes::not_found))
+            app.service(web::resource(tollgate_model::paths::METRICS).to(routes::common::not_found))
         } else {
             app.configure(routes::configure_management)
         };
@@ -221,7 +226,7 @@ fn http_server(
                 .app_data(web::Data::new(portal))
                 .app_data(csp.clone())
                 .default_service(web::to(spa::serve)),
-            None => app.default_service(web::to(routes::not_found)),
+            None => app.default_service(web::to(routes::common::not_found)),
         }
     })
     .listen(listener)
@@ -270,12 +275,12 @@ impl Identity {
             Identity::Issuer { issuer, jwks_url } => ((issuer, jwks_url), None),
         };
         let claims = if demo.is_some() {
-            auth::ClaimMap {
-                operators: auth::Operators {
+            claims::ClaimMap {
+                operators: claims::Operators {
                     subjects: Vec::new(),
                     audience: Some(demo::OPERATOR_AUDIENCE.into()),
                 },
-                ..auth::ClaimMap::default()
+                ..claims::ClaimMap::default()
             }
         } else {
             config.oidc.claim_map().map_err(StartError::Config)?

@@ -50,9 +50,12 @@ enum Command {
     /// Exit 0 when the server at the URL is ready (for a container's health check, where there
     /// is no curl).
     Probe {
-        /// The readiness URL. Default: `/readyz` of this host's server at TOLLGATE_LISTEN.
+        /// The readiness URL. Default: `/readyz` of this host's server at `--listen`.
         #[arg(long)]
         url: Option<String>,
+        /// Where this host's server listens (as `tollgate serve` reads it).
+        #[arg(long, env = "TOLLGATE_LISTEN", default_value = tollgate_server::config::DEFAULT_LISTEN)]
+        listen: String,
     },
     /// Registry tokens, through the REST API of a server (TOLLGATE_URL, TOLLGATE_BEARER_TOKEN).
     Tokens {
@@ -89,10 +92,10 @@ enum ProjectCommand {
         #[arg(long = "product")]
         products: Vec<String>,
         /// Cap user tokens' lifetime at this many days (1-3650); default: no cap.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(tollgate_model::MAX_TOKEN_DAYS)))]
         max_token_days: Option<u32>,
         /// Cap service tokens' lifetime at this many days (1-3650); default: no cap.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(tollgate_model::MAX_TOKEN_DAYS)))]
         max_service_token_days: Option<u32>,
     },
     /// List projects with their subscriptions.
@@ -167,7 +170,7 @@ fn main() -> ExitCode {
         Command::Migrate { db } => Store::open(&db.url(), 1)
             .map(|_| eprintln!("tollgate: the database is migrated"))
             .map_err(|e| e.to_string()),
-        Command::Probe { url } => return remotely(probe(url.unwrap_or_else(own_readiness_url))),
+        Command::Probe { url, listen } => return remotely(probe(url.unwrap_or_else(|| readiness_url(&listen)))),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());
             Ok(())
@@ -205,8 +208,7 @@ fn remotely(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 /// `/readyz` of the server this host runs, from the address it listens on.
-fn own_readiness_url() -> String {
-    let listen = std::env::var("TOLLGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+fn readiness_url(listen: &str) -> String {
     let port = listen.rsplit_once(':').map_or("8080", |(_, port)| port);
     let host = match listen.rsplit_once(':').map(|(host, _)| host) {
         Some("0.0.0.0" | "[::]" | "") | None => "127.0.0.1",

@@ -128,12 +128,12 @@ fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<proto::Metric>)
 /// cache results.
 #[derive(Default)]
 struct Hot {
-    /// Per entry of [`crate::routes::GATEWAY_CHECKS`]: its 200 answers (other statuses are
+    /// Per entry of [`tollgate_model::paths::GATEWAY_CHECKS`]: its 200 answers (other statuses are
     /// counted in the vector).
-    gateway_ok: [Striped; crate::routes::GATEWAY_CHECKS.len()],
-    /// Per entry of [`crate::routes::GATEWAY_CHECKS`]: the latency of all its answers (the
+    gateway_ok: [Striped; tollgate_model::paths::GATEWAY_CHECKS.len()],
+    /// Per entry of [`tollgate_model::paths::GATEWAY_CHECKS`]: the latency of all its answers (the
     /// latency's only label is the endpoint, so all of them are one series).
-    gateway_latency: [Striped; crate::routes::GATEWAY_CHECKS.len()],
+    gateway_latency: [Striped; tollgate_model::paths::GATEWAY_CHECKS.len()],
     active: Striped,
     inactive: Striped,
     hits: Striped,
@@ -162,7 +162,7 @@ impl Collector for Gathered {
         let mut requests = self.requests.collect();
         let mut latency = self.latency.collect();
         let hot = &self.hot;
-        for (n, endpoint) in crate::routes::GATEWAY_CHECKS.iter().enumerate() {
+        for (n, endpoint) in tollgate_model::paths::GATEWAY_CHECKS.iter().enumerate() {
             if let Some(f) = requests.first_mut().filter(|_| hot.gateway_ok[n].get() > 0) {
                 f.mut_metric()
                     .push(hot.gateway_ok[n].counter(&[("endpoint", endpoint), ("status", "200")]));
@@ -334,7 +334,10 @@ impl Metrics {
 
     /// One answered request; `endpoint` is the route pattern, never the raw path.
     pub fn request(&self, endpoint: &str, status: &str, seconds: f64) {
-        if let Some(n) = crate::routes::GATEWAY_CHECKS.iter().position(|e| *e == endpoint) {
+        if let Some(n) = tollgate_model::paths::GATEWAY_CHECKS
+            .iter()
+            .position(|e| *e == endpoint)
+        {
             self.hot.gateway_latency[n].observe(seconds);
             if status == "200" {
                 self.hot.gateway_ok[n].inc();
@@ -385,21 +388,21 @@ mod tests {
                 let m = m.clone();
                 std::thread::spawn(move || {
                     for _ in 0..1000 {
-                        m.request(crate::routes::GATEWAY_CHECKS[0], "200", 0.0003);
+                        m.request(tollgate_model::paths::GATEWAY_CHECKS[0], "200", 0.0003);
                         m.cache_lookup(true);
                         m.introspection(true);
                     }
-                    m.request(crate::routes::GATEWAY_CHECKS[0], "200", 2.0);
+                    m.request(tollgate_model::paths::GATEWAY_CHECKS[0], "200", 2.0);
                 })
             })
             .collect();
         for t in threads {
             t.join().unwrap();
         }
-        m.request(crate::routes::GATEWAY_CHECKS[0], "401", 0.001);
+        m.request(tollgate_model::paths::GATEWAY_CHECKS[0], "401", 0.001);
         m.cache_lookup(false);
         let text = m.render();
-        let endpoint = crate::routes::GATEWAY_CHECKS[0];
+        let endpoint = tollgate_model::paths::GATEWAY_CHECKS[0];
         for line in [
             format!(r#"tollgate_http_requests_total{{endpoint="{endpoint}",status="200"}} 4004"#),
             format!(r#"tollgate_http_requests_total{{endpoint="{endpoint}",status="401"}} 1"#),

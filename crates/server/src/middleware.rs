@@ -49,7 +49,7 @@ fn finish<B>(
     let status = res.status();
     // The gateway's checks have static paths, matched by the thousand a second: a success on
     // one of them names its pattern without a second walk through the routes.
-    let gateway_check = crate::routes::GATEWAY_CHECKS
+    let gateway_check = tollgate_model::paths::GATEWAY_CHECKS
         .into_iter()
         .find(|check| status.is_success() && *check == path);
     let pattern = match gateway_check {

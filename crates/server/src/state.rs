@@ -16,6 +16,8 @@ pub struct AppState {
     /// The portal's client at the identity provider, when the portal can sign in with it.
     pub oidc_client: Option<PortalClient>,
     pub webhooks: Webhooks,
+    /// This node's housekeeping (retention), while the server runs.
+    pub housekeeper: std::sync::Arc<crate::housekeeping::Housekeeper>,
 }
 
 /// Webhooks on this node.

@@ -188,8 +188,6 @@ impl Sender {
             timeout: Duration::from_millis(config.timeout_ms),
             schedule: config.retry_schedule.0.clone(),
             reminder_interval: Duration::from_millis(config.reminder_interval_ms),
-            audit_retention_days: config.audit_retention_days,
-            usage_retention_days: config.usage_retention_days,
             clock,
             alive: Arc::downgrade(&sender),
             wake,
@@ -229,8 +227,6 @@ struct Work {
     timeout: Duration,
     schedule: Vec<Duration>,
     reminder_interval: Duration,
-    audit_retention_days: u32,
-    usage_retention_days: u32,
     clock: Clock,
     alive: Weak<Sender>,
     wake: Arc<tokio::sync::Notify>,
@@ -371,17 +367,11 @@ impl Work {
             tick.tick().await;
             let store = self.store.clone();
             let (today, interval) = (self.clock.today(), self.reminder_interval);
-            let (audit_days, usage_days) = (self.audit_retention_days, self.usage_retention_days);
             let done = tokio::task::spawn_blocking(move || {
                 let now = Utc::now().naive_utc();
                 let node = store.node().to_owned();
                 // Held for three rounds: a node that stops leaves the work to another soon.
                 if store.take_lease("expiry-reminders", &node, now, now + interval * 3)? {
-                    // Housekeeping on the same node: the retention of usage and audit events.
-                    store.prune_usage(now.date() - chrono::Days::new(u64::from(usage_days)))?;
-                    if audit_days > 0 {
-                        store.prune_audit(now.and_utc() - chrono::Duration::days(i64::from(audit_days)))?;
-                    }
                     store.send_expiry_reminders(today).map(Some)
                 } else {
                     Ok(None)

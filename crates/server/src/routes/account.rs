@@ -1,7 +1,7 @@
 //! The caller (`/me`) and the project's audit log.
 
-use super::db;
-use crate::auth::Caller;
+use super::common::db;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Result<web
 }
 
 /// The project's audit log, newest first (customer admins).
-#[utoipa::path(get, operation_id = "listAuditEvents", path = paths::AUDIT_EVENTS, tag = "audit", security(("bearer" = [])), params(super::PageParams),
+#[utoipa::path(get, operation_id = "listAuditEvents", path = paths::AUDIT_EVENTS, tag = "audit", security(("bearer" = [])), params(super::common::PageParams),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEvent>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -44,9 +44,9 @@ pub async fn audit_events(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     Caller(actor): Caller,
-    ApiQuery(params): ApiQuery<super::PageParams>,
+    ApiQuery(params): ApiQuery<super::common::PageParams>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let query = params.query()?;
     let page = db(&state, move |store| store.audit_events(&actor, &query)).await?;
-    Ok(super::page_response(&req, page))
+    Ok(super::common::page_response(&req, page))
 }

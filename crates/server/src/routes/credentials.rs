@@ -1,7 +1,7 @@
 //! `/api/v1/credentials/revoke`: leaked secrets reported by anyone (a secret scanner, a
 //! stranger who found one), like GitHub's credential revocation API.
 
-use super::origin;
+use super::common::origin;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub async fn revoke(
         .budget()
         .and_then(|b| state.gateway.revocation_limiter.spend(b, cost))
     {
-        return Ok(super::too_many_problem(wait, "reports"));
+        return Ok(super::common::too_many_problem(wait, "reports"));
     }
     // What is not a Tollgate secret at all is left out before any lookup.
     let digests: Vec<_> = body

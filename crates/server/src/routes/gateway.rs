@@ -17,7 +17,7 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 
 fn rate_limited(state: &AppState, endpoint: &str, wait: std::time::Duration) -> HttpResponse {
     state.gateway.metrics.rate_limited(endpoint);
-    super::too_many_problem(wait, "failed attempts")
+    super::common::too_many_problem(wait, "failed attempts")
 }
 
 fn unauthorized(detail: &str, realm: &str) -> HttpResponse {
@@ -219,7 +219,7 @@ fn refused(state: &AppState, budget: Option<Budget>, endpoint: &str, why: &str, 
     match budget.and_then(|ip| gw.token_limiter.failed(ip)) {
         Some(wait) => {
             gw.metrics.rate_limited(endpoint);
-            super::too_many(wait, "failed attempts", |message| {
+            super::common::too_many(wait, "failed attempts", |message| {
                 registry_refusal(ErrorCode::RateLimited, message, oauth.then_some("invalid_grant"))
             })
         }

@@ -1,8 +1,8 @@
 //! `/api/v1/projects`: projects and their subscriptions, put by the vendor's operators (staff
 //! or the subscription system); and `/api/v1/sign-in`, how the portal signs in.
 
-use super::{db, origin};
-use crate::auth::OperatorCaller;
+use super::common::{db, origin};
+use crate::caller::OperatorCaller;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! `/api/v1/service-users`: a project's service accounts (customer admins).
 
-use super::{db, origin};
-use crate::auth::Caller;
+use super::common::{db, origin};
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;

@@ -1,7 +1,7 @@
 //! `/api/v1/tokens`: generate, list, get, re-generate the secret, re-sync products, delete.
 
-use super::{db, origin, page_limit};
-use crate::auth::Caller;
+use super::common::{db, origin, page_limit};
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
@@ -58,7 +58,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = store_query(p)?;
     let page = db(&state, move |store| store.list_tokens(&actor, &query)).await?;
-    Ok(super::page_response(&req, page))
+    Ok(super::common::page_response(&req, page))
 }
 
 /// Generates a token and its secret; the secret is in this response and never again.

@@ -1,7 +1,7 @@
 //! `/api/v1/webhooks`: where a project's events are sent, and the delivery log (customer admins).
 
-use super::{db, origin};
-use crate::auth::Caller;
+use super::common::{db, origin};
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
@@ -159,7 +159,7 @@ pub async fn delete(
 /// The webhook's delivery log, newest first: each event, its state, the last attempt's
 /// status, error and duration, and the next try.
 #[utoipa::path(get, operation_id = "listWebhookDeliveries", path = paths::WEBHOOK_DELIVERIES, tag = "webhooks", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Webhook id"), super::PageParams),
+    params(("id" = String, Path, description = "Webhook id"), super::common::PageParams),
     responses(
         (status = 200, description = "A page of deliveries", body = Page<WebhookDelivery>,
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, when there is one"))),
@@ -173,12 +173,12 @@ pub async fn deliveries(
     state: web::Data<AppState>,
     Caller(actor): Caller,
     id: web::Path<String>,
-    ApiQuery(params): ApiQuery<super::PageParams>,
+    ApiQuery(params): ApiQuery<super::common::PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let query = params.query()?;
     let id = id.into_inner();
     let page = db(&state, move |store| store.webhook_deliveries(&actor, &id, &query)).await?;
-    Ok(super::page_response(&req, page))
+    Ok(super::common::page_response(&req, page))
 }
 
 /// Sends a delivery again now, with the same message id (`webhook-id`).

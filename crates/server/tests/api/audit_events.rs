@@ -177,3 +177,48 @@ async fn old_audit_events_are_deleted_in_batches_and_recent_ones_stay(db: Db) {
     assert_eq!(left.len(), recent, "the recent events stay");
     assert!(left.iter().all(|e| e["target"]["name"] != "x"));
 }
+
+both_backends!(retention_is_housekeeping_of_its_own_also_where_no_webhook_is_sent);
+
+/// Retention runs as housekeeping of its own, not inside the webhook sender: a node that sends
+/// no webhooks (`TOLLGATE_WEBHOOK_DELIVERY=false`, as every node of a deployment may be) still
+/// deletes audit events and pulls per day past their retention.
+async fn retention_is_housekeeping_of_its_own_also_where_no_webhook_is_sent(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.webhooks.delivery = false;
+        c.housekeeping.audit_retention_days = 30;
+        c.housekeeping.housekeeping_interval_ms = 100;
+    })
+    .await;
+    let alice = app.login("alice").await;
+    let token = app.create_token_id(&alice, "kept").await;
+    let recent = app.audit(&alice).await.len();
+    let year_ago = chrono::Utc::now() - chrono::Duration::days(365);
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, year_ago.timestamp() as u64, 0);
+    app.execute_sql(&format!(
+        "INSERT INTO audit_events (id, project_id, occurred_at, actor_id, actor_name, action, target_type, target_id, target_name, request_id, client_address, details) \
+         VALUES ('{}', (SELECT id FROM projects WHERE key = 'acme'), '{}', 'alice', 'Alice Admin', 'token.generate', 'token', 'x', 'old', 'r', NULL, NULL)",
+        uuid::Uuid::new_v7(ts),
+        year_ago.format("%Y-%m-%d %H:%M:%S%.6f")
+    ));
+    let old_day = (chrono::Utc::now() - chrono::Duration::days(90)).date_naive();
+    app.execute_sql(&format!(
+        "INSERT INTO token_usage (token_id, day, pulls) VALUES ('{token}', '{old_day}', 3)"
+    ));
+    let from = std::time::Instant::now();
+    loop {
+        let left = app.audit(&alice).await;
+        let usage_total = app.get(&alice, &format!("/api/v1/tokens/{token}/usage")).await.ok(200)["total"].clone();
+        let old_usage: Vec<String> = app.stored_usage_days(&token);
+        if left.iter().all(|e| e["target"]["name"] != "old") && old_usage.is_empty() {
+            assert_eq!(left.len(), recent, "the recent events stay");
+            assert_eq!(usage_total, 0);
+            return;
+        }
+        assert!(
+            from.elapsed() < std::time::Duration::from_secs(5),
+            "retention did not run in 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

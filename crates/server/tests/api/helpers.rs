@@ -344,6 +344,22 @@ impl TestApp {
         c
     }
 
+    /// The days of `token`'s rows of pulls per day, as text.
+    pub fn stored_usage_days(&self, token: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            day: String,
+        }
+        let sql = format!("SELECT CAST(day AS TEXT) AS day FROM token_usage WHERE token_id = '{token}'");
+        let rows: Vec<Row> = match self.db {
+            Db::Sqlite => diesel::sql_query(&sql).load(&mut self.sqlite()),
+            Db::Postgres => diesel::sql_query(&sql).load(&mut PgConnection::establish(&self.database_url).unwrap()),
+        }
+        .expect("usage days");
+        rows.into_iter().map(|r| r.day).collect()
+    }
+
     /// What the webhooks table holds in its secret columns now, as text.
     pub fn stored_webhook_secrets(&self) -> Vec<String> {
         #[derive(diesel::QueryableByName)]
