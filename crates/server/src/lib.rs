@@ -373,7 +373,7 @@ fn build_gateway(
         "Write transactions this node has committed",
         move || writes.writes(),
     );
-    let misses = gateway::batch::MissBatcher::start(store.clone())
+    let misses = tollgate_store::batch::MissBatcher::start(store.clone())
         .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?;
     let limiter = |per_minute: u32| {
         gateway::limiter::FailureLimiter::with_capacity(

@@ -241,7 +241,7 @@ impl Store {
     /// What each digest names, in the same order: a statement for the tokens (with their
     /// products, each as of one moment) and one for the digests that name none, however many
     /// digests. A gateway's cache misses that arrive together are looked up together.
-    pub fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
+    pub(crate) fn tokens_by_digests(&self, digests: &[SecretDigest]) -> Result<Vec<SecretLookup>> {
         self.query(|c| lookups(c, digests))
     }
 
@@ -250,7 +250,7 @@ impl Store {
     /// away). A point lookup in the process costs a few page reads: less than handing it to a
     /// lookup thread and waking the caller again. A WAL reader waits for no writer. Several
     /// digests share one read transaction (its locks taken and given back once).
-    pub fn tokens_by_digests_now(&self, digests: &[SecretDigest]) -> Option<Result<Vec<SecretLookup>>> {
+    pub(crate) fn tokens_by_digests_now(&self, digests: &[SecretDigest]) -> Option<Result<Vec<SecretLookup>>> {
         if self.backend() != crate::Backend::Sqlite {
             return None;
         }

@@ -2,6 +2,7 @@
 //! and every query the server makes. Knows nothing of HTTP.
 
 mod audit;
+pub mod batch;
 mod change;
 mod cursor;
 mod db;

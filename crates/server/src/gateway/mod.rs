@@ -1,7 +1,6 @@
 //! The registry gateway's side of Tollgate: secret checks through an invalidated cache, the
 //! gateway clients, rate limiting of failures, `last_used_at`, and registry token signing.
 
-pub mod batch;
 pub mod cache;
 pub mod forward;
 pub mod limiter;
@@ -132,8 +131,8 @@ pub struct Gateway {
     /// The proxy that asks forward auth, by the headers it sets; none: forward auth is off.
     pub forward_proxy: Option<forward::ForwardAuthProxy>,
     pub cache: Arc<TokenCache>,
-    /// Cache misses, looked up together (see [`batch`]).
-    pub misses: batch::MissBatcher,
+    /// Cache misses, looked up together (see [`tollgate_store::batch`]).
+    pub misses: tollgate_store::batch::MissBatcher,
     pub usage: Arc<Usage>,
     pub introspect_limiter: FailureLimiter,
     /// Wrong gateway-client credentials at introspection, per address.

@@ -1,4 +1,5 @@
-//! Cache misses, looked up together. On SQLite, the misses of one worker thread that arrive in
+//! The gateway's cache misses, looked up together, the way each backend is fastest at. On
+//! SQLite, the misses of one worker thread that arrive in
 //! the same turn of its event loop are looked up on that thread, after the requests ready at
 //! that moment have had their turn, in one read transaction when a pooled connection is idle
 //! (`Store::tokens_by_digests_now`: a few page reads in the process, less than a hand-over to
@@ -9,13 +10,13 @@
 //! instead of each miss queueing for the blocking pool and a pooled connection. A queued miss
 //! whose caller gave up (its patience ran out while the database was slow) is not looked up.
 
+use crate::secret::SecretDigest;
+use crate::{Backend, SecretLookup, Store, StoreError};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-use tollgate_store::secret::SecretDigest;
-use tollgate_store::{Backend, SecretLookup, Store, StoreError};
 
 /// The most digests one statement asks for.
 pub const MAX_BATCH: usize = 64;
@@ -56,7 +57,8 @@ impl MissBatcher {
         })
     }
 
-    /// What the digest names, looked up with whatever misses are waiting beside it.
+    /// What the digest names, looked up with whatever misses are waiting beside it. Called
+    /// within a local task set (an actix-web worker) when the backend is SQLite.
     pub async fn lookup(&self, digest: SecretDigest) -> Result<SecretLookup, StoreError> {
         let (reply, answer) = oneshot::channel();
         if self.store.backend() == Backend::Sqlite {
@@ -67,9 +69,10 @@ impl MissBatcher {
                 first
             });
             if first {
-                // A task of its own, which a caller that gives up cannot cancel.
+                // A task of its own on this thread (the caller's, a worker's local set), which a
+                // caller that gives up cannot cancel.
                 let this = self.clone();
-                actix_web::rt::spawn(async move {
+                tokio::task::spawn_local(async move {
                     // After the requests ready on this thread now: their misses join this round.
                     tokio::task::yield_now().await;
                     this.round();
