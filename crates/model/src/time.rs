@@ -38,6 +38,12 @@ pub(crate) fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Na
     }
 }
 
+/// An instant as RFC 3339 with microseconds, always the same length (so that its text sorts as
+/// its time).
+pub(crate) fn micros<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }

@@ -1,8 +1,8 @@
 //! Webhooks of a project: what customer admins register, the events Tollgate sends them, and
 //! the delivery log. Deliveries follow the Standard Webhooks specification.
 
-use crate::UserRef;
-use chrono::{DateTime, Utc};
+use crate::{AuditTarget, UserRef};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
@@ -180,4 +180,86 @@ pub struct WebhookDelivery {
     /// does not read it: its bundle is smaller without.)
     #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub payload: serde_json::Value,
+}
+
+/// The body of every delivery (Standard Webhooks): the event's type, when it happened, and what
+/// it is about. No delivery carries a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookMessage {
+    #[serde(rename = "type")]
+    pub event: EventType,
+    /// When it happened (RFC 3339, microseconds).
+    #[serde(serialize_with = "crate::time::micros", deserialize_with = "crate::time::instant")]
+    pub timestamp: DateTime<Utc>,
+    pub data: EventData,
+}
+
+/// What an event is about, by its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(untagged)]
+pub enum EventData {
+    /// `token.created`, `token.secret_regenerated`, `token.deleted`, `token.revoked`,
+    /// `token.products_synced`, `subscription.changed`.
+    Change(ChangeEvent),
+    /// `subscription.expiring`, `subscription.expired`.
+    Subscription(SubscriptionNotice),
+    /// `token.expiring`, `token.expired`.
+    Token(TokenNotice),
+}
+
+/// A change made in a project, as its audit event records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEvent {
+    /// The project's key.
+    pub project: String,
+    /// Who made it: a user of the project, an operator, or a leak report.
+    pub actor: UserRef,
+    pub target: AuditTarget,
+    /// What changed, as in the audit log (`details`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+    /// The audit event that records it.
+    pub audit_event_id: String,
+}
+
+/// A subscription's end comes closer (30, 7 and 1 days before) or has passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionNotice {
+    pub project: String,
+    pub project_name: String,
+    /// The subscription's last day.
+    #[serde(deserialize_with = "crate::time::date")]
+    pub end_date: NaiveDate,
+    /// Days until that day (absent once it has passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+}
+
+/// A token's own last day comes closer (30, 7 and 1 days before) or has passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TokenNotice {
+    pub project: String,
+    pub token: NamedRef,
+    /// The token's own last day.
+    #[serde(deserialize_with = "crate::time::date")]
+    pub expires_on: NaiveDate,
+    /// Days until that day (absent once it has passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+}
+
+/// Something named: its id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
 }

@@ -57,6 +57,8 @@ use utoipa::{Modify, OpenApi};
     components(
         schemas(tollgate_model::ErrorCode, tollgate_model::Problem),
         schemas(tollgate_model::TokenSort),
+        schemas(tollgate_model::WebhookMessage, tollgate_model::EventData, tollgate_model::ChangeEvent,
+            tollgate_model::SubscriptionNotice, tollgate_model::TokenNotice, tollgate_model::NamedRef),
         responses(
             crate::routes::problems::Unauthenticated,
             crate::routes::problems::NotFound,
@@ -196,7 +198,66 @@ fn refined(service: &str) -> Value {
         { "if": { "properties": { "grant_type": { "const": "refresh_token" } } },
           "then": { "required": ["refresh_token"] } }
     ]);
+    doc["webhooks"] = webhooks();
     doc
+}
+
+/// The OpenAPI 3.1 `webhooks`: what Tollgate POSTs to a registered webhook for each event, as
+/// the model types say it, signed as Standard Webhooks asks.
+fn webhooks() -> Value {
+    use tollgate_model::EventType;
+    let headers = json!([
+        { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "The delivery's id, the same on every attempt: deduplicate on it" },
+        { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" },
+          "description": "When this attempt was signed, in seconds since the epoch" },
+        { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the signing secret; two, space-separated, during a rotation's overlap" },
+    ]);
+    let mut hooks = serde_json::Map::new();
+    for event in EventType::ALL {
+        let data = match event {
+            EventType::SubscriptionExpiring | EventType::SubscriptionExpired => "SubscriptionNotice",
+            EventType::TokenExpiring | EventType::TokenExpired => "TokenNotice",
+            EventType::TokenCreated
+            | EventType::TokenSecretRegenerated
+            | EventType::TokenDeleted
+            | EventType::TokenRevoked
+            | EventType::TokenProductsSynced
+            | EventType::SubscriptionChanged => "ChangeEvent",
+        };
+        let name = event.as_str();
+        let operation = name
+            .split(['.', '_'])
+            .enumerate()
+            .map(|(n, part)| match n {
+                0 => part.to_owned(),
+                _ => part[..1].to_uppercase() + &part[1..],
+            })
+            .collect::<String>();
+        let schema = json!({
+            "allOf": [{ "$ref": "#/components/schemas/WebhookMessage" }],
+            "properties": {
+                "type": { "const": name },
+                "data": { "$ref": format!("#/components/schemas/{data}") },
+            },
+        });
+        hooks.insert(
+            name.to_owned(),
+            json!({ "post": {
+                "operationId": format!("{operation}Event"),
+                "tags": ["webhooks"],
+                "summary": format!("The `{name}` event"),
+                "parameters": headers,
+                "requestBody": { "required": true, "content": { "application/json": { "schema": schema } } },
+                "responses": {
+                    "2XX": { "description": "Received: the delivery is done" },
+                    "default": { "description": "Anything else (or no answer in time): retried on the schedule, then failed" },
+                },
+            } }),
+        );
+    }
+    Value::Object(hooks)
 }
 
 /// A problem as an operation answers it with `status`: the error code its description names

@@ -4,7 +4,7 @@ use crate::cursor::{self, PageQuery};
 use crate::schema::audit_events;
 use crate::{new_id, now, utc, Actor, DbConn, Origin, Result, Store};
 use diesel::prelude::*;
-use tollgate_model::{AuditAction, AuditEvent, AuditTarget, Page, UserRef};
+use tollgate_model::{AuditAction, AuditEvent, AuditTarget, ChangeEvent, EventData, Page, UserRef};
 
 /// What a change was done to.
 #[derive(Debug, Clone)]
@@ -103,12 +103,19 @@ pub(crate) fn write(c: &mut DbConn, entries: &[Entry]) -> Result<bool> {
         let id = new_id();
         if let Some(event) = crate::outbox::event_of(e.action) {
             enqueued |= crate::outbox::enqueue(c, &e.project_id, event, |project| {
-                serde_json::json!({
-                    "project": project,
-                    "actor": { "id": &e.by.0, "name": &e.by.1 },
-                    "target": { "type": e.target.kind, "id": &e.target.id, "name": &e.target.name },
-                    "details": &e.details,
-                    "audit_event_id": &id,
+                EventData::Change(ChangeEvent {
+                    project: project.to_owned(),
+                    actor: UserRef {
+                        id: e.by.0.clone(),
+                        name: e.by.1.clone(),
+                    },
+                    target: AuditTarget {
+                        target_type: e.target.kind.to_owned(),
+                        id: e.target.id.clone(),
+                        name: e.target.name.clone(),
+                    },
+                    details: e.details.clone(),
+                    audit_event_id: id.clone(),
                 })
             })?;
         }

@@ -6,7 +6,7 @@
 use crate::schema::{projects, webhook_deliveries, webhooks};
 use crate::{new_id, now, utc, DbConn, Result};
 use diesel::prelude::*;
-use tollgate_model::{AuditAction, EventType};
+use tollgate_model::{AuditAction, EventData, EventType, WebhookMessage};
 
 /// The events a webhook's `events` column names.
 pub(crate) fn parse_events(text: &str) -> Vec<EventType> {
@@ -21,7 +21,7 @@ pub(crate) fn enqueue(
     c: &mut DbConn,
     project_id: &str,
     event: EventType,
-    data: impl FnOnce(&str) -> serde_json::Value,
+    data: impl FnOnce(&str) -> EventData,
 ) -> Result<bool> {
     let hooks: Vec<(String, String)> = webhooks::table
         .filter(webhooks::project_id.eq(project_id))
@@ -38,12 +38,12 @@ pub(crate) fn enqueue(
     let project: String = projects::table.find(project_id).select(projects::key).first(c)?;
     let data = data(&project);
     let at = now();
-    let payload = serde_json::json!({
-        "type": event.as_str(),
-        "timestamp": utc(at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": data,
-    })
-    .to_string();
+    let message = WebhookMessage {
+        event,
+        timestamp: utc(at),
+        data,
+    };
+    let payload = serde_json::to_string(&message).map_err(|e| crate::StoreError::Unavailable(e.to_string()))?;
     for webhook_id in wanted {
         diesel::insert_into(webhook_deliveries::table)
             .values((

@@ -12,7 +12,10 @@ use crate::schema::{leases, lifecycle_notices, projects, tokens, webhook_deliver
 use crate::{is_id, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use tollgate_model::{AuditAction, DeliveryState, Description, EventType, Page, UserRef, Webhook, WebhookDelivery};
+use tollgate_model::{
+    AuditAction, DeliveryState, Description, EventData, EventType, NamedRef, Page, SubscriptionNotice, TokenNotice,
+    UserRef, Webhook, WebhookDelivery,
+};
 
 /// Webhooks a project may have: each change is sent to every one of them.
 pub const MAX_WEBHOOKS: i64 = 20;
@@ -557,21 +560,26 @@ impl Store {
             let due_projects: Vec<(String, String, String, NaiveDate)> = projects::table
                 .filter(projects::id.eq_any(with_hooks))
                 .filter(projects::subscription_end_date.between(window.0, window.1))
-                .select((projects::id, projects::key, projects::name, projects::subscription_end_date))
+                .select((
+                    projects::id,
+                    projects::key,
+                    projects::name,
+                    projects::subscription_end_date,
+                ))
                 .load(c)?;
             let mut sent = 0;
             for (id, key, name, end) in due_projects {
                 if let Some((notice, days_left)) = remind(c, &id, end, today)? {
-                    let (event, data) = match notice {
-                        Notice::Expired => (
-                            EventType::SubscriptionExpired,
-                            serde_json::json!({ "project": key, "project_name": name, "end_date": end }),
-                        ),
-                        Notice::Expiring(_) => (
-                            EventType::SubscriptionExpiring,
-                            serde_json::json!({ "project": key, "project_name": name, "end_date": end, "days_left": days_left }),
-                        ),
+                    let (event, days_left) = match notice {
+                        Notice::Expired => (EventType::SubscriptionExpired, None),
+                        Notice::Expiring(_) => (EventType::SubscriptionExpiring, Some(days_left)),
                     };
+                    let data = EventData::Subscription(SubscriptionNotice {
+                        project: key,
+                        project_name: name,
+                        end_date: end,
+                        days_left,
+                    });
                     if crate::outbox::enqueue(c, &id, event, |_| data)? {
                         fx.enqueued();
                     }
@@ -598,17 +606,16 @@ impl Store {
                     continue;
                 }
                 if let Some((notice, days_left)) = remind(c, &id, own, today)? {
-                    let token = serde_json::json!({ "id": id, "name": name });
-                    let (event, data) = match notice {
-                        Notice::Expired => (
-                            EventType::TokenExpired,
-                            serde_json::json!({ "project": key, "token": token, "expires_on": own }),
-                        ),
-                        Notice::Expiring(_) => (
-                            EventType::TokenExpiring,
-                            serde_json::json!({ "project": key, "token": token, "expires_on": own, "days_left": days_left }),
-                        ),
+                    let (event, days_left) = match notice {
+                        Notice::Expired => (EventType::TokenExpired, None),
+                        Notice::Expiring(_) => (EventType::TokenExpiring, Some(days_left)),
                     };
+                    let data = EventData::Token(TokenNotice {
+                        project: key,
+                        token: NamedRef { id, name },
+                        expires_on: own,
+                        days_left,
+                    });
                     if crate::outbox::enqueue(c, &project_id, event, |_| data)? {
                         fx.enqueued();
                     }

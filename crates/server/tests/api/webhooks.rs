@@ -206,6 +206,32 @@ async fn signing_secrets_are_sealed_at_rest_and_rotate_with_an_overlap(db: Db) {
     assert!(stored.iter().all(|s| s.starts_with("v1.")), "{stored:?}");
 }
 
+/// A received delivery is what the model's `WebhookMessage` says (every field, nothing more),
+/// of its type, with the data the OpenAPI document's `webhooks` section names for that type.
+fn typed(received: &Value, data: &str) {
+    let message: tollgate_model::WebhookMessage = serde_json::from_value(received["payload"].clone())
+        .unwrap_or_else(|e| panic!("a delivery that is no WebhookMessage ({e}): {received}"));
+    assert_eq!(message.event.as_str(), received["type"].as_str().unwrap());
+    assert_eq!(
+        serde_json::to_value(&message).unwrap(),
+        received["payload"],
+        "read back as sent"
+    );
+    let document: Value = serde_json::from_str(&tollgate_server::openapi::json()).unwrap();
+    let hook = &document["webhooks"][message.event.as_str()]["post"];
+    let schema = &hook["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        schema["properties"]["data"]["$ref"],
+        format!("#/components/schemas/{data}")
+    );
+    let variant = match message.data {
+        tollgate_model::EventData::Change(_) => "ChangeEvent",
+        tollgate_model::EventData::Subscription(_) => "SubscriptionNotice",
+        tollgate_model::EventData::Token(_) => "TokenNotice",
+    };
+    assert_eq!(variant, data, "{received}");
+}
+
 /// The receiver verifies `hook`'s deliveries with `secret`, and also with each of `also`.
 async fn set(receiver: &Receiver, hook: &str, secret: &str, also: &[&str]) {
     receiver
@@ -360,6 +386,7 @@ async fn every_change_reaches_the_webhook_signed_and_without_secrets(db: Db) {
     for r in &got {
         assert_eq!(r["verified"], true, "standardwebhooks verified it: {r}");
         assert_eq!(r["content_type"], "application/json");
+        typed(r, "ChangeEvent");
         assert_eq!(r["payload"]["data"]["project"], "acme");
         for secret in &secrets {
             assert!(
@@ -645,6 +672,14 @@ async fn expiry_reminders_come_30_7_and_1_days_before_and_after_each_once(db: Db
                 .map(|r| {
                     assert_eq!(r["verified"], true);
                     let kind = r["type"].as_str().unwrap().to_owned();
+                    typed(
+                        r,
+                        if kind.starts_with("token") {
+                            "TokenNotice"
+                        } else {
+                            "SubscriptionNotice"
+                        },
+                    );
                     let days = if kind.ends_with("expired") {
                         json!("expired")
                     } else {
