@@ -382,6 +382,36 @@ pub(crate) fn migrate(conn: &mut DbConn) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// `migrations/README.md` pairs each change's migration on SQLite with its twin on
+    /// PostgreSQL (or says why a backend has none): every folder is in the table, and every
+    /// name in the table is a folder.
+    #[test]
+    fn the_migrations_pair_as_this_table_says() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        let table = std::fs::read_to_string(root.join("README.md")).expect("migrations/README.md");
+        let mut named: [Vec<String>; 2] = Default::default();
+        for row in table.lines().filter(|l| l.starts_with('|') && !l.starts_with("|---")).skip(1) {
+            let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+            assert_eq!(cells.len(), 3, "a row of three cells: {row}");
+            assert!(cells[1] != "—" || cells[2] != "—", "a change with no migration: {row}");
+            for (backend, cell) in named.iter_mut().zip(&cells[1..]) {
+                if !cell.starts_with('—') {
+                    backend.extend(cell.split(',').map(|n| n.split_whitespace().next().unwrap_or_default().to_owned()));
+                }
+            }
+        }
+        for (backend, named) in ["sqlite", "postgres"].iter().zip(named) {
+            let mut folders: Vec<String> = std::fs::read_dir(root.join(backend))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            folders.sort();
+            let mut named = named;
+            named.sort();
+            assert_eq!(named, folders, "{backend}: the table and the folders differ");
+        }
+    }
+
     /// Requests' turns: twice the cores by default and never more than the pool's connections,
     /// whatever is asked.
     #[test]
