@@ -1,6 +1,6 @@
 // Browser tests of the portal signing in with a real OpenID Provider: the certified
 // `oidc-provider` package (e2e/oidc/provider.mjs) on a loopback port, and a real `tollgate
-// serve` configured for it as the README says (no demo mode). Debian's chromium through
+// serve` configured for it as docs/identity.md says (no demo mode). Debian's chromium through
 // playwright-core signs in on the provider's own login and consent pages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(real.client(ip("10.9.9.9"), &h), Client::Forwarded(ip("203.0.113.5")));
     }
 
-    /// The README's nginx sets X-Forwarded-For only: a client's own `Forwarded` or `X-Real-IP`
+    /// docs/gateway.md's nginx sets X-Forwarded-For only: a client's own `Forwarded` or `X-Real-IP`
     /// is not read, whatever it says.
     #[test]
     fn headers_other_than_the_named_one_choose_nothing() {

@@ -11,7 +11,7 @@ use tollgate_model::{DemoUser, Name, ProductCode, Project, ProjectKey, Role};
 use tollgate_store::{Operator, Origin, ProductSpec, ProjectSpec, Store, StoreError, UserClaims};
 
 pub const DEMO_ISSUER: &str = "tollgate-demo";
-/// The introspection client of demo mode, documented in the README.
+/// The introspection client of demo mode, documented in the README's demo mode.
 pub const GATEWAY_CLIENT_ID: &str = "registry-gateway";
 pub const GATEWAY_CLIENT_SECRET: &str = "demo-gateway-secret";
 /// The audience of operators' tokens in demo mode: the demo's sign-in never issues it (tests

@@ -390,13 +390,20 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
         let table = std::fs::read_to_string(root.join("README.md")).expect("migrations/README.md");
         let mut named: [Vec<String>; 2] = Default::default();
-        for row in table.lines().filter(|l| l.starts_with('|') && !l.starts_with("|---")).skip(1) {
+        for row in table
+            .lines()
+            .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+            .skip(1)
+        {
             let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
             assert_eq!(cells.len(), 3, "a row of three cells: {row}");
             assert!(cells[1] != "—" || cells[2] != "—", "a change with no migration: {row}");
             for (backend, cell) in named.iter_mut().zip(&cells[1..]) {
                 if !cell.starts_with('—') {
-                    backend.extend(cell.split(',').map(|n| n.split_whitespace().next().unwrap_or_default().to_owned()));
+                    backend.extend(
+                        cell.split(',')
+                            .map(|n| n.split_whitespace().next().unwrap_or_default().to_owned()),
+                    );
                 }
             }
         }

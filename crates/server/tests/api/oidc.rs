@@ -78,7 +78,7 @@ impl Drop for Provider {
     }
 }
 
-/// Tollgate configured for the provider as the README says, Keycloak-style groups.
+/// Tollgate configured for the provider as docs/identity.md says, Keycloak-style groups.
 pub async fn app_for(db: Db, provider: &Provider) -> TestApp {
     app_for_with(db, provider, |_| {}).await
 }

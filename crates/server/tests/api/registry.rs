@@ -414,7 +414,7 @@ async fn nginx_in_front_of_a_registry_without_auth_asks_tollgate_for_every_pull(
 }
 
 /// Caddy from Debian (2.6) in front of a registry without auth, with `forward_auth` as the
-/// README shows it, and also bare (without its lines that drop a client's `X-Original-*`):
+/// docs/gateway.md shows it, and also bare (without its lines that drop a client's `X-Original-*`):
 /// Caddy copies the client's own headers to the auth request, so Tollgate itself must refuse
 /// what a client adds. skopeo pulls what the token grants and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -436,9 +436,9 @@ async fn caddy_in_front_of_a_registry_without_auth_pulls_only_what_a_token_grant
     image_layout(&layout);
     seed(work.path(), &storage, &layout).await;
     let registry = start_registry(work.path(), &storage, "").await;
-    for as_the_readme_shows in [true, false] {
-        let caddy = Caddy::start(work.path(), &registry.addr, &app.base, as_the_readme_shows).await;
-        let pulls = work.path().join(format!("pulls-{as_the_readme_shows}"));
+    for as_documented in [true, false] {
+        let caddy = Caddy::start(work.path(), &registry.addr, &app.base, as_documented).await;
+        let pulls = work.path().join(format!("pulls-{as_documented}"));
         std::fs::create_dir_all(&pulls).unwrap();
         a_tokens_life(&app, &pulls, &caddy.addr, Some(&layout)).await;
         hostile_clients_are_refused(&app, &caddy.addr, &registry.addr).await;
@@ -529,7 +529,20 @@ async fn hostile_clients_are_refused(app: &TestApp, proxy: &str, registry: &str)
     assert_eq!(granted.status().as_u16(), 200, "a granted pull");
 }
 
-/// Caddy (Debian's), `forward_auth` as the README shows it (`as_the_readme_shows`: with the
+/// The first code block of this kind (`nginx`, `caddyfile`) in docs/gateway.md: the
+/// configuration the documentation gives is the one the tests run.
+fn documented(kind: &str) -> String {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/gateway.md")).unwrap();
+    let opening = format!("```{kind}\n");
+    let start = page
+        .find(&opening)
+        .unwrap_or_else(|| panic!("docs/gateway.md has no {kind} block"))
+        + opening.len();
+    let end = start + page[start..].find("```").expect("the block ends");
+    page[start..end].to_owned()
+}
+
+/// Caddy (Debian's), `forward_auth` as docs/gateway.md shows it (`as_documented`: with the
 /// lines that drop a client's `X-Original-*`), in the foreground.
 struct Caddy {
     child: Child,
@@ -548,22 +561,25 @@ impl Caddy {
         clippy::zombie_processes,
         reason = "Caddy kills and waits for the child when it drops"
     )]
-    async fn start(dir: &Path, registry: &str, tollgate: &str, as_the_readme_shows: bool) -> Caddy {
+    async fn start(dir: &Path, registry: &str, tollgate: &str, as_documented: bool) -> Caddy {
         let port = free_port();
         let home = dir.join(format!("caddy-{port}"));
         std::fs::create_dir_all(&home).unwrap();
         let tollgate = tollgate.trim_start_matches("http://");
-        let strip = if as_the_readme_shows {
-            "\t\theader_up -X-Original-Method\n\t\theader_up -X-Original-URI\n"
-        } else {
-            ""
-        };
-        let config = format!(
-            "{{\n\tadmin off\n\tauto_https off\n}}\n\
-             http://127.0.0.1:{port} {{\n\
-             \tforward_auth {tollgate} {{\n\t\turi /auth/forward\n{strip}\t}}\n\
-             \treverse_proxy {registry}\n}}\n"
-        );
+        // The site exactly as docs/gateway.md shows it (or without its `header_up` lines), on a
+        // port of the test's without TLS, its upstreams this test's Tollgate and registry.
+        let site: String = documented("caddyfile")
+            .lines()
+            .filter(|l| as_documented || !l.trim_start().starts_with("header_up"))
+            .map(|l| {
+                l.replace("registry.example.com", &format!("http://127.0.0.1:{port}"))
+                    .replace("tollgate:8080", tollgate)
+                    .replace("registry:5000", registry)
+                    + "\n"
+            })
+            .collect();
+        assert_eq!(site.contains("header_up"), as_documented, "{site}");
+        let config = format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}");
         let file = home.join("Caddyfile");
         std::fs::write(&file, config).unwrap();
         let child = Command::new("caddy")
@@ -587,7 +603,7 @@ impl Caddy {
     }
 }
 
-/// nginx (Debian's), configured as the README shows, in the foreground.
+/// nginx (Debian's), configured as docs/gateway.md shows, in the foreground.
 struct Nginx {
     child: Child,
     addr: String,
@@ -610,24 +626,29 @@ impl Nginx {
         let prefix = dir.join(format!("nginx-{port}"));
         std::fs::create_dir_all(&prefix).unwrap();
         let p = prefix.display();
+        // The server block exactly as docs/gateway.md shows it, on a port of the test's and
+        // without TLS, its upstreams this test's registry and Tollgate.
+        let tollgate = tollgate.trim_start_matches("http://");
+        let documented: String = documented("nginx")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("ssl_certificate"))
+            .map(|l| {
+                l.replace("server 127.0.0.1:5000;", &format!("server {registry};"))
+                    .replace("server 127.0.0.1:8080;", &format!("server {tollgate};"))
+                    .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port};"))
+                    + "\n"
+            })
+            .collect();
+        assert!(
+            documented.contains(&format!("listen 127.0.0.1:{port};")),
+            "{documented}"
+        );
         let config = format!(
             "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
                fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 0;\n\
-                 location /v2/ {{\n      auth_request /_tollgate;\n      auth_request_set $tollgate_error $upstream_http_x_tollgate_error;\n\
-                   error_page 401 = @unauthorized;\n      error_page 403 = @denied;\n\
-                   proxy_pass http://{registry};\n      proxy_set_header Host $http_host;\n    }}\n\
-                 location @unauthorized {{\n      default_type application/json;\n\
-                   add_header WWW-Authenticate 'Basic realm=\"tollgate registry\"' always;\n\
-                   return 401 '{{\"errors\":[{{\"code\":\"UNAUTHORIZED\",\"message\":\"$tollgate_error\"}}]}}';\n    }}\n\
-                 location @denied {{\n      default_type application/json;\n\
-                   return 403 '{{\"errors\":[{{\"code\":\"DENIED\",\"message\":\"$tollgate_error\"}}]}}';\n    }}\n\
-                 location = /_tollgate {{\n      internal;\n      proxy_pass {tollgate}/auth/forward;\n\
-                   proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n\
-                   proxy_set_header X-Original-URI $request_uri;\n      proxy_set_header X-Original-Method $request_method;\n\
-                   proxy_set_header X-Forwarded-For $remote_addr;\n    }}\n  }}\n}}\n"
+             {documented}}}\n"
         );
         let file = prefix.join("nginx.conf");
         std::fs::write(&file, config).unwrap();
