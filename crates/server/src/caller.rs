@@ -25,6 +25,23 @@ async fn identify(state: &AppState, bearer: Option<String>) -> Result<Identity, 
     state.verifier.verify(&token).await
 }
 
+/// An extractor's work: the request's identity, then what the extractor makes of it.
+fn from_identity<T: 'static, F>(
+    req: &HttpRequest,
+    then: impl FnOnce(web::Data<AppState>, Identity) -> F + 'static,
+) -> LocalBoxFuture<'static, Result<T, ApiError>>
+where
+    F: std::future::Future<Output = Result<T, ApiError>> + 'static,
+{
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let bearer = bearer_of(req);
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+        let identity = identify(&state, bearer).await?;
+        then(state, identity).await
+    })
+}
+
 /// The authenticated portal user of a request (an operator is refused: they see nothing
 /// inside a project).
 pub struct Caller(pub Actor);
@@ -34,11 +51,8 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let claims = match identify(&state, bearer).await? {
+        from_identity(req, |state, identity| async move {
+            let claims = match identity {
                 Identity::Member(claims) => claims,
                 Identity::Operator(_) => {
                     return Err(ApiError::new(
@@ -63,11 +77,8 @@ impl FromRequest for OperatorCaller {
     type Future = LocalBoxFuture<'static, Result<OperatorCaller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            match identify(&state, bearer).await? {
+        from_identity(req, |_, identity| async move {
+            match identity {
                 Identity::Operator(operator) => Ok(OperatorCaller(operator)),
                 Identity::Member(claims) => {
                     use tollgate_store::policy::{allowed, Operation, Target};

@@ -35,6 +35,25 @@ pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
     T::from_arg_matches(&matches).expect("every setting's default parses")
 }
 
+/// `Default` for each group of settings: [`defaults`].
+macro_rules! defaults_as_declared {
+    ($($settings:ty),* $(,)?) => {$(
+        impl Default for $settings {
+            fn default() -> Self {
+                defaults()
+            }
+        }
+    )*};
+}
+
+defaults_as_declared!(
+    SecretKeyConfig,
+    WebhookConfig,
+    HousekeepingConfig,
+    OidcConfig,
+    GatewayConfig
+);
+
 /// Where `tollgate serve` listens unless told: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -79,12 +98,6 @@ pub struct SecretKeyConfig {
     /// secrets reseal` has sealed everything anew under the current key.
     #[arg(long, env = "TOLLGATE_SECRET_PREVIOUS_KEY_FILES", value_delimiter = ',')]
     pub secret_previous_key_files: Vec<PathBuf>,
-}
-
-impl Default for SecretKeyConfig {
-    fn default() -> Self {
-        defaults()
-    }
 }
 
 impl SecretKeyConfig {
@@ -236,12 +249,6 @@ pub struct WebhookConfig {
     pub reminder_interval_ms: u64,
 }
 
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        defaults()
-    }
-}
-
 /// Housekeeping: what is kept how long, and how often the node holding the housekeeping lease
 /// deletes what is past it.
 #[derive(clap::Args, Debug, Clone)]
@@ -258,12 +265,6 @@ pub struct HousekeepingConfig {
     #[arg(long = "housekeeping-interval-ms", env = "TOLLGATE_HOUSEKEEPING_INTERVAL_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
     pub housekeeping_interval_ms: u64,
-}
-
-impl Default for HousekeepingConfig {
-    fn default() -> Self {
-        defaults()
-    }
 }
 
 /// Waits between retries.
@@ -337,12 +338,6 @@ pub struct OidcConfig {
     /// an operator's. A token for it that also names a project is refused.
     #[arg(long, env = "TOLLGATE_OPERATOR_AUDIENCE", value_parser = non_empty)]
     pub operator_audience: Option<String>,
-}
-
-impl Default for OidcConfig {
-    fn default() -> Self {
-        defaults()
-    }
 }
 
 impl OidcConfig {
@@ -438,12 +433,6 @@ pub struct GatewayConfig {
     #[arg(long, env = "TOLLGATE_CACHE_MAX_TOKENS", default_value_t = crate::gateway::cache::DEFAULT_MAX_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_tokens: u64,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        defaults()
-    }
 }
 
 impl Config {

@@ -42,28 +42,8 @@ pub struct GatewayToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// What the lookup by digests or id ([`gateway_tokens`]) reads per token and product: a
-/// token's row joined to its project and to one of its products that the subscription has.
-#[derive(Queryable)]
-struct DigestRow {
-    digest: String,
-    id: String,
-    registry_username: String,
-    project_key: String,
-    kind: String,
-    end_date: chrono::NaiveDate,
-    created_at: NaiveDateTime,
-    regenerated_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
-    own_end: Option<chrono::NaiveDate>,
-    caps: Caps,
-    /// None: the token has no product that the subscription has.
-    product: Option<String>,
-}
-
-/// What [`SqliteKeyLookup`] reads per token and product: as [`DigestRow`], its times as
-/// microseconds since the epoch and the secret issued at one of them, and without the digest
-/// (the one looked for).
+/// What [`SqliteKeyLookup`] reads per token and product: as [`GatewayRow`], its times as
+/// microseconds since the epoch, and without the digest (the one looked for).
 #[derive(Queryable)]
 struct KeyedRow {
     id: String,
@@ -86,7 +66,10 @@ struct Caps {
     service: Option<i32>,
 }
 
-/// A token and one of its products, whichever way it was found: what [`tokens_of`] gathers.
+/// A token's row joined to its project and to one of its products that the subscription has,
+/// whichever way it was found: what the lookup by digests or id ([`gateway_tokens`]) reads,
+/// and what [`tokens_of`] gathers.
+#[derive(Queryable)]
 struct GatewayRow {
     digest: String,
     id: String,
@@ -99,6 +82,12 @@ struct GatewayRow {
     own_end: Option<chrono::NaiveDate>,
     caps: Caps,
     product: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// When a token's current secret was issued: re-generated, or else created.
+    #[sql_name = "coalesce"]
+    fn issued_at(regenerated: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, created: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
 }
 
 /// SQLite: the token with this digest from `gateway_tokens`, the gateway's copy of its
@@ -571,8 +560,7 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
                     projects::key,
                     tokens::kind,
                     projects::subscription_end_date,
-                    tokens::created_at,
-                    tokens::secret_regenerated_at,
+                    issued_at(tokens::secret_regenerated_at, tokens::created_at),
                     tokens::revoked_at,
                     tokens::expires_on,
                     (projects::max_token_days, projects::max_service_token_days),
@@ -589,8 +577,8 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
     macro_rules! load {
         ($c:expr, $query:expr) => {
             match $c {
-                DbConn::Sqlite(s) => $query.load::<DigestRow>(s)?,
-                DbConn::Pg(p) => $query.load::<DigestRow>(p)?,
+                DbConn::Sqlite(s) => $query.load::<GatewayRow>(s)?,
+                DbConn::Pg(p) => $query.load::<GatewayRow>(p)?,
             }
         };
     }
@@ -599,19 +587,7 @@ fn gateway_tokens(c: &mut DbConn, by: By<'_>) -> Result<Vec<(String, GatewayToke
         By::Digests(many) => load!(c, lookup!(tokens::secret_digest.eq_any(many))),
         By::Id(id) => load!(c, lookup!(tokens::id.eq(id))),
     };
-    Ok(tokens_of(rows.into_iter().map(|r| GatewayRow {
-        digest: r.digest,
-        id: r.id,
-        registry_username: r.registry_username,
-        project_key: r.project_key,
-        kind: r.kind,
-        end_date: r.end_date,
-        issued_at: r.regenerated_at.unwrap_or(r.created_at),
-        revoked_at: r.revoked_at,
-        own_end: r.own_end,
-        caps: r.caps,
-        product: r.product,
-    })))
+    Ok(tokens_of(rows))
 }
 
 /// Tokens from [`GatewayRow`]s, a row per product, each token's rows together.

@@ -58,20 +58,13 @@ impl Store {
                     tokens::expires_on.eq(expires_on),
                 ))
                 .execute(c)?;
-            fx.changed(Change::Token(row.id.clone()));
             fx.changed(Change::Digest(secret.digest()));
             let mut details = serde_json::json!({ "registry_username": row.registry_username });
             if expires_on != row.expires_on {
                 details["expires_on"] = serde_json::json!(expires_on);
                 details["expires_on_before"] = serde_json::json!(row.expires_on);
             }
-            fx.audit(Entry::of(
-                actor,
-                origin,
-                AuditAction::TokenSecretRegenerate,
-                Target::token(&row.id, &row.name),
-                details,
-            ));
+            token_changed(fx, actor, origin, AuditAction::TokenSecretRegenerate, &row, details);
             let subscription = subscription_of(c, &actor.project_id)?;
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
@@ -87,18 +80,11 @@ impl Store {
             let before = hydrate(c, vec![row.clone()], &subscription)?.remove(0);
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             set_products(c, &row.id, &subscription)?;
-            fx.changed(Change::Token(row.id.clone()));
             let details = serde_json::json!({
                 "products_before": before.products.iter().map(|p| &p.code).collect::<Vec<_>>(),
                 "products": product_codes(&subscription),
             });
-            fx.audit(Entry::of(
-                actor,
-                origin,
-                AuditAction::TokenProductsSync,
-                Target::token(&row.id, &row.name),
-                details,
-            ));
+            token_changed(fx, actor, origin, AuditAction::TokenProductsSync, &row, details);
             let row = find_for(c, actor, id, Operation::ViewToken)?;
             Ok(hydrate(c, vec![row], &subscription)?.remove(0))
         })
@@ -111,15 +97,8 @@ impl Store {
             retire(c, &row.id, Retired::Deleted)?;
             diesel::delete(token_products::table.filter(token_products::token_id.eq(&row.id))).execute(c)?;
             diesel::delete(tokens::table.find(&row.id)).execute(c)?;
-            fx.changed(Change::Token(row.id.clone()));
             let details = serde_json::json!({ "kind": row.kind, "registry_username": row.registry_username });
-            fx.audit(Entry::of(
-                actor,
-                origin,
-                AuditAction::TokenDelete,
-                Target::token(&row.id, &row.name),
-                details,
-            ));
+            token_changed(fx, actor, origin, AuditAction::TokenDelete, &row, details);
             Ok(())
         })
     }

@@ -1,6 +1,7 @@
 //! Listing tokens: filters, the sort orders and keyset pages.
 
 use super::*;
+use crate::gateway::issued_at;
 
 #[derive(Debug, Clone, Default)]
 pub struct TokenFilter {
@@ -189,12 +190,6 @@ impl Store {
             })
         })
     }
-}
-
-diesel::define_sql_function! {
-    /// When a token's current secret was issued: re-generated, or else created.
-    #[sql_name = "coalesce"]
-    fn issued_at(regenerated: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, created: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp;
 }
 
 /// The tokens whose secret was issued longer ago than the subscription's cap for their kind

@@ -17,6 +17,7 @@ use crate::policy::{self, Operation, TokenScope};
 use crate::projects::subscription_of;
 use crate::schema::{products, service_users, token_last_use, token_products, tokens, users};
 use crate::secret::{random_chars, PlainSecret};
+use crate::unit::Effects;
 use crate::{cursor, is_id, is_unique_violation, new_id, now, utc, Actor, DbConn, Origin, Result, Store, StoreError};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -146,6 +147,26 @@ impl Store {
             last_used_from: last.and_then(|(_, from)| from),
         })
     }
+}
+
+/// A change of the token `row`: its audit event and, on every node, the end of what is cached
+/// for it.
+fn token_changed(
+    fx: &mut Effects,
+    actor: &Actor,
+    origin: &Origin,
+    action: AuditAction,
+    row: &TokenRow,
+    details: serde_json::Value,
+) {
+    fx.audit(Entry::of(
+        actor,
+        origin,
+        action,
+        Target::token(&row.id, &row.name),
+        details,
+    ));
+    fx.changed(Change::Token(row.id.clone()));
 }
 
 /// A token's own last day: from today to its subscription's end, and within the subscription's
