@@ -7,56 +7,21 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-/// A portal user's role in their project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Customer,
-    CustomerAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::CustomerAdmin => "customer_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "customer" => Some(Role::Customer),
-            "customer_admin" => Some(Role::CustomerAdmin),
-            _ => None,
-        }
+string_enum! {
+    /// A portal user's role in their project.
+    pub enum Role {
+        Customer = "customer",
+        CustomerAdmin = "customer_admin",
     }
 }
 
-/// Whom a token was made for: the person who generated it, or a service user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum TokenKind {
-    #[default]
-    User,
-    Service,
-}
-
-impl TokenKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::User => "user",
-            TokenKind::Service => "service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TokenKind> {
-        match s {
-            "user" => Some(TokenKind::User),
-            "service" => Some(TokenKind::Service),
-            _ => None,
-        }
+string_enum! {
+    /// Whom a token was made for: the person who generated it, or a service user.
+    #[derive(Default)]
+    pub enum TokenKind {
+        #[default]
+        User = "user",
+        Service = "service",
     }
 }
 
@@ -331,75 +296,25 @@ pub struct ServiceUserList {
     pub items: Vec<ServiceUser>,
 }
 
-/// What an audit event records was done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub enum AuditAction {
-    #[serde(rename = "token.generate")]
-    TokenGenerate,
-    #[serde(rename = "token.secret.regenerate")]
-    TokenSecretRegenerate,
-    #[serde(rename = "token.products.sync")]
-    TokenProductsSync,
-    #[serde(rename = "token.delete")]
-    TokenDelete,
-    #[serde(rename = "service_user.create")]
-    ServiceUserCreate,
-    #[serde(rename = "service_user.delete")]
-    ServiceUserDelete,
-    /// The token's secret was reported leaked and revoked.
-    #[serde(rename = "token.revoke")]
-    TokenRevoke,
-    #[serde(rename = "project.create")]
-    ProjectCreate,
-    /// The project's name or subscription (end date, products) changed.
-    #[serde(rename = "project.update")]
-    ProjectUpdate,
-    #[serde(rename = "webhook.create")]
-    WebhookCreate,
-    #[serde(rename = "webhook.delete")]
-    WebhookDelete,
-    /// The webhook's signing secret was rotated (the previous one signs beside it until the
-    /// overlap ends).
-    #[serde(rename = "webhook.secret.rotate")]
-    WebhookSecretRotate,
-}
-
-impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
-        AuditAction::TokenGenerate,
-        AuditAction::TokenSecretRegenerate,
-        AuditAction::TokenProductsSync,
-        AuditAction::TokenDelete,
-        AuditAction::ServiceUserCreate,
-        AuditAction::ServiceUserDelete,
-        AuditAction::TokenRevoke,
-        AuditAction::ProjectCreate,
-        AuditAction::ProjectUpdate,
-        AuditAction::WebhookCreate,
-        AuditAction::WebhookDelete,
-        AuditAction::WebhookSecretRotate,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::TokenGenerate => "token.generate",
-            AuditAction::TokenSecretRegenerate => "token.secret.regenerate",
-            AuditAction::TokenProductsSync => "token.products.sync",
-            AuditAction::TokenDelete => "token.delete",
-            AuditAction::ServiceUserCreate => "service_user.create",
-            AuditAction::ServiceUserDelete => "service_user.delete",
-            AuditAction::TokenRevoke => "token.revoke",
-            AuditAction::ProjectCreate => "project.create",
-            AuditAction::ProjectUpdate => "project.update",
-            AuditAction::WebhookCreate => "webhook.create",
-            AuditAction::WebhookDelete => "webhook.delete",
-            AuditAction::WebhookSecretRotate => "webhook.secret.rotate",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AuditAction> {
-        AuditAction::ALL.into_iter().find(|a| a.as_str() == s)
+string_enum! {
+    /// What an audit event records was done.
+    pub enum AuditAction {
+        TokenGenerate = "token.generate",
+        TokenSecretRegenerate = "token.secret.regenerate",
+        TokenProductsSync = "token.products.sync",
+        TokenDelete = "token.delete",
+        ServiceUserCreate = "service_user.create",
+        ServiceUserDelete = "service_user.delete",
+        /// The token's secret was reported leaked and revoked.
+        TokenRevoke = "token.revoke",
+        ProjectCreate = "project.create",
+        /// The project's name or subscription (end date, products) changed.
+        ProjectUpdate = "project.update",
+        WebhookCreate = "webhook.create",
+        WebhookDelete = "webhook.delete",
+        /// The webhook's signing secret was rotated (the previous one signs beside it until the
+        /// overlap ends).
+        WebhookSecretRotate = "webhook.secret.rotate",
     }
 }
 

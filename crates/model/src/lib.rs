@@ -3,6 +3,45 @@
 //! Everything here is plain serde data and builds for WASM; the OpenAPI schemas
 //! are derived only with the `openapi` feature, which the server turns on.
 
+/// An enum whose variants the API knows by strings: each variant's string is written once, in
+/// the invocation, and serde's name (which the OpenAPI schema reads), `as_str`, `parse` and
+/// `ALL` all come from it.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:tt, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            /// Every variant, in the order declared.
+            pub const ALL: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
+
+            /// Its string in the API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// The variant of a string of the API.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 mod api;
 pub mod name;
 pub mod paths;

@@ -8,69 +8,25 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-/// Something that happened in a project, as a webhook's `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub enum EventType {
-    #[serde(rename = "token.created")]
-    TokenCreated,
-    #[serde(rename = "token.secret_regenerated")]
-    TokenSecretRegenerated,
-    #[serde(rename = "token.deleted")]
-    TokenDeleted,
-    /// Its secret was reported leaked and revoked.
-    #[serde(rename = "token.revoked")]
-    TokenRevoked,
-    #[serde(rename = "token.products_synced")]
-    TokenProductsSynced,
-    /// A token's own expiry date comes closer: 30, 7 and 1 days before, each once.
-    #[serde(rename = "token.expiring")]
-    TokenExpiring,
-    /// A token's own expiry date has passed.
-    #[serde(rename = "token.expired")]
-    TokenExpired,
-    /// The project's name, end date or products changed.
-    #[serde(rename = "subscription.changed")]
-    SubscriptionChanged,
-    /// The subscription's end date comes closer: 30, 7 and 1 days before, each once.
-    #[serde(rename = "subscription.expiring")]
-    SubscriptionExpiring,
-    /// The subscription's end date has passed: every token of the project stopped working.
-    #[serde(rename = "subscription.expired")]
-    SubscriptionExpired,
-}
-
-impl EventType {
-    pub const ALL: [EventType; 10] = [
-        EventType::TokenCreated,
-        EventType::TokenSecretRegenerated,
-        EventType::TokenDeleted,
-        EventType::TokenRevoked,
-        EventType::TokenProductsSynced,
-        EventType::TokenExpiring,
-        EventType::TokenExpired,
-        EventType::SubscriptionChanged,
-        EventType::SubscriptionExpiring,
-        EventType::SubscriptionExpired,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::TokenCreated => "token.created",
-            EventType::TokenSecretRegenerated => "token.secret_regenerated",
-            EventType::TokenDeleted => "token.deleted",
-            EventType::TokenRevoked => "token.revoked",
-            EventType::TokenProductsSynced => "token.products_synced",
-            EventType::TokenExpiring => "token.expiring",
-            EventType::TokenExpired => "token.expired",
-            EventType::SubscriptionChanged => "subscription.changed",
-            EventType::SubscriptionExpiring => "subscription.expiring",
-            EventType::SubscriptionExpired => "subscription.expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|e| e.as_str() == s)
+string_enum! {
+    /// Something that happened in a project, as a webhook's `type`.
+    pub enum EventType {
+        TokenCreated = "token.created",
+        TokenSecretRegenerated = "token.secret_regenerated",
+        TokenDeleted = "token.deleted",
+        /// Its secret was reported leaked and revoked.
+        TokenRevoked = "token.revoked",
+        TokenProductsSynced = "token.products_synced",
+        /// A token's own expiry date comes closer: 30, 7 and 1 days before, each once.
+        TokenExpiring = "token.expiring",
+        /// A token's own expiry date has passed.
+        TokenExpired = "token.expired",
+        /// The project's name, end date or products changed.
+        SubscriptionChanged = "subscription.changed",
+        /// The subscription's end date comes closer: 30, 7 and 1 days before, each once.
+        SubscriptionExpiring = "subscription.expiring",
+        /// The subscription's end date has passed: every token of the project stopped working.
+        SubscriptionExpired = "subscription.expired",
     }
 }
 
