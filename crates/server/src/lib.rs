@@ -341,6 +341,12 @@ fn build_gateway(
         usize::try_from(g.cache_max_tokens).unwrap_or(usize::MAX),
     ));
     store.set_change_listener(cache.clone());
+    let trusted = std::sync::Arc::downgrade(&cache);
+    metrics.gauge_fn(
+        "tollgate_cache_trusted",
+        "1 while the token cache may answer (every other node's change heard within the bound; always on SQLite), 0 while every lookup goes to the database",
+        move || f64::from(u8::from(trusted.upgrade().is_some_and(|c| c.trusted()))),
+    );
     let usage = std::sync::Arc::new(gateway::usage::Usage::default());
     usage.spawn_flusher(
         store.clone(),

@@ -205,6 +205,31 @@ pub struct Metrics {
     leak_reports: IntCounterVec,
 }
 
+/// A gauge read from elsewhere when `/metrics` is read (whether the cache is trusted).
+struct GaugeFn {
+    desc: Desc,
+    read: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl Collector for GaugeFn {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut gauge = proto::Gauge::default();
+        gauge.set_value((self.read)());
+        let mut metric = proto::Metric::default();
+        metric.set_gauge(gauge);
+        vec![family(
+            &self.desc.fq_name,
+            &self.desc.help,
+            MetricType::GAUGE,
+            vec![metric],
+        )]
+    }
+}
+
 /// A counter read from elsewhere when `/metrics` is read (the store's own counts).
 struct CounterFn {
     desc: Desc,
@@ -319,6 +344,18 @@ impl Metrics {
     pub fn counter_fn(&self, name: &str, help: &str, read: impl Fn() -> u64 + Send + Sync + 'static) {
         let desc = Desc::new(name.to_owned(), help.to_owned(), Vec::new(), Default::default()).expect("valid metric");
         let collector = CounterFn {
+            desc,
+            read: Box::new(read),
+        };
+        if let Err(e) = self.registry.register(Box::new(collector)) {
+            tracing::warn!(metric = name, error = %e, "a metric could not be registered");
+        }
+    }
+
+    /// Registers a gauge whose value `read` gives when `/metrics` is read.
+    pub fn gauge_fn(&self, name: &str, help: &str, read: impl Fn() -> f64 + Send + Sync + 'static) {
+        let desc = Desc::new(name.to_owned(), help.to_owned(), Vec::new(), Default::default()).expect("valid metric");
+        let collector = GaugeFn {
             desc,
             read: Box::new(read),
         };

@@ -10,6 +10,7 @@ pub mod files;
 mod gateway;
 pub mod notify;
 mod outbox;
+mod pg_tls;
 pub mod policy;
 mod projects;
 mod revocation;

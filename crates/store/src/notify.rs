@@ -10,6 +10,7 @@
 //! having to notice anything.
 
 use crate::change::{Change, ChangeListener, CHANNEL};
+use crate::pg_tls::Tls;
 use futures_util::future::poll_fn;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -42,27 +43,22 @@ pub(crate) fn spawn(url: String, node: std::sync::Arc<str>, listener: Weak<dyn C
 
 async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeListener>) {
     let beat_channel = format!("tollgate_beat_{node}");
+    let (mut config, tls) = match crate::pg_tls::notification_config(url) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "the database URL cannot be used for notifications; the cache stays off");
+            return;
+        }
+    };
+    // Named, so that operators (and tests) can tell this connection apart.
+    config.application_name(NOTIFY_APPLICATION);
     let mut healthy_before = true;
     while listener.strong_count() > 0 {
-        let config = match url.parse::<tokio_postgres::Config>() {
-            Ok(mut config) => {
-                // Named, so that operators (and tests) can tell this connection apart.
-                config.application_name(NOTIFY_APPLICATION);
-                config
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the database URL cannot be used for notifications; the cache stays off");
-                return;
-            }
+        let error = match &tls {
+            Tls::Plain => connected(config.connect(NoTls), node, &beat_channel, listener).await,
+            Tls::Rustls(tls) => connected(config.connect(tls.clone()), node, &beat_channel, listener).await,
         };
-        let error = match timeout(PATIENCE, config.connect(NoTls)).await {
-            Err(_) => "connecting took longer than a second".to_owned(),
-            Ok(Err(e)) => e.to_string(),
-            Ok(Ok((client, connection))) => match session(client, connection, node, &beat_channel, listener).await {
-                Some(error) => error,
-                None => return,
-            },
-        };
+        let Some(error) = error else { return };
         if let Some(l) = listener.upgrade() {
             // The cache already distrusts itself once beats stop; this frees its memory too.
             l.missed_changes();
@@ -75,15 +71,44 @@ async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeLi
     }
 }
 
-/// One connection's life: `LISTEN`, then changes and beats until something fails
-/// (`Some(why)`) or the listener is gone (`None`).
-async fn session(
-    client: tokio_postgres::Client,
-    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+/// Connects within [`PATIENCE`], then listens: why the connection ended, or `None` when the
+/// listener is gone.
+async fn connected<T>(
+    connecting: impl std::future::Future<
+        Output = Result<
+            (
+                tokio_postgres::Client,
+                tokio_postgres::Connection<tokio_postgres::Socket, T>,
+            ),
+            tokio_postgres::Error,
+        >,
+    >,
     node: &str,
     beat_channel: &str,
     listener: &Weak<dyn ChangeListener>,
-) -> Option<String> {
+) -> Option<String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match timeout(PATIENCE, connecting).await {
+        Err(_) => Some("connecting took longer than a second".to_owned()),
+        Ok(Err(e)) => Some(e.to_string()),
+        Ok(Ok((client, connection))) => session(client, connection, node, beat_channel, listener).await,
+    }
+}
+
+/// One connection's life: `LISTEN`, then changes and beats until something fails
+/// (`Some(why)`) or the listener is gone (`None`).
+async fn session<T>(
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, T>,
+    node: &str,
+    beat_channel: &str,
+    listener: &Weak<dyn ChangeListener>,
+) -> Option<String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Drives the socket: notifications go to `rx`; the driver ends when the socket does.
     let driver = tokio::spawn(async move {

@@ -121,7 +121,13 @@ pub struct TokenCache {
     /// Valid tokens held at most.
     max_tokens: usize,
     metrics: Arc<Metrics>,
+    /// When the log last said that the cache is not trusted (nanoseconds since `origin`; 0:
+    /// never): at most once a minute.
+    untrusted_said: AtomicU64,
 }
+
+/// How often the log says again that the cache is bypassed.
+const UNTRUSTED_LOG_EVERY: Duration = Duration::from_secs(60);
 
 impl TokenCache {
     pub fn new(metrics: Arc<Metrics>) -> TokenCache {
@@ -138,6 +144,26 @@ impl TokenCache {
             single_node: AtomicBool::new(false),
             max_tokens: max_tokens.max(1),
             metrics,
+            untrusted_said: AtomicU64::new(0),
+        }
+    }
+
+    /// Logs, at most once a minute, that lookups go to the database because changes of other
+    /// nodes may not have been heard (the notification connection is down or behind).
+    fn say_untrusted(&self) {
+        let now = (self.origin.elapsed().as_nanos() as u64).max(1);
+        let said = self.untrusted_said.load(Ordering::Relaxed);
+        let due = said == 0 || now.saturating_sub(said) >= UNTRUSTED_LOG_EVERY.as_nanos() as u64;
+        if due
+            && self
+                .untrusted_said
+                .compare_exchange(said, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                "the token cache is not trusted (the notification connection has not confirmed every change \
+                 lately): every lookup goes to the database; see tollgate_cache_trusted"
+            );
         }
     }
 
@@ -153,6 +179,7 @@ impl TokenCache {
     pub fn get(&self, digest: &SecretDigest) -> Option<Lookup> {
         if !self.trusted() {
             self.count(false);
+            self.say_untrusted();
             return None;
         }
         let found = self

@@ -652,6 +652,11 @@ impl ServerProcess {
         operator_of(self._data_dir.path(), sub)
     }
 
+    /// This process' data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// A demo user's bearer token from this process.
     pub async fn session(&self, user: &str) -> String {
         let body = self

@@ -22,6 +22,7 @@ mod registry;
 mod registry_auth;
 mod serve;
 mod service_users;
+mod tls;
 mod tokens;
 mod usage;
 mod webhooks;
