@@ -36,6 +36,8 @@ for proxy in config["TOLLGATE_TRUSTED_PROXIES"].split(","):
     bits = int(proxy.split("/")[1]) if "/" in proxy else 32
     assert bits >= 24, f"TOLLGATE_TRUSTED_PROXIES trusts a whole network: {proxy}"
 assert any(d["kind"] == "NetworkPolicy" for d in docs), "no NetworkPolicy"
+for secret in ("TOLLGATE_DATABASE_URL", "TOLLGATE_GATEWAY_CLIENTS"):
+    assert secret not in config and secret + "_FILE" in config, f"{secret} must come from a file"
 print("secrets.sh makes " + ", ".join(sorted(made)) + "; the Deployment reads exactly these")
 PY
 
@@ -50,6 +52,10 @@ for name, service in services.items():
     if service.get("image", "").startswith("tollgate:"):
         assert service["command"][0] in ("serve", "migrate"), f"{name}: {service['command']}"
         assert service["env_file"] == "tollgate.env", name
+settings = dict(l.split("=", 1) for l in open("deploy/tollgate.env").read().splitlines() if l and not l.startswith("#"))
+for secret in ("TOLLGATE_DATABASE_URL", "TOLLGATE_GATEWAY_CLIENTS"):
+    assert secret not in settings and settings[secret + "_FILE"].startswith("/run/secrets/"), f"{secret} must come from a file"
+    assert settings[secret + "_FILE"].rsplit("/", 1)[1] in compose["secrets"], f"{secret}: no compose secret"
 print("compose.yaml: " + ", ".join(services))
 PY
 

@@ -5,9 +5,9 @@
 #   TOLLGATE_DATABASE_URL='postgres://tollgate:…@postgres:5432/tollgate?sslmode=verify-full' \
 #     deploy/kubernetes/secrets.sh | kubectl apply -f -
 #
-# - tollgate-secrets: TOLLGATE_DATABASE_URL (from the environment) and TOLLGATE_GATEWAY_CLIENTS
-#   (the client `registry-gateway` with a random secret, printed once on standard error for the
-#   registry gateway's configuration);
+# - tollgate-secrets: database-url (TOLLGATE_DATABASE_URL from the environment) and
+#   gateway-clients (the client `registry-gateway` with a random secret, printed once on
+#   standard error for the registry gateway's configuration), read by the nodes as files;
 # - tollgate-keys: the ES256 key that signs registry tokens and its certificate (also the
 #   registry's rootcertbundle), and the key that seals webhook signing secrets.
 # Existing Secrets are replaced by `kubectl apply`: run it once, or to rotate everything.
@@ -30,8 +30,8 @@ metadata:
   labels: { app.kubernetes.io/name: tollgate }
 type: Opaque
 data:
-  TOLLGATE_DATABASE_URL: $(b64s "$TOLLGATE_DATABASE_URL")
-  TOLLGATE_GATEWAY_CLIENTS: $(b64s "$gateway")
+  database-url: $(b64s "$TOLLGATE_DATABASE_URL")
+  gateway-clients: $(b64s "$gateway")
 ---
 apiVersion: v1
 kind: Secret

@@ -47,6 +47,7 @@ macro_rules! defaults_as_declared {
 }
 
 defaults_as_declared!(
+    DbConfig,
     SecretKeyConfig,
     WebhookConfig,
     HousekeepingConfig,
@@ -63,10 +64,25 @@ pub struct DbConfig {
     /// Folder for the SQLite database and the demo and signing keys.
     #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = "./data", value_parser = non_empty_path)]
     pub data_dir: PathBuf,
-    /// `postgres://…` selects PostgreSQL; a path or `sqlite://path` selects SQLite.
-    /// Default: `tollgate.db` in the data directory.
-    #[arg(long, env = "TOLLGATE_DATABASE_URL", hide_env_values = true, value_parser = non_empty)]
+    /// `postgres://…` selects PostgreSQL (`sslmode` and `sslrootcert` as libpq reads them,
+    /// for every connection); a path or `sqlite://path` selects SQLite. Default: `tollgate.db`
+    /// in the data directory. Better from a file, `TOLLGATE_DATABASE_URL_FILE`: a password here
+    /// is in the process' environment (or, as a flag, in its command line).
+    #[arg(long, env = "TOLLGATE_DATABASE_URL", hide_env_values = true, value_parser = non_empty,
+          conflicts_with = "database_url_file")]
     pub database_url: Option<String>,
+    /// A file holding the database URL (its contents, a trailing newline trimmed).
+    #[arg(long, env = "TOLLGATE_DATABASE_URL_FILE", value_parser = non_empty_path)]
+    pub database_url_file: Option<PathBuf>,
+    /// PostgreSQL: the URL of the notification connection (`LISTEN`), straight to the server,
+    /// when `TOLLGATE_DATABASE_URL` goes through a pooler in transaction mode (PgBouncer),
+    /// where `LISTEN` cannot work. Default: the database URL.
+    #[arg(long, env = "TOLLGATE_NOTIFY_DATABASE_URL", hide_env_values = true, value_parser = non_empty,
+          conflicts_with = "notify_database_url_file")]
+    pub notify_database_url: Option<String>,
+    /// A file holding the notification connection's URL.
+    #[arg(long, env = "TOLLGATE_NOTIFY_DATABASE_URL_FILE", value_parser = non_empty_path)]
+    pub notify_database_url_file: Option<PathBuf>,
     /// Database connections per process.
     #[arg(long, env = "TOLLGATE_DB_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
@@ -76,12 +92,46 @@ fn non_empty_path(text: &str) -> Result<PathBuf, String> {
     non_empty(text).map(PathBuf::from)
 }
 
-impl DbConfig {
-    pub fn url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => self.data_dir.join("tollgate.db").to_string_lossy().into_owned(),
+/// A secret setting's value: given, or read from its file (a trailing newline trimmed). An
+/// error names the setting and the file, never the value.
+pub fn secret_setting(
+    name: &str,
+    given: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, String> {
+    match (given, file) {
+        (Some(value), _) => Ok(Some(value.to_owned())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{name}_FILE {}: {e}", path.display()))?;
+            let value = text.strip_suffix('\n').unwrap_or(&text);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            if value.trim().is_empty() {
+                return Err(format!("{name}_FILE {}: the file is empty", path.display()));
+            }
+            Ok(Some(value.to_owned()))
         }
+        (None, None) => Ok(None),
+    }
+}
+
+impl DbConfig {
+    /// The database URL: given, from its file, or the SQLite file in the data directory.
+    pub fn url(&self) -> Result<String, String> {
+        let given = secret_setting(
+            "TOLLGATE_DATABASE_URL",
+            self.database_url.as_deref(),
+            self.database_url_file.as_deref(),
+        )?;
+        Ok(given.unwrap_or_else(|| self.data_dir.join("tollgate.db").to_string_lossy().into_owned()))
+    }
+
+    /// The notification connection's URL, when it is not the database URL.
+    pub fn notify_url(&self) -> Result<Option<String>, String> {
+        secret_setting(
+            "TOLLGATE_NOTIFY_DATABASE_URL",
+            self.notify_database_url.as_deref(),
+            self.notify_database_url_file.as_deref(),
+        )
     }
 }
 
@@ -100,6 +150,22 @@ pub struct SecretKeyConfig {
     pub secret_previous_key_files: Vec<PathBuf>,
 }
 
+impl GatewayConfig {
+    /// The gateway clients, given or from their file.
+    pub fn gateway_clients(&self) -> Result<Vec<String>, String> {
+        let from_file = secret_setting("TOLLGATE_GATEWAY_CLIENTS", None, self.clients_file.as_deref())?;
+        Ok(match from_file {
+            Some(text) => text
+                .split([',', '\n'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => self.clients.clone(),
+        })
+    }
+}
+
 impl SecretKeyConfig {
     /// The keys, read from their files (or, with SQLite and no file named, from the data
     /// directory, made there on first start). Errors name the file, never its contents.
@@ -111,7 +177,7 @@ impl SecretKeyConfig {
         };
         let current = match &self.secret_key_file {
             Some(path) => read(path).map_err(|e| format!("TOLLGATE_SECRET_KEY_FILE: {e}"))?,
-            None if tollgate_store::Backend::of_url(&db.url()) == tollgate_store::Backend::Postgres => {
+            None if tollgate_store::Backend::of_url(&db.url()?) == tollgate_store::Backend::Postgres => {
                 return Err(
                     "TOLLGATE_SECRET_KEY_FILE: with PostgreSQL every node must seal webhook secrets with \
                             the same key: make one (openssl rand -base64 32 > secret.key, mode 0600) and give its \
@@ -373,9 +439,13 @@ pub struct GatewayConfig {
         long = "gateway-clients",
         env = "TOLLGATE_GATEWAY_CLIENTS",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        conflicts_with = "clients_file"
     )]
     pub clients: Vec<String>,
+    /// A file holding the gateway clients (`id:secret` separated by commas or lines).
+    #[arg(long = "gateway-clients-file", env = "TOLLGATE_GATEWAY_CLIENTS_FILE", value_parser = non_empty_path)]
+    pub clients_file: Option<PathBuf>,
     /// The registry's `service` name; registry tokens are for it only.
     #[arg(long, env = "TOLLGATE_REGISTRY_SERVICE", default_value = "tollgate-registry", value_parser = non_empty)]
     pub registry_service: String,

@@ -75,13 +75,17 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let identity = Identity::of(&config)?;
     let gateway_clients = config
         .gateway
-        .clients
+        .gateway_clients()
+        .map_err(StartError::Config)?
         .iter()
         .map(|c| gateway::GatewayClient::parse(c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
     let sealing = config.secrets.load(&config.db).map_err(StartError::Config)?;
-    let mut store = tollgate_store::Store::open(&config.db.url(), config.db.pool_size)?;
+    let mut store = tollgate_store::Store::open(&config.db.url().map_err(StartError::Config)?, config.db.pool_size)?;
+    if let Some(url) = config.db.notify_url().map_err(StartError::Config)? {
+        store.set_notify_url(url);
+    }
     store.set_sealing_keys(sealing);
     // Secrets still in clear (from before they were sealed) are sealed now; one sealed under a
     // key this node lacks stops the start, naming the key.

@@ -167,9 +167,11 @@ fn main() -> ExitCode {
         Command::Secrets {
             command: SecretsCommand::Reseal { db, keys },
         } => reseal(&db, &keys),
-        Command::Migrate { db } => Store::open(&db.url(), 1)
-            .map(|_| eprintln!("tollgate: the database is migrated"))
-            .map_err(|e| e.to_string()),
+        Command::Migrate { db } => db.url().and_then(|url| {
+            Store::open(&url, 1)
+                .map(|_| eprintln!("tollgate: the database is migrated"))
+                .map_err(|e| e.to_string())
+        }),
         Command::Probe { url, listen } => return remotely(probe(url.unwrap_or_else(|| readiness_url(&listen)))),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());
@@ -189,7 +191,7 @@ fn main() -> ExitCode {
 fn reseal(db: &DbConfig, keys: &tollgate_server::SecretKeyConfig) -> Result<(), String> {
     let keys = keys.load(db)?;
     let current = keys.current_id().to_owned();
-    let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+    let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
     store.set_sealing_keys(keys);
     let resealed = store.reseal_webhook_secrets(false).map_err(|e| e.to_string())?;
     eprintln!("tollgate: sealed {resealed} webhook(s) anew under the key {current}");
@@ -274,7 +276,7 @@ fn revoke(db: DbConfig, file: Option<std::path::PathBuf>, reason: String) -> Res
         .filter_map(|l| tollgate_store::secret::PlainSecret::parse(l).ok())
         .map(|s| tollgate_store::secret::digest(s.expose()))
         .collect();
-    let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+    let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let reporter = tollgate_store::Reporter {
         id: format!("host:{user}"),
@@ -307,7 +309,7 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             max_token_days,
             max_service_token_days,
         } => {
-            let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+            let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
             // Typed before the store sees them, with the same rules as the operator API.
             let mut specs = Vec::with_capacity(products.len());
             for p in &products {
@@ -349,7 +351,7 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             Ok(())
         }
         ProjectCommand::List { db } => {
-            let store = Store::open(&db.url(), 1).map_err(|e| e.to_string())?;
+            let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
             for summary in store.list_projects().map_err(|e| e.to_string())? {
                 print_project(&summary);
             }

@@ -171,7 +171,8 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
-    /// The database URL, for the PostgreSQL notification connection.
+    /// The database URL, for the PostgreSQL notification connection (unless it has one of its
+    /// own, [`Store::set_notify_url`]).
     pub(crate) url: Option<String>,
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
     /// This process' name in change notifications.
@@ -305,6 +306,12 @@ impl Store {
     /// moment of the database by itself.
     pub(crate) fn query<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         self.conn()?.run(f)
+    }
+
+    /// The URL of the notification connection, straight to the server when the pool's goes
+    /// through a pooler in transaction mode (before the change listener is set).
+    pub fn set_notify_url(&mut self, url: String) {
+        self.url = Some(url);
     }
 
     /// Sets the keys that seal webhook signing secrets (before the store is shared).

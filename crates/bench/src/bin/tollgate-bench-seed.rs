@@ -30,7 +30,7 @@ fn main() {
     let db = tollgate_server::DbConfig {
         data_dir,
         database_url: Some(database.clone()),
-        pool_size: 2,
+        ..Default::default()
     };
     store.set_sealing_keys(
         tollgate_server::SecretKeyConfig::default()

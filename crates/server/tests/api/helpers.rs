@@ -384,12 +384,12 @@ impl TestApp {
                 Db::Postgres => secret_key_file(),
                 Db::Sqlite => self.data_dir.path().join("secret.key"),
             }),
-            secret_previous_key_files: Vec::new(),
+            ..Default::default()
         };
         let db = tollgate_server::DbConfig {
             data_dir: self.data_dir.path().to_path_buf(),
             database_url: Some(self.database_url.clone()),
-            pool_size: 1,
+            ..Default::default()
         };
         keys.load(&db).expect("the app's key")
     }

@@ -226,3 +226,50 @@ async fn the_data_directory_is_the_owners_alone() {
     assert!(!started && said.contains("TOLLGATE_SECRET_KEY_FILE"), "{said}");
     assert!(said.contains("same key"), "{said}");
 }
+
+/// Every secret setting has a `*_FILE` twin (how Kubernetes, Docker and systemd hand secrets
+/// over): the file's contents, a trailing newline trimmed. Both at once is refused, saying so
+/// and naming no value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_settings_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url_file, clients_file) = (dir.path().join("database-url"), dir.path().join("gateway-clients"));
+    let database = dir.path().join("from-a-file.db");
+    std::fs::write(&url_file, format!("{}\n", database.display())).unwrap();
+    std::fs::write(&clients_file, "ci-gateway:a-secret-from-a-file-1234\n").unwrap();
+    let node = crate::helpers::ServerProcess::start(
+        &[
+            ("TOLLGATE_DATABASE_URL_FILE", url_file.to_str().unwrap()),
+            ("TOLLGATE_GATEWAY_CLIENTS_FILE", clients_file.to_str().unwrap()),
+        ],
+        None,
+    )
+    .await;
+    assert!(database.is_file(), "the database is where the file says");
+    let answer = reqwest::Client::new()
+        .post(format!("{}/oauth2/introspect", node.base))
+        .basic_auth("ci-gateway", Some("a-secret-from-a-file-1234"))
+        .form(&[("token", "tgr_x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "the gateway client from the file");
+    drop(node);
+
+    let (started, said) = tollgate(
+        &["serve", "--demo"],
+        &[
+            ("TOLLGATE_DATABASE_URL", "postgres://u:hunter2@127.0.0.1/x"),
+            ("TOLLGATE_DATABASE_URL_FILE", url_file.to_str().unwrap()),
+        ],
+    );
+    assert!(!started && said.contains("database-url-file"), "{said}");
+    assert!(!said.contains("hunter2"), "{said}");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let (started, said) = tollgate(
+        &["serve", "--demo"],
+        &[("TOLLGATE_GATEWAY_CLIENTS_FILE", empty.to_str().unwrap())],
+    );
+    assert!(!started && said.contains("empty"), "{said}");
+}
