@@ -115,10 +115,14 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(%addr, backend = ?store.backend(), issuer = verifier.issuer(), "Tollgate listening");
 
     let gateway = build_gateway(&config, &store, gateway_clients, demo.is_some())?;
-    let sender = config
-        .webhooks
-        .delivery
-        .then(|| webhooks::Sender::start(store.clone(), &config.webhooks, config.clock.clone()));
+    let sender = config.webhooks.delivery.then(|| {
+        webhooks::Sender::start(
+            store.clone(),
+            &config.webhooks,
+            config.clock.clone(),
+            gateway.metrics.clone(),
+        )
+    });
     let housekeeper = housekeeping::Housekeeper::start(store.clone(), &config.housekeeping);
     let state = web::Data::new(state::AppState {
         store,
@@ -383,6 +387,34 @@ fn build_gateway(
         "Write transactions this node has committed",
         move || writes.writes(),
     );
+    for (name, help, read) in [
+        (
+            "tollgate_db_pool_size",
+            "Database connections this node's pool may hold",
+            (|s| s.size) as fn(tollgate_store::PoolState) -> u32,
+        ),
+        (
+            "tollgate_db_pool_open_connections",
+            "Database connections this node's pool holds",
+            |s| s.open,
+        ),
+        (
+            "tollgate_db_pool_idle_connections",
+            "Of those, the ones no call is using",
+            |s| s.idle,
+        ),
+    ] {
+        let pool = store.clone();
+        metrics.gauge_fn(name, help, move || f64::from(read(pool.pool_state())));
+    }
+    if store.notifications_up().is_some() {
+        let notify = store.clone();
+        metrics.gauge_fn(
+            "tollgate_notify_connected",
+            "1 while the notification connection (PostgreSQL LISTEN) is up and listening",
+            move || f64::from(u8::from(notify.notifications_up() == Some(true))),
+        );
+    }
     let misses = tollgate_store::batch::MissBatcher::start(store.clone())
         .map_err(|e| StartError::Config(format!("cannot start the gateway's lookup threads: {e}")))?;
     let limiter = |per_minute: u32| {

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The latency buckets, in seconds.
-const BUCKETS: [f64; 13] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+const BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// Slots of a striped metric: threads beyond this many share them (still correct, only
 /// slower).
@@ -203,6 +203,10 @@ pub struct Metrics {
     refused: IntCounter,
     rate_limited: IntCounterVec,
     leak_reports: IntCounterVec,
+    deliveries: IntCounterVec,
+    /// The outbox when `/metrics` was last read: deliveries waiting, and the oldest's age.
+    pub outbox_pending: prometheus::IntGauge,
+    pub outbox_oldest: prometheus::Gauge,
 }
 
 /// A gauge read from elsewhere when `/metrics` is read (whether the cache is trusted).
@@ -233,7 +237,7 @@ impl Collector for GaugeFn {
 /// A counter read from elsewhere when `/metrics` is read (the store's own counts).
 struct CounterFn {
     desc: Desc,
-    read: Box<dyn Fn() -> u64 + Send + Sync>,
+    read: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
 impl Collector for CounterFn {
@@ -243,7 +247,7 @@ impl Collector for CounterFn {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let mut counter = proto::Counter::default();
-        counter.set_value((self.read)() as f64);
+        counter.set_value((self.read)());
         let mut metric = proto::Metric::default();
         metric.set_counter(counter);
         vec![family(
@@ -302,6 +306,35 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "tollgate_webhook_deliveries_total",
+                "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), failed (no retry left)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let outbox_pending = prometheus::IntGauge::new(
+            "tollgate_webhook_outbox_pending",
+            "Webhook deliveries waiting to be sent (due or retrying), when /metrics was read",
+        )
+        .expect("valid metric");
+        let outbox_oldest = prometheus::Gauge::new(
+            "tollgate_webhook_outbox_oldest_seconds",
+            "How long the oldest waiting webhook delivery has waited, when /metrics was read (0: none)",
+        )
+        .expect("valid metric");
+        let build = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "tollgate_build_info",
+                "The release and commit this node runs (always 1)",
+            ),
+            &["version", "commit"],
+        )
+        .expect("valid metric");
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("TOLLGATE_COMMIT")])
+            .set(1);
         let hot = Arc::new(Hot::default());
         let descs = [INTROSPECTIONS, CACHE]
             .into_iter()
@@ -323,12 +356,19 @@ impl Metrics {
                 descs,
             }))
             .expect("metric registers once");
-        for collector in [&registry_tokens, &rate_limited, &leak_reports] {
+        for collector in [&registry_tokens, &rate_limited, &leak_reports, &deliveries] {
             registry
                 .register(Box::new(collector.clone()))
                 .expect("metric registers once");
         }
-        Metrics {
+        registry.register(Box::new(build)).expect("metric registers once");
+        registry
+            .register(Box::new(outbox_pending.clone()))
+            .expect("metric registers once");
+        registry
+            .register(Box::new(outbox_oldest.clone()))
+            .expect("metric registers once");
+        let metrics = Metrics {
             granted: registry_tokens.with_label_values(&["granted"]),
             refused: registry_tokens.with_label_values(&["refused"]),
             registry,
@@ -337,11 +377,26 @@ impl Metrics {
             hot,
             rate_limited,
             leak_reports,
-        }
+            deliveries,
+            outbox_pending,
+            outbox_oldest,
+        };
+        process::register(&metrics);
+        metrics
+    }
+
+    /// A webhook delivery attempt ended: `delivered`, `retry` or `failed`.
+    pub fn delivery(&self, outcome: &str) {
+        self.deliveries.with_label_values(&[outcome]).inc();
     }
 
     /// Registers a counter whose value `read` gives when `/metrics` is read.
     pub fn counter_fn(&self, name: &str, help: &str, read: impl Fn() -> u64 + Send + Sync + 'static) {
+        self.counter_fn_f64(name, help, move || read() as f64);
+    }
+
+    /// [`Metrics::counter_fn`] of a fractional count (seconds).
+    pub fn counter_fn_f64(&self, name: &str, help: &str, read: impl Fn() -> f64 + Send + Sync + 'static) {
         let desc = Desc::new(name.to_owned(), help.to_owned(), Vec::new(), Default::default()).expect("valid metric");
         let collector = CounterFn {
             desc,
@@ -410,6 +465,62 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .unwrap_or_default();
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The process' own figures, as Prometheus names them (Linux: read from `/proc/self`).
+mod process {
+    use super::Metrics;
+
+    fn status(field: &str) -> Option<f64> {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()?
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(field)
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+    }
+
+    fn cpu_seconds() -> f64 {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return 0.0;
+        };
+        // After the command's name (in parentheses): utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |n: usize| fields.get(n).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf reads a constant of the system.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / per_second.max(1.0)
+    }
+
+    pub(super) fn register(metrics: &Metrics) {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics.gauge_fn(
+            "process_start_time_seconds",
+            "When the process started, in seconds since the epoch",
+            move || started,
+        );
+        metrics.gauge_fn("process_resident_memory_bytes", "Resident memory, in bytes", || {
+            status("VmRSS:").unwrap_or(0.0) * 1024.0
+        });
+        metrics.gauge_fn("process_open_fds", "Open file descriptors", || {
+            std::fs::read_dir("/proc/self/fd").map_or(0.0, |d| d.count() as f64)
+        });
+        metrics.gauge_fn("process_threads", "Threads of the process", || {
+            status("Threads:").unwrap_or(0.0)
+        });
+        metrics.counter_fn_f64(
+            "process_cpu_seconds_total",
+            "User and system CPU time spent, in seconds",
+            cpu_seconds,
+        );
     }
 }
 

@@ -176,7 +176,12 @@ pub struct Sender(());
 
 impl Sender {
     /// Starts the sender and the reminders on a thread of their own, off the request path.
-    pub fn start(store: Store, config: &WebhookConfig, clock: Clock) -> Arc<Sender> {
+    pub fn start(
+        store: Store,
+        config: &WebhookConfig,
+        clock: Clock,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Arc<Sender> {
         let wake = Arc::new(tokio::sync::Notify::new());
         let sender = Arc::new(Sender(()));
         let waker = wake.clone();
@@ -189,6 +194,7 @@ impl Sender {
             schedule: config.retry_schedule.0.clone(),
             reminder_interval: Duration::from_millis(config.reminder_interval_ms),
             clock,
+            metrics,
             alive: Arc::downgrade(&sender),
             wake,
         };
@@ -228,6 +234,7 @@ struct Work {
     schedule: Vec<Duration>,
     reminder_interval: Duration,
     clock: Clock,
+    metrics: Arc<crate::metrics::Metrics>,
     alive: Weak<Sender>,
     wake: Arc<tokio::sync::Notify>,
 }
@@ -289,6 +296,11 @@ impl Work {
             Some(wait) if failed => Some(Utc::now().naive_utc() + jitter(*wait)),
             _ => None,
         };
+        self.metrics.delivery(match (failed, retry_at) {
+            (false, _) => "delivered",
+            (true, Some(_)) => "retry",
+            (true, None) => "failed",
+        });
         let attempt = Attempt {
             at: at.naive_utc(),
             status,

@@ -189,6 +189,19 @@ pub struct Store {
     pub(crate) writes: Arc<std::sync::atomic::AtomicU64>,
     /// The keys that seal recoverable secrets (webhook signing secrets).
     sealing: Arc<OnceLock<Arc<crate::sealing::SealingKeys>>>,
+    /// PostgreSQL: whether the notification connection is up and listening.
+    pub(crate) notify_up: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The pool's connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections the pool may hold.
+    pub size: u32,
+    /// Connections it holds now.
+    pub open: u32,
+    /// Of those, the ones no call is using.
+    pub idle: u32,
 }
 
 impl Store {
@@ -236,6 +249,7 @@ impl Store {
             turns: Arc::new(tokio::sync::Semaphore::new(default_turns(pool_size as usize))),
             writes: Arc::default(),
             sealing: Arc::default(),
+            notify_up: Arc::default(),
         };
         Ok(store)
     }
@@ -326,6 +340,22 @@ impl Store {
             .get()
             .cloned()
             .ok_or_else(|| StoreError::Unavailable("no key to seal secrets with (TOLLGATE_SECRET_KEY_FILE)".into()))
+    }
+
+    /// The pool's connections now.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            size: self.pool.max_size(),
+            open: state.connections,
+            idle: state.idle_connections,
+        }
+    }
+
+    /// PostgreSQL: whether the notification connection is up and listening (`None` on SQLite,
+    /// which has none).
+    pub fn notifications_up(&self) -> Option<bool> {
+        (self.backend() == Backend::Postgres).then(|| self.notify_up.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// How many write transactions this process has committed.

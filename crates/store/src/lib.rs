@@ -25,7 +25,7 @@ mod webhooks;
 
 pub use change::{Change, ChangeListener};
 pub use cursor::PageQuery;
-pub use db::{Backend, DbConn, Store};
+pub use db::{Backend, DbConn, PoolState, Store};
 pub use gateway::{GatewayToken, Retired, RetiredSecret, SecretLookup, Use};
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;

@@ -28,7 +28,12 @@ const PATIENCE: Duration = Duration::from_millis(1000);
 const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 
 /// Listens (and reconnects) on a thread of its own for as long as the listener exists.
-pub(crate) fn spawn(url: String, node: std::sync::Arc<str>, listener: Weak<dyn ChangeListener>) {
+pub(crate) fn spawn(
+    url: String,
+    node: std::sync::Arc<str>,
+    listener: Weak<dyn ChangeListener>,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     std::thread::Builder::new()
         .name("tollgate-notify".into())
         .spawn(move || {
@@ -36,12 +41,17 @@ pub(crate) fn spawn(url: String, node: std::sync::Arc<str>, listener: Weak<dyn C
                 .enable_all()
                 .build()
                 .expect("the notification runtime starts");
-            runtime.block_on(listen_while_wanted(&url, &node, &listener));
+            runtime.block_on(listen_while_wanted(&url, &node, &listener, &up));
         })
         .expect("the notification thread starts");
 }
 
-async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeListener>) {
+async fn listen_while_wanted(
+    url: &str,
+    node: &str,
+    listener: &Weak<dyn ChangeListener>,
+    up: &std::sync::atomic::AtomicBool,
+) {
     let beat_channel = format!("tollgate_beat_{node}");
     let (mut config, tls) = match crate::pg_tls::notification_config(url) {
         Ok(found) => found,
@@ -55,9 +65,10 @@ async fn listen_while_wanted(url: &str, node: &str, listener: &Weak<dyn ChangeLi
     let mut healthy_before = true;
     while listener.strong_count() > 0 {
         let error = match &tls {
-            Tls::Plain => connected(config.connect(NoTls), node, &beat_channel, listener).await,
-            Tls::Rustls(tls) => connected(config.connect(tls.clone()), node, &beat_channel, listener).await,
+            Tls::Plain => connected(config.connect(NoTls), node, &beat_channel, listener, up).await,
+            Tls::Rustls(tls) => connected(config.connect(tls.clone()), node, &beat_channel, listener, up).await,
         };
+        up.store(false, std::sync::atomic::Ordering::Relaxed);
         let Some(error) = error else { return };
         if let Some(l) = listener.upgrade() {
             // The cache already distrusts itself once beats stop; this frees its memory too.
@@ -86,6 +97,7 @@ async fn connected<T>(
     node: &str,
     beat_channel: &str,
     listener: &Weak<dyn ChangeListener>,
+    up: &std::sync::atomic::AtomicBool,
 ) -> Option<String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -93,7 +105,7 @@ where
     match timeout(PATIENCE, connecting).await {
         Err(_) => Some("connecting took longer than a second".to_owned()),
         Ok(Err(e)) => Some(e.to_string()),
-        Ok(Ok((client, connection))) => session(client, connection, node, beat_channel, listener).await,
+        Ok(Ok((client, connection))) => session(client, connection, node, beat_channel, listener, up).await,
     }
 }
 
@@ -105,6 +117,7 @@ async fn session<T>(
     node: &str,
     beat_channel: &str,
     listener: &Weak<dyn ChangeListener>,
+    up: &std::sync::atomic::AtomicBool,
 ) -> Option<String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -133,6 +146,7 @@ where
     }
     // Anything may have changed while this node was not listening.
     listener.upgrade()?.missed_changes();
+    up.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("listening for token changes of other nodes");
 
     let mut sequence: u64 = 0;

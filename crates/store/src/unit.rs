@@ -105,7 +105,12 @@ impl Store {
         }
         match &self.url {
             Some(url) if self.backend() == crate::Backend::Postgres => {
-                crate::notify::spawn(url.clone(), self.node.clone(), Arc::downgrade(&listener));
+                crate::notify::spawn(
+                    url.clone(),
+                    self.node.clone(),
+                    Arc::downgrade(&listener),
+                    self.notify_up.clone(),
+                );
             }
             _ => {
                 listener.single_node();

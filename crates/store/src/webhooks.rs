@@ -489,6 +489,21 @@ impl Store {
         })
     }
 
+    /// The outbox now: deliveries waiting to be sent (due or retrying), and how long the
+    /// oldest of them has waited.
+    pub fn outbox_state(&self) -> Result<(i64, Option<chrono::Duration>)> {
+        let (pending, oldest): (i64, Option<NaiveDateTime>) = self.query(|c| {
+            Ok(webhook_deliveries::table
+                .filter(webhook_deliveries::state.eq("pending"))
+                .select((
+                    diesel::dsl::count_star(),
+                    diesel::dsl::min(webhook_deliveries::created_at),
+                ))
+                .first(c)?)
+        })?;
+        Ok((pending, oldest.map(|at| now() - at)))
+    }
+
     /// Records how an attempt ended, if `node` still holds the delivery's lease.
     pub fn finish_delivery(&self, id: &str, node: &str, attempt: &Attempt) -> Result<bool> {
         let state = if attempt.succeeded() {

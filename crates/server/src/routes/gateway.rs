@@ -612,9 +612,20 @@ pub async fn jwks(state: web::Data<AppState>) -> web::Json<serde_json::Value> {
 #[utoipa::path(get, operation_id = "getMetrics", path = paths::METRICS, tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let metrics = &state.gateway.metrics;
+    // The outbox as the database says it now; a database that cannot answer in time leaves
+    // the last figures (and /readyz says why).
+    let outbox =
+        crate::blocking::store_call(&state.store, crate::blocking::GATEWAY_PATIENCE, |s| s.outbox_state()).await;
+    if let Ok((pending, oldest)) = outbox {
+        metrics.outbox_pending.set(pending);
+        metrics
+            .outbox_oldest
+            .set(oldest.map_or(0.0, |age| age.num_milliseconds().max(0) as f64 / 1000.0));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.gateway.metrics.render())
+        .body(metrics.render())
 }
 
 #[cfg(test)]

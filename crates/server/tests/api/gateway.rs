@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 both_backends!(
+    metrics_say_what_the_on_call_person_asks_first,
     wrong_gateway_client_credentials_are_limited_per_address,
     metrics_live_on_the_management_listener_when_there_is_one,
     an_active_secret_is_introspected_with_its_facts,
@@ -21,6 +22,77 @@ both_backends!(
     a_crowd_of_misses_gets_each_its_own_answer,
     a_change_racing_a_crowd_of_misses_is_never_undone_by_them,
 );
+
+/// `/metrics` answers what the on-call person asks first: which release, the process' memory
+/// and CPU, the pool's connections, whether the cache is trusted (and, on PostgreSQL, the
+/// notification connection is up), the outbox's depth and oldest age; latencies up to 10 s.
+async fn metrics_say_what_the_on_call_person_asks_first(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.webhooks.delivery = false).await;
+    let alice = app.login("alice").await;
+    let hook = json!({ "url": "https://hooks.example.com/x", "events": ["token.created"] });
+    app.post(&alice, "/api/v1/webhooks", hook).await.ok(201);
+    app.create_token(&alice, "counted").await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+    };
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("tollgate_build_info{"))
+        .expect("build info");
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))) && build.ends_with(" 1"),
+        "{build}"
+    );
+    assert!(value("process_resident_memory_bytes ") > 1e6);
+    assert!(value("process_cpu_seconds_total ") > 0.0);
+    assert!(value("process_open_fds ") > 3.0);
+    assert_eq!(value("tollgate_db_pool_size "), 4.0);
+    assert!(value("tollgate_db_pool_open_connections ") >= 1.0);
+    assert_eq!(
+        value("tollgate_webhook_outbox_pending "),
+        1.0,
+        "the delivery of the token's creation waits"
+    );
+    assert!(value("tollgate_webhook_outbox_oldest_seconds ") >= 0.0);
+    assert!(value("tollgate_db_write_transactions_total ") >= 2.0);
+    assert!(text.contains(r#"le="10""#), "latency buckets reach 10 s");
+    let from = Instant::now();
+    loop {
+        let text = app
+            .http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let up = |series: &str| text.lines().any(|l| l == format!("{series} 1"));
+        let notify = match db {
+            Db::Sqlite => !text.contains("tollgate_notify_connected"),
+            Db::Postgres => up("tollgate_notify_connected"),
+        };
+        if up("tollgate_cache_trusted") && notify {
+            break;
+        }
+        assert!(
+            from.elapsed() < Duration::from_secs(5),
+            "the cache is not trusted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// Guesses at a gateway client's credential are limited per address (10 a minute by default),
 /// apart from the end clients' budgets; the real credential from the same address is still

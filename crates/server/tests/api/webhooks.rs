@@ -599,6 +599,14 @@ async fn failed_deliveries_are_retried_logged_and_sent_again(db: Db) {
         (item["state"].as_str(), item["attempts"].as_i64()),
         (Some("delivered"), Some(4))
     );
+    // Each attempt's outcome is counted: flaky's two retries and its delivery, down's two
+    // retries, its failure and its delivery again, hung's two retries and its failure.
+    for (outcome, at_least) in [("delivered", 2.0), ("retry", 6.0), ("failed", 2.0)] {
+        let counted = app
+            .metric(&format!("tollgate_webhook_deliveries_total{{outcome=\"{outcome}\"}}"))
+            .await;
+        assert!(counted >= at_least, "{outcome}: {counted}");
+    }
     // Another project cannot send it again.
     let carol = app.login("carol").await;
     app.post_empty(
