@@ -40,10 +40,41 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
-    /// Run the database migrations and exit (for an init job before several nodes start).
+    /// Run the database migrations and exit (for an init job before several nodes start);
+    /// `migrate status` lists them, run or not, and runs none.
     Migrate {
         #[command(flatten)]
         db: DbConfig,
+        #[command(subcommand)]
+        what: Option<MigrateCommand>,
+    },
+    /// A consistent copy of a serving SQLite database into a new file (nodes go on serving).
+    Backup {
+        #[command(flatten)]
+        db: DbConfig,
+        /// The new file.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Move everything of a SQLite database (tokens and their secrets' digests, service users,
+    /// the audit log, webhooks with their outbox and log, usage, reminders sent) onto an empty
+    /// PostgreSQL database, in one transaction. Give the PostgreSQL nodes the same sealing key.
+    Copy {
+        #[command(flatten)]
+        db: DbConfig,
+        /// The PostgreSQL database's URL (better: `--to-file`, so that its password is in no
+        /// command line).
+        #[arg(
+            long,
+            env = "TOLLGATE_COPY_TO",
+            hide_env_values = true,
+            required_unless_present = "to_file",
+            conflicts_with = "to_file"
+        )]
+        to: Option<String>,
+        /// A file holding the PostgreSQL database's URL.
+        #[arg(long, env = "TOLLGATE_COPY_TO_FILE")]
+        to_file: Option<std::path::PathBuf>,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -122,6 +153,12 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum MigrateCommand {
+    /// Every migration this release knows, and whether the database has it; runs none.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum SecretsCommand {
     /// Seal every webhook signing secret anew under the current key
     /// (TOLLGATE_SECRET_KEY_FILE), opening those sealed under a previous one
@@ -167,11 +204,21 @@ fn main() -> ExitCode {
         Command::Secrets {
             command: SecretsCommand::Reseal { db, keys },
         } => reseal(&db, &keys),
-        Command::Migrate { db } => db.url().and_then(|url| {
+        Command::Migrate { db, what: None } => db.url().and_then(|url| {
             Store::open(&url, 1)
                 .map(|_| eprintln!("tollgate: the database is migrated"))
                 .map_err(|e| e.to_string())
         }),
+        Command::Migrate {
+            db,
+            what: Some(MigrateCommand::Status),
+        } => migration_status(&db),
+        Command::Backup { db, to } => db.url().and_then(|url| {
+            tollgate_store::copy::backup_sqlite(&url, &to)
+                .map(|()| eprintln!("tollgate: copied the database into {}", to.display()))
+                .map_err(|e| e.to_string())
+        }),
+        Command::Copy { db, to, to_file } => copy(&db, to.as_deref(), to_file.as_deref()),
         Command::Probe { url, listen } => return remotely(probe(url.unwrap_or_else(|| readiness_url(&listen)))),
         Command::Openapi => {
             print!("{}", tollgate_server::openapi::json());
@@ -185,6 +232,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tollgate migrate status`: one line per migration; exits 1 when some are not run.
+fn migration_status(db: &DbConfig) -> Result<(), String> {
+    let states = tollgate_store::copy::migration_status(&db.url()?).map_err(|e| e.to_string())?;
+    for state in &states {
+        println!("{}\t{}", if state.applied { "applied" } else { "pending" }, state.name);
+    }
+    match states.iter().filter(|s| !s.applied).count() {
+        0 => Ok(()),
+        n => Err(format!("{n} migration(s) not run yet")),
+    }
+}
+
+/// `tollgate copy`: the rows of each table, then what the PostgreSQL nodes need.
+fn copy(db: &DbConfig, to: Option<&str>, to_file: Option<&std::path::Path>) -> Result<(), String> {
+    let to = tollgate_server::config::secret_setting("TOLLGATE_COPY_TO", to, to_file)?
+        .ok_or("name the PostgreSQL database with --to-file (or --to)")?;
+    let copied = tollgate_store::copy::copy_to_postgres(&db.url()?, &to).map_err(|e| e.to_string())?;
+    for (table, rows) in &copied {
+        eprintln!("tollgate: {table}: {rows} row(s)");
+    }
+    eprintln!(
+        "tollgate: copied onto PostgreSQL. Give its nodes the sealing key of this data directory \
+         (TOLLGATE_SECRET_KEY_FILE={}) and its registry signing key and certificate.",
+        db.data_dir.join("secret.key").display()
+    );
+    Ok(())
 }
 
 /// `tollgate secrets reseal`.

@@ -9,8 +9,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// Every connection Tollgate opens: SQLite (embedded default) or PostgreSQL (production).
 #[derive(diesel::MultiConnection)]
@@ -67,6 +67,21 @@ fn with_link_timeouts(url: &str) -> String {
 pub(crate) struct Manager {
     url: String,
     backend: Backend,
+}
+
+impl Manager {
+    /// Connections to the database at `url` (PostgreSQL's with link timeouts, unless it says
+    /// its own).
+    pub(crate) fn for_url(url: &str) -> Manager {
+        let backend = Backend::of_url(url);
+        Manager {
+            url: match backend {
+                Backend::Postgres => with_link_timeouts(url),
+                Backend::Sqlite => url.to_owned(),
+            },
+            backend,
+        }
+    }
 }
 
 /// A SQLite connection's page cache: 8 MB (SQLite's default is 2 MB). A cache miss of the
@@ -221,13 +236,7 @@ impl Store {
                     .map_err(|e| StoreError::Unavailable(format!("cannot create {path}: {e}")))?;
             }
         }
-        let manager = Manager {
-            url: match backend {
-                Backend::Postgres => with_link_timeouts(url),
-                Backend::Sqlite => url.to_owned(),
-            },
-            backend,
-        };
+        let manager = Manager::for_url(url);
         // Migrations first, on a connection of their own: the pool's connections, opened
         // together, would otherwise wait for (or on SQLite be refused) the lock they hold.
         let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -4,6 +4,7 @@
 mod audit;
 pub mod batch;
 mod change;
+pub mod copy;
 mod cursor;
 mod db;
 pub mod files;

@@ -12,6 +12,7 @@ mod gateway;
 mod integrators;
 mod logs;
 mod me;
+mod moving;
 mod mutations;
 mod nodes;
 mod oidc;
