@@ -1,4 +1,5 @@
-//! Housekeeping, a task of its own: the retention of audit events and of pulls per day. Every
+//! Housekeeping, a task of its own: the retention of audit events and of pulls per day, and
+//! sealing webhook secrets that an earlier release wrote in clear. Every
 //! node runs it; one at a time does the work, the node holding the `housekeeping` lease in the
 //! database (renewed each round, held for three, so that another node takes over soon after
 //! one stops). It runs whatever the node's other tasks are (a node that sends no webhooks
@@ -59,6 +60,15 @@ fn round(store: &Store, config: &HousekeepingConfig, interval: Duration) -> Resu
             usage_days = usage,
             audit_events = audit,
             "housekeeping deleted what is past its retention"
+        );
+    }
+    // Webhook secrets that a node of an earlier release wrote in clear (during a rolling
+    // upgrade) are sealed.
+    let sealed = store.reseal_webhook_secrets(true)?;
+    if sealed > 0 {
+        tracing::info!(
+            webhooks = sealed,
+            "housekeeping sealed webhook signing secrets written in clear"
         );
     }
     Ok(())

@@ -471,9 +471,14 @@ impl Store {
                             .first(c)?;
                     let context = sealed_for(&webhook_id);
                     let previous = previous.filter(|_| previous_until.is_some_and(|until| until > at));
+                    // A secret in clear was written by a node of the release before sealing
+                    // (during a rolling upgrade): it signs as it is, and housekeeping seals it.
                     let signing_secrets = std::iter::once(current)
                         .chain(previous)
-                        .map(|sealed| keys.open(&sealed, &context))
+                        .map(|stored| match crate::sealing::SealingKeys::is_sealed(&stored) {
+                            true => keys.open(&stored, &context),
+                            false => Ok(stored),
+                        })
                         .collect::<std::result::Result<Vec<_>, _>>()
                         .map_err(|e| StoreError::Unavailable(format!("webhook {webhook_id}: {e}")))?;
                     claimed.push(Claimed {

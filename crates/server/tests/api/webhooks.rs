@@ -120,6 +120,7 @@ async fn app(db: Db, clock: Option<tollgate_server::clock::Clock>) -> TestApp {
         c.webhooks.timeout_ms = 1000;
         c.webhooks.retry_schedule = tollgate_server::config::Schedule(vec![Duration::from_secs(1); 2]);
         c.webhooks.reminder_interval_ms = 200;
+        c.housekeeping.housekeeping_interval_ms = 200;
         if let Some(clock) = clock {
             c.clock = clock;
         }
@@ -243,9 +244,10 @@ async fn set(receiver: &Receiver, hook: &str, secret: &str, also: &[&str]) {
         .unwrap();
 }
 
-/// A secret written in clear (by a release before sealing) is sealed by `tollgate secrets
-/// reseal` and still signs; sealing anew under the next key (the previous one named to open
-/// them) leaves nothing that only the previous key opens.
+/// A secret written in clear (by a node of the release before sealing, during a rolling
+/// upgrade) signs as it is and is sealed by housekeeping; sealing anew under the next key with
+/// `tollgate secrets reseal` (the previous one named to open them) leaves nothing that only the
+/// previous key opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_in_clear_are_sealed_and_keys_rotate_with_reseal() {
     if !ready("secrets_in_clear_are_sealed_and_keys_rotate_with_reseal") {
@@ -272,15 +274,20 @@ async fn secrets_in_clear_are_sealed_and_keys_rotate_with_reseal() {
         let out = command.output().unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (ok, said) = reseal(&[]);
-    assert!(ok && said.contains("sealed 1 webhook"), "{said}");
-    assert!(
-        app.stored_webhook_secrets().iter().all(|s| s.starts_with("v1.")),
-        "still in clear"
-    );
+    // As a node of the release before sealing writes it during a rolling upgrade: deliveries
+    // sign with it as it is, and housekeeping seals it.
     receiver.answer("old", clear, "ok", 0).await;
-    app.create_token(&alice, "after sealing").await;
+    app.create_token(&alice, "while in clear").await;
     assert_eq!(receiver.wait_for("old", 1).await[0]["verified"], true);
+    let from = std::time::Instant::now();
+    while !app.stored_webhook_secrets().iter().all(|s| s.starts_with("v1.")) {
+        assert!(from.elapsed() < Duration::from_secs(5), "housekeeping did not seal it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.create_token(&alice, "after sealing").await;
+    assert_eq!(receiver.wait_for("old", 2).await[1]["verified"], true);
+    let (ok, said) = reseal(&[]);
+    assert!(ok && said.contains("sealed 0 webhook"), "nothing left in clear: {said}");
 
     // The next key: sealed anew, opened with the previous one.
     let next = app.data_dir.path().join("next.key");
