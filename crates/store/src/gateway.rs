@@ -152,23 +152,14 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteKeyL
 
 impl RunQueryDsl<diesel::SqliteConnection> for SqliteKeyLookup<'_> {}
 
-/// `gateway_tokens`' key of a digest: its first 60 bits (15 hexadecimal digits), as the table's
-/// migration computes it.
-fn sqlite_key(digest: &SecretDigest) -> i64 {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest.as_bytes()[..8]);
-    // 60 bits: always a positive i64.
-    (u64::from_be_bytes(first) >> 4) as i64
-}
-
 /// SQLite: what the digest names, as [`gateway_tokens`] says it: from `gateway_tokens`, found
-/// by its key (the digest's first 60 bits, as the table's migration computes it) and its whole
+/// by its key ([`SecretDigest::gateway_key`], which the token's writer stored) and its whole
 /// digest; when the table does not hold the digest, from tokens.
 fn sqlite_token(c: &mut DbConn, digest: &SecretDigest) -> Result<Vec<(String, GatewayToken)>> {
     let hex = digest.hex();
     if let DbConn::Sqlite(s) = c {
         let rows = SqliteKeyLookup {
-            key: sqlite_key(digest),
+            key: digest.gateway_key(),
             digest: &hex,
         }
         .load::<KeyedRow>(s)?;
@@ -667,9 +658,12 @@ mod tests {
             _ => crate::secret::digest(name).hex(),
         };
         let names = ["d1", "d1b", "d1c", "d2", "d3", "d4", "x1", "x2", "nobody"];
+        // `KEY('d1')` stands for the key the token's writer stores beside the digest.
         let expand = |text: &str| {
             names.iter().fold(text.to_owned(), |t, name| {
-                t.replace(&format!("'{name}'"), &format!("'{}'", hex(name)))
+                let key = SecretDigest::from_hex(&hex(name)).unwrap().gateway_key();
+                t.replace(&format!("KEY('{name}')"), &key.to_string())
+                    .replace(&format!("'{name}'"), &format!("'{}'", hex(name)))
             })
         };
         let sql = |c: &mut DbConn, text: &str| c.batch_execute(&expand(text)).unwrap();
@@ -685,11 +679,11 @@ mod tests {
                ('u1', 'p1', 'Alice', 'a@x', 'customer', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
                ('u2', 'p2', 'Bob', 'b@x', 'customer', '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
              INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, created_by, created_at, \
-                 registry_username, secret_digest, secret_last4) VALUES \
-               ('t1', 'p1', 'user', 'one', 'one', 'u1', 'u1', '2026-01-02 10:00:00.25', 'r1', 'd1', 'aaaa'), \
-               ('t2', 'p1', 'user', 'two', 'two', 'u1', 'u1', '2026-01-03 10:00:00', 'r2', 'd2', 'bbbb'), \
-               ('t3', 'p1', 'user', 'three', 'three', 'u1', 'u1', '2026-01-04 10:00:00', 'r3', 'd3', 'cccc'), \
-               ('t4', 'p2', 'user', 'four', 'four', 'u2', 'u2', '2026-01-05 10:00:00', 'r4', 'd4', 'dddd'); \
+                 registry_username, secret_digest, secret_key, secret_last4) VALUES \
+               ('t1', 'p1', 'user', 'one', 'one', 'u1', 'u1', '2026-01-02 10:00:00.25', 'r1', 'd1', KEY('d1'), 'aaaa'), \
+               ('t2', 'p1', 'user', 'two', 'two', 'u1', 'u1', '2026-01-03 10:00:00', 'r2', 'd2', KEY('d2'), 'bbbb'), \
+               ('t3', 'p1', 'user', 'three', 'three', 'u1', 'u1', '2026-01-04 10:00:00', 'r3', 'd3', KEY('d3'), 'cccc'), \
+               ('t4', 'p2', 'user', 'four', 'four', 'u2', 'u2', '2026-01-05 10:00:00', 'r4', 'd4', KEY('d4'), 'dddd'); \
              INSERT INTO token_products (token_id, product_code) VALUES \
                ('t1', 'b'), ('t1', 'a'), ('t3', 'c'), ('t3', 'd'), ('t4', 'a');",
         );
@@ -733,7 +727,7 @@ mod tests {
             .collect();
             for (key, id, digest) in &rows {
                 let digest = SecretDigest::from_hex(digest).unwrap();
-                assert_eq!(super::sqlite_key(&digest), *key, "the key of {id}");
+                assert_eq!(digest.gateway_key(), *key, "the key of {id}");
             }
             rows.into_iter().map(|(_, id, _)| id).collect()
         };
@@ -746,7 +740,7 @@ mod tests {
         // A re-generated secret: the old digest names nothing, the new one the token, issued anew.
         sql(
             c,
-            "UPDATE tokens SET secret_digest = 'd1b', secret_regenerated_at = '2026-02-01 08:00:00' WHERE id = 't1'",
+            "UPDATE tokens SET secret_digest = 'd1b', secret_key = KEY('d1b'), secret_regenerated_at = '2026-02-01 08:00:00' WHERE id = 't1'",
         );
         assert_eq!(
             products(c),
@@ -784,15 +778,19 @@ mod tests {
              UPDATE tokens SET secret_digest = 'd1c', secret_regenerated_at = '2026-04-01 08:00:00' WHERE id = 't1'; \
              DELETE FROM tokens WHERE id = 't3';",
         );
+        // That writer (an operator's sqlite3 shell, say) left the key as it was: the copy's row
+        // is under the old digest's key, and the new digest is found through tokens all the same.
+        assert_eq!(products(c), list(&[("t1", &["b"]), ("t2", &["a"]), ("t4", &["a"])]));
+        sql(c, "UPDATE tokens SET secret_key = KEY('d1c') WHERE id = 't1'");
         assert_eq!(products(c), list(&[("t1", &["b"]), ("t2", &["a"]), ("t4", &["a"])]));
         // Two digests with the same first 60 bits: the copy holds the first one's token only;
         // both name their token, and the second still does once the first token is gone.
         sql(
             c,
             "INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, created_by, created_at, \
-                 registry_username, secret_digest, secret_last4) VALUES \
-               ('t5', 'p2', 'user', 'five', 'five', 'u2', 'u2', '2026-01-06 10:00:00', 'r5', 'x1', 'eeee'), \
-               ('t6', 'p2', 'user', 'six', 'six', 'u2', 'u2', '2026-01-07 10:00:00', 'r6', 'x2', 'ffff'); \
+                 registry_username, secret_digest, secret_key, secret_last4) VALUES \
+               ('t5', 'p2', 'user', 'five', 'five', 'u2', 'u2', '2026-01-06 10:00:00', 'r5', 'x1', KEY('x1'), 'eeee'), \
+               ('t6', 'p2', 'user', 'six', 'six', 'u2', 'u2', '2026-01-07 10:00:00', 'r6', 'x2', KEY('x2'), 'ffff'); \
              INSERT INTO token_products (token_id, product_code) VALUES ('t6', 'a');",
         );
         assert_eq!(

@@ -69,6 +69,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         revocation_reason -> Nullable<Text>,
         expires_on -> Nullable<Date>,
+        secret_key -> Nullable<BigInt>,
     }
 }
 

@@ -103,6 +103,15 @@ impl SecretDigest {
         &self.0
     }
 
+    /// The key of the SQLite gateway copy's row (`gateway_tokens`, keyed by it as its rowid):
+    /// the digest's first 60 bits, always a positive `i64`. The one place it is computed: the
+    /// token's writer stores it (`tokens.secret_key`), and the lookup finds the row by it.
+    pub fn gateway_key(&self) -> i64 {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        (u64::from_be_bytes(first) >> 4) as i64
+    }
+
     /// The digest whose [`SecretDigest::hex`] this is, if it is one.
     pub fn from_hex(hex: &str) -> Option<SecretDigest> {
         let hex = hex.as_bytes();

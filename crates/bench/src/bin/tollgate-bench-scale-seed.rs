@@ -269,7 +269,7 @@ fn main() {
         let mut rows = Inserter::new(
             c,
             "INSERT INTO tokens (id, project_id, kind, name, name_key, user_id, service_user_id, created_by, \
-             created_at, registry_username, secret_digest, secret_last4, expires_on, revoked_at, revocation_reason)",
+             created_at, registry_username, secret_digest, secret_key, secret_last4, expires_on, revoked_at, revocation_reason)",
         );
         for n in 0..tokens {
             let created =
@@ -333,10 +333,11 @@ fn main() {
             };
             rows.push(format!(
                 "('{id}', '{project}', '{kind}', '{name}', '{name}', {user}, {service}, '{by}', '{created}', '{username}', \
-                 '{digest}', '{last4}', {expires_on}, {revoked_at}, {reason})",
+                 '{digest}', {gateway_key}, '{last4}', {expires_on}, {revoked_at}, {reason})",
                 created = ts(created),
                 username = username(key, n),
                 digest = secret.digest().hex(),
+                gateway_key = secret.digest().gateway_key(),
                 last4 = secret.last4(),
             ));
             writeln!(all, "{}", secret.expose()).unwrap();

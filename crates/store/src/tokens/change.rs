@@ -50,6 +50,7 @@ impl Store {
             diesel::update(tokens::table.find(&row.id))
                 .set((
                     tokens::secret_digest.eq(secret.digest().hex()),
+                    tokens::secret_key.eq(Some(secret.digest().gateway_key())),
                     tokens::secret_last4.eq(secret.last4()),
                     tokens::secret_regenerated_at.eq(Some(now())),
                     // A new secret ends a revocation: the leaked one is gone.

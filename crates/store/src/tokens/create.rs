@@ -68,6 +68,7 @@ impl Store {
                     tokens::created_at.eq(now()),
                     tokens::registry_username.eq(&registry_username),
                     tokens::secret_digest.eq(secret.digest().hex()),
+                    tokens::secret_key.eq(Some(secret.digest().gateway_key())),
                     tokens::secret_last4.eq(secret.last4()),
                     tokens::expires_on.eq(expires_on),
                 ))
