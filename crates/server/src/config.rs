@@ -74,9 +74,9 @@ pub struct DbConfig {
     /// A file holding the database URL (its contents, a trailing newline trimmed).
     #[arg(long, env = "TOLLGATE_DATABASE_URL_FILE", value_parser = non_empty_path)]
     pub database_url_file: Option<PathBuf>,
-    /// PostgreSQL: the URL of the notification connection (`LISTEN`), straight to the server,
-    /// when `TOLLGATE_DATABASE_URL` goes through a pooler in transaction mode (PgBouncer),
-    /// where `LISTEN` cannot work. Default: the database URL.
+    /// PostgreSQL: a URL straight to the server, for the notification connection (`LISTEN`) and
+    /// the migrations; required when `TOLLGATE_DATABASE_URL` goes through a pooler in
+    /// transaction mode (PgBouncer), where neither can work. Default: the database URL.
     #[arg(long, env = "TOLLGATE_NOTIFY_DATABASE_URL", hide_env_values = true, value_parser = non_empty,
           conflicts_with = "notify_database_url_file")]
     pub notify_database_url: Option<String>,

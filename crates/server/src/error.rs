@@ -104,7 +104,7 @@ impl From<StoreError> for ApiError {
                 problem: Problem::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly").into(),
                 cause: Some(cause),
             },
-            e @ (StoreError::Database(_) | StoreError::Migration(_)) => ApiError::internal(e),
+            e @ (StoreError::Database(_) | StoreError::Migration(_) | StoreError::Setup(_)) => ApiError::internal(e),
         }
     }
 }

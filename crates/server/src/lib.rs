@@ -82,10 +82,11 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
     let sealing = config.secrets.load(&config.db).map_err(StartError::Config)?;
-    let mut store = tollgate_store::Store::open(&config.db.url().map_err(StartError::Config)?, config.db.pool_size)?;
-    if let Some(url) = config.db.notify_url().map_err(StartError::Config)? {
-        store.set_notify_url(url);
-    }
+    let mut store = tollgate_store::Store::open_beside(
+        &config.db.url().map_err(StartError::Config)?,
+        config.db.pool_size,
+        config.db.notify_url().map_err(StartError::Config)?,
+    )?;
     store.set_sealing_keys(sealing);
     // Secrets still in clear (from before they were sealed) are sealed now; one sealed under a
     // key this node lacks stops the start, naming the key.

@@ -67,6 +67,10 @@ fn with_link_timeouts(url: &str) -> String {
 pub(crate) struct Manager {
     url: String,
     backend: Backend,
+    /// PostgreSQL: whether statements are prepared once per connection and kept (diesel's
+    /// statement cache); not behind a transaction-mode pooler, where the next statement may run
+    /// in another server session that never saw them.
+    prepared: bool,
 }
 
 impl Manager {
@@ -80,8 +84,38 @@ impl Manager {
                 Backend::Sqlite => url.to_owned(),
             },
             backend,
+            prepared: true,
         }
     }
+}
+
+/// Whether connections to `url` share server sessions: a pooler in transaction (or statement)
+/// mode, such as PgBouncer's `pool_mode = transaction`, hands each transaction the server
+/// connection that is free at that moment. Two client connections tell: through such a pooler
+/// the second is handed the session the first just ran a statement in (PgBouncer reuses the
+/// last one freed), or the first's next statement runs in another session; straight to the
+/// server, or through a session-mode pool, each keeps its own server process. Three rounds, for
+/// a pooler that hands sessions out in turn.
+fn shares_sessions(manager: &Manager) -> Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    fn pid(c: &mut PgConnection) -> Result<i32> {
+        Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Pid>(c)?
+            .pid)
+    }
+    let open = || PgConnection::establish(&manager.url).map_err(|e| StoreError::Unavailable(e.to_string()));
+    let (mut first, mut second) = (open()?, open()?);
+    let own = pid(&mut first)?;
+    for _ in 0..3 {
+        if pid(&mut second)? == own || pid(&mut first)? != own {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A SQLite connection's page cache: 8 MB (SQLite's default is 2 MB). A cache miss of the
@@ -137,9 +171,15 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<Pooled, Self::Error> {
         let db = match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError)?,
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                if !self.prepared {
+                    // Each statement parsed, bound and run in one message (PQsendQueryParams),
+                    // which a transaction-mode pooler carries whole.
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                DbConn::Pg(conn)
+            }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
@@ -186,8 +226,8 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
-    /// The database URL, for the PostgreSQL notification connection (unless it has one of its
-    /// own, [`Store::set_notify_url`]).
+    /// The PostgreSQL notification connection's URL: the database URL, or the one straight to
+    /// the server beside it ([`Store::open_beside`]).
     pub(crate) url: Option<String>,
     pub(crate) listener: Arc<OnceLock<Arc<dyn ChangeListener>>>,
     /// This process' name in change notifications.
@@ -223,6 +263,15 @@ impl Store {
     /// Opens the database at `url` (a file path, `sqlite://path`, or `postgres://…`) and runs
     /// pending migrations.
     pub fn open(url: &str, pool_size: u32) -> Result<Store> {
+        Store::open_beside(url, pool_size, None)
+    }
+
+    /// [`Store::open`], with PostgreSQL's notification connection on `direct` (when given): a
+    /// URL straight to the server, for a pool whose `url` goes through a pooler. Behind a
+    /// pooler in transaction mode (found out at start, [`shares_sessions`]) the pool prepares
+    /// no statements ahead, and the migrations (which hold a session's lock) run on `direct`,
+    /// without which such a pool is refused: `LISTEN` cannot work through it.
+    pub fn open_beside(url: &str, pool_size: u32, direct: Option<String>) -> Result<Store> {
         let backend = Backend::of_url(url);
         if backend == Backend::Sqlite {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -236,10 +285,46 @@ impl Store {
                     .map_err(|e| StoreError::Unavailable(format!("cannot create {path}: {e}")))?;
             }
         }
-        let manager = Manager::for_url(url);
+        let mut manager = Manager::for_url(url);
+        let mut migrator = None;
+        if backend == Backend::Postgres {
+            if let Some(direct) = &direct {
+                let direct = Manager::for_url(direct);
+                if shares_sessions(&direct)? {
+                    return Err(StoreError::Setup(
+                        "TOLLGATE_NOTIFY_DATABASE_URL goes through a pooler in transaction mode: \
+                         it must reach the PostgreSQL server itself (LISTEN needs a session of its own)"
+                            .into(),
+                    ));
+                }
+                migrator = Some(direct);
+            }
+            if shares_sessions(&manager)? {
+                if migrator.is_none() {
+                    return Err(StoreError::Setup(
+                        "the database URL goes through a pooler in transaction mode (two connections \
+                         shared a server session): set TOLLGATE_NOTIFY_DATABASE_URL to a URL straight \
+                         to the PostgreSQL server, for the notification connection and the migrations, \
+                         which need a session of their own"
+                            .into(),
+                    ));
+                }
+                tracing::info!(
+                    "the database URL goes through a pooler in transaction mode: statements are sent \
+                     whole, never prepared ahead; notifications and migrations use TOLLGATE_NOTIFY_DATABASE_URL"
+                );
+                manager.prepared = false;
+            } else {
+                migrator = None;
+            }
+        }
         // Migrations first, on a connection of their own: the pool's connections, opened
         // together, would otherwise wait for (or on SQLite be refused) the lock they hold.
-        let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut first = migrator
+            .as_ref()
+            .unwrap_or(&manager)
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         migrate(&mut first.db)?;
         drop(first);
         let pool = Pool::builder()
@@ -250,7 +335,7 @@ impl Store {
         let store = Store {
             pool,
             backend,
-            url: Some(url.to_owned()),
+            url: Some(direct.unwrap_or_else(|| url.to_owned())),
             listener: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             counts_own_writes: Arc::default(),
@@ -329,12 +414,6 @@ impl Store {
     /// moment of the database by itself.
     pub(crate) fn query<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
         self.conn()?.run(f)
-    }
-
-    /// The URL of the notification connection, straight to the server when the pool's goes
-    /// through a pooler in transaction mode (before the change listener is set).
-    pub fn set_notify_url(&mut self, url: String) {
-        self.url = Some(url);
     }
 
     /// Sets the keys that seal webhook signing secrets (before the store is shared).

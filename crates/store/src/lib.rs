@@ -70,6 +70,9 @@ pub enum StoreError {
     Database(diesel::result::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The database is reachable but cannot serve as configured (said at start).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl From<diesel::result::Error> for StoreError {

@@ -657,6 +657,11 @@ impl ServerProcess {
         self._data_dir.path()
     }
 
+    /// A file of this process' data directory, as text.
+    pub fn data_file(&self, name: &str) -> String {
+        self.data_dir().join(name).to_string_lossy().into_owned()
+    }
+
     /// A demo user's bearer token from this process.
     pub async fn session(&self, user: &str) -> String {
         let body = self

@@ -18,6 +18,7 @@ mod nodes;
 mod oidc;
 mod openapi;
 mod permissions;
+mod pooler;
 mod projects;
 mod registry;
 mod registry_auth;

@@ -5,7 +5,7 @@ use crate::helpers::{introspect, Db, TestApp};
 
 /// Runs `tollgate <args>` with a clean `TOLLGATE_*` environment plus `env`; waits at most 10 s
 /// (a server that starts is a failure of these tests, and is killed).
-fn tollgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+pub(crate) fn tollgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
     command.args(args);

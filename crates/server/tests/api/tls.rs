@@ -243,10 +243,3 @@ async fn two_nodes_on_a_tls_only_database_serve_from_their_caches_and_keep_the_s
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
-
-impl ServerProcess {
-    /// A file of this process' data directory, as text.
-    fn data_file(&self, name: &str) -> String {
-        self.data_dir().join(name).to_string_lossy().into_owned()
-    }
-}
