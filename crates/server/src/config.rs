@@ -133,6 +133,12 @@ impl DbConfig {
             self.notify_database_url_file.as_deref(),
         )
     }
+
+    /// Opens (and migrates) the database, with `pool` connections: an operator's command
+    /// behind a transaction pooler migrates on the direct URL, as a serving node does.
+    pub fn open(&self, pool: u32) -> Result<tollgate_store::Store, String> {
+        tollgate_store::Store::open_beside(&self.url()?, pool, self.notify_url()?).map_err(|e| e.to_string())
+    }
 }
 
 /// The key that seals recoverable secrets (webhook signing secrets) at rest.

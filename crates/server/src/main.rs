@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tollgate_model::{Name, ProductCode, ProjectKey};
 use tollgate_server::{Config, DbConfig};
-use tollgate_store::{ProductSpec, Store};
+use tollgate_store::ProductSpec;
 
 #[derive(Parser)]
 #[command(
@@ -204,11 +204,7 @@ fn main() -> ExitCode {
         Command::Secrets {
             command: SecretsCommand::Reseal { db, keys },
         } => reseal(&db, &keys),
-        Command::Migrate { db, what: None } => db.url().and_then(|url| {
-            Store::open(&url, 1)
-                .map(|_| eprintln!("tollgate: the database is migrated"))
-                .map_err(|e| e.to_string())
-        }),
+        Command::Migrate { db, what: None } => db.open(1).map(|_| eprintln!("tollgate: the database is migrated")),
         Command::Migrate {
             db,
             what: Some(MigrateCommand::Status),
@@ -236,7 +232,9 @@ fn main() -> ExitCode {
 
 /// `tollgate migrate status`: one line per migration; exits 1 when some are not run.
 fn migration_status(db: &DbConfig) -> Result<(), String> {
-    let states = tollgate_store::copy::migration_status(&db.url()?).map_err(|e| e.to_string())?;
+    // Straight to the server when there is such a URL (not through a transaction pooler).
+    let url = db.notify_url()?.map_or_else(|| db.url(), Ok)?;
+    let states = tollgate_store::copy::migration_status(&url).map_err(|e| e.to_string())?;
     for state in &states {
         println!("{}\t{}", if state.applied { "applied" } else { "pending" }, state.name);
     }
@@ -266,7 +264,7 @@ fn copy(db: &DbConfig, to: Option<&str>, to_file: Option<&std::path::Path>) -> R
 fn reseal(db: &DbConfig, keys: &tollgate_server::SecretKeyConfig) -> Result<(), String> {
     let keys = keys.load(db)?;
     let current = keys.current_id().to_owned();
-    let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
+    let store = db.open(1)?;
     store.set_sealing_keys(keys);
     let resealed = store.reseal_webhook_secrets(false).map_err(|e| e.to_string())?;
     eprintln!("tollgate: sealed {resealed} webhook(s) anew under the key {current}");
@@ -351,7 +349,7 @@ fn revoke(db: DbConfig, file: Option<std::path::PathBuf>, reason: String) -> Res
         .filter_map(|l| tollgate_store::secret::PlainSecret::parse(l).ok())
         .map(|s| tollgate_store::secret::digest(s.expose()))
         .collect();
-    let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
+    let store = db.open(1)?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let reporter = tollgate_store::Reporter {
         id: format!("host:{user}"),
@@ -384,7 +382,7 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             max_token_days,
             max_service_token_days,
         } => {
-            let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
+            let store = db.open(1)?;
             // Typed before the store sees them, with the same rules as the operator API.
             let mut specs = Vec::with_capacity(products.len());
             for p in &products {
@@ -426,7 +424,7 @@ fn project(command: ProjectCommand) -> Result<(), String> {
             Ok(())
         }
         ProjectCommand::List { db } => {
-            let store = Store::open(&db.url()?, 1).map_err(|e| e.to_string())?;
+            let store = db.open(1)?;
             for summary in store.list_projects().map_err(|e| e.to_string())? {
                 print_project(&summary);
             }

@@ -161,11 +161,16 @@ async fn behind_pgbouncer_in_transaction_mode_two_nodes_serve_and_keep_the_secon
         "{said}"
     );
 
-    // With one, two nodes (eight pooled connections each) serve through two server sessions.
+    // With one, the operator's migrate runs (on the direct URL), and two nodes (eight pooled
+    // connections each) serve through two server sessions.
     let env = [
         ("TOLLGATE_DATABASE_URL", pooled.as_str()),
         ("TOLLGATE_NOTIFY_DATABASE_URL", direct.as_str()),
     ];
+    let (migrated, said) = tollgate(&["migrate"], &env);
+    assert!(migrated, "{said}");
+    let (current, said) = tollgate(&["migrate", "status"], &env);
+    assert!(current && !said.contains("pending"), "{said}");
     let a = ServerProcess::start(&env, None).await;
     let keys = [
         env[0],
