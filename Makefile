@@ -24,8 +24,11 @@ e2e/node_modules/.installed: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## The API tests' rolling upgrade runs the previous release beside this one: e2e/previous-release.sh
+## builds it (the commit before the last migration change) and prints its path.
 unit: e2e/node_modules/.installed
-	TOLLGATE_TEST_REQUIRE_ALL=1 $(CARGO) test
+	previous=$$(e2e/previous-release.sh) && \
+	  TOLLGATE_PREVIOUS_RELEASE="$$previous" TOLLGATE_TEST_REQUIRE_ALL=1 $(CARGO) test
 
 walkthrough:
 	$(CARGO) build $(SERVER)

@@ -14,6 +14,11 @@ pub const DEMO_ISSUER: &str = "tollgate-demo";
 /// The introspection client of demo mode, documented in the README's demo mode.
 pub const GATEWAY_CLIENT_ID: &str = "registry-gateway";
 pub const GATEWAY_CLIENT_SECRET: &str = "demo-gateway-secret";
+
+/// The demo's gateway client, beside any configured ones.
+pub fn demo_gateway_client() -> crate::gateway::GatewayClient {
+    crate::gateway::GatewayClient::new(GATEWAY_CLIENT_ID, GATEWAY_CLIENT_SECRET)
+}
 /// The audience of operators' tokens in demo mode: the demo's sign-in never issues it (tests
 /// sign operators' tokens with the demo key themselves).
 pub const OPERATOR_AUDIENCE: &str = "tollgate-operators";

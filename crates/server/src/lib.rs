@@ -73,14 +73,7 @@ impl Running {
 /// spawn it) to serve.
 pub fn start(config: Config) -> Result<Running, StartError> {
     let identity = Identity::of(&config)?;
-    let gateway_clients = config
-        .gateway
-        .gateway_clients()
-        .map_err(StartError::Config)?
-        .iter()
-        .map(|c| gateway::GatewayClient::parse(c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|why| StartError::Config(format!("TOLLGATE_GATEWAY_CLIENTS: {why}")))?;
+    let gateway_clients = configured_gateway_clients(&config.gateway).map_err(StartError::Config)?;
     let sealing = config.secrets.load(&config.db).map_err(StartError::Config)?;
     let mut store = tollgate_store::Store::open_beside(
         &config.db.url().map_err(StartError::Config)?,
@@ -157,6 +150,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             })
         }
     };
+    reload_on_hangup(config.gateway.clone(), &state)?;
     let server = http_server(&config, state.clone(), listener, management.is_some())?;
     Ok(Running {
         addr,
@@ -330,6 +324,47 @@ impl Identity {
     }
 }
 
+/// The gateway clients the settings name (`TOLLGATE_GATEWAY_CLIENTS` or its file), parsed. The
+/// errors name a client's id at most, never its secret.
+fn configured_gateway_clients(g: &config::GatewayConfig) -> Result<Vec<gateway::GatewayClient>, String> {
+    g.gateway_clients()?
+        .iter()
+        .map(|c| gateway::GatewayClient::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| format!("TOLLGATE_GATEWAY_CLIENTS: {why}"))
+}
+
+/// On SIGHUP, what may change without a restart is read again: the gateway clients (from
+/// `TOLLGATE_GATEWAY_CLIENTS_FILE`, which a Kubernetes Secret or a vault agent rewrites), put in
+/// place whole for every request from then on. A file that cannot be read or holds a bad client
+/// changes nothing, and the log says why. The database URLs and the keys are read at start only:
+/// a new password or key takes a restart, node by node.
+fn reload_on_hangup(g: config::GatewayConfig, state: &web::Data<state::AppState>) -> Result<(), StartError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups =
+        signal(SignalKind::hangup()).map_err(|e| StartError::Config(format!("cannot listen for SIGHUP: {e}")))?;
+    let state = std::sync::Arc::downgrade(&state.clone().into_inner());
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(state) = state.upgrade() else { return };
+            match configured_gateway_clients(&g) {
+                Ok(mut clients) => {
+                    if state.demo.is_some() {
+                        clients.push(demo::demo_gateway_client());
+                    }
+                    let ids: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
+                    state.gateway.replace_clients(clients);
+                    tracing::info!(clients = ?ids, "SIGHUP: the gateway clients were read again");
+                }
+                Err(why) => {
+                    tracing::error!(%why, "SIGHUP: the gateway clients in use are kept");
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
 /// The gateway's parts: cache (told of every token change), limiters, clients, signer.
 fn build_gateway(
     config: &Config,
@@ -362,10 +397,7 @@ fn build_gateway(
         std::time::Duration::from_millis(g.last_used_flush_ms.max(10)),
     );
     if demo {
-        clients.push(gateway::GatewayClient::new(
-            demo::GATEWAY_CLIENT_ID,
-            demo::GATEWAY_CLIENT_SECRET,
-        ));
+        clients.push(demo::demo_gateway_client());
     }
     if clients.is_empty() {
         tracing::warn!(
@@ -434,7 +466,7 @@ fn build_gateway(
         token_limiter: limiter(g.token_failures_per_minute),
         revocation_limiter: limiter(g.revocation_reports_per_minute),
         leaks,
-        clients,
+        clients: std::sync::RwLock::new(std::sync::Arc::new(clients)),
         signer,
         service: g.registry_service.clone(),
         metrics,

@@ -493,14 +493,31 @@ pub(crate) fn migrate(conn: &mut DbConn) -> Result<()> {
     let outcome = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Pg(c) => {
-            // Several nodes may start at once: let one migrate while the others wait.
-            c.batch_execute("SELECT pg_advisory_lock(7104281)")?;
+            // Several nodes may start at once: let one migrate while the others wait. They wait
+            // by asking again, never inside a statement: `CREATE INDEX CONCURRENTLY` waits for
+            // every transaction with an older snapshot to end, and a node blocked in
+            // `pg_advisory_lock` would hold one until the migration it waits for ends.
+            while !try_migration_lock(c)? {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
             let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
             c.batch_execute("SELECT pg_advisory_unlock(7104281)")?;
             done
         }
     };
     outcome.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Takes the migrations' session lock if no other session holds it.
+fn try_migration_lock(c: &mut diesel::PgConnection) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    Ok(diesel::sql_query("SELECT pg_try_advisory_lock(7104281) AS taken")
+        .get_result::<Taken>(c)?
+        .taken)
 }
 
 #[cfg(test)]

@@ -142,7 +142,8 @@ pub struct Gateway {
     pub revocation_limiter: FailureLimiter,
     /// Leak reports waiting to be handled.
     pub leaks: crate::leaks::Leaks,
-    pub clients: Vec<GatewayClient>,
+    /// The gateway clients in use: replaced whole when SIGHUP has their file read again.
+    pub clients: std::sync::RwLock<Arc<Vec<GatewayClient>>>,
     pub signer: RegistrySigner,
     /// The registry's `service` name that registry tokens are for.
     pub service: String,
@@ -167,9 +168,17 @@ impl Gateway {
         // The whole header value is compared (as a digest, in constant time): no decoding.
         let Some(header) = header else { return false };
         let presented: [u8; 32] = Sha256::digest(header.trim().as_bytes()).into();
-        self.clients
-            .iter()
-            .any(|c| constant_time_eq(&c.header_digest, &presented))
+        let clients = self
+            .clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        clients.iter().any(|c| constant_time_eq(&c.header_digest, &presented))
+    }
+
+    /// Puts these clients in the place of those in use, for every request from now on.
+    pub fn replace_clients(&self, clients: Vec<GatewayClient>) {
+        *self.clients.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(clients);
     }
 
     /// A registry login (`/auth/token`, `/auth/forward`): the secret must be a working token's

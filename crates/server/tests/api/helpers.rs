@@ -89,6 +89,21 @@ pub mod needs {
         commands(test, &["node"])
     }
 
+    /// The previous release's binary (`TOLLGATE_PREVIOUS_RELEASE`, built by
+    /// `e2e/previous-release.sh`, which `make unit` runs): its path.
+    pub fn previous_release(test: &str) -> Option<String> {
+        match std::env::var("TOLLGATE_PREVIOUS_RELEASE") {
+            Ok(path) if std::path::Path::new(&path).is_file() => Some(path),
+            _ => {
+                skip(
+                    test,
+                    "the previous release's binary in TOLLGATE_PREVIOUS_RELEASE (make unit builds it with e2e/previous-release.sh)",
+                );
+                None
+            }
+        }
+    }
+
     /// Root, for a containerd of the test's own.
     pub fn root(test: &str) -> bool {
         let uid = std::process::Command::new("id").arg("-u").output().ok();
@@ -595,18 +610,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary in demo mode with these extra environment variables (an empty value
     /// removes one) and waits until it is ready. Its log (stderr) goes to `log` when given.
+    pub async fn start(env: &[(&str, &str)], log: Option<std::process::Stdio>) -> ServerProcess {
+        Self::start_binary(env!("CARGO_BIN_EXE_tollgate"), env, log).await
+    }
+
+    /// [`ServerProcess::start`] with another build of `tollgate` (the previous release's).
     #[allow(
         clippy::zombie_processes,
         reason = "the child is killed and waited for when ServerProcess drops"
     )]
-    pub async fn start(env: &[(&str, &str)], log: Option<std::process::Stdio>) -> ServerProcess {
+    pub async fn start_binary(binary: &str, env: &[(&str, &str)], log: Option<std::process::Stdio>) -> ServerProcess {
         let data_dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        let mut command = std::process::Command::new(binary);
         command
             .arg("serve")
             .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
@@ -644,6 +664,10 @@ impl ServerProcess {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        // Not left running after the test.
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("tollgate serve did not become ready at {base}");
     }
 

@@ -26,5 +26,6 @@ mod serve;
 mod service_users;
 mod tls;
 mod tokens;
+mod upgrade;
 mod usage;
 mod webhooks;

@@ -273,3 +273,90 @@ async fn secret_settings_come_from_files() {
     );
     assert!(!started && said.contains("empty"), "{said}");
 }
+
+/// SIGHUP reads the gateway clients' file again (a rotated credential, as a Kubernetes Secret's
+/// file changes under a running node): the new client is let in and the old one refused, without
+/// a restart. A file that no longer holds a valid client changes nothing, and the log says why
+/// without the secret. The node goes on serving through it all (SIGHUP does not end it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reads_the_gateway_clients_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients_file = dir.path().join("gateway-clients");
+    let log_file = dir.path().join("node.log");
+    std::fs::write(&clients_file, "ci-gateway:the-first-secret-1234\n").unwrap();
+    let node = crate::helpers::ServerProcess::start(
+        &[("TOLLGATE_GATEWAY_CLIENTS_FILE", clients_file.to_str().unwrap())],
+        Some(std::fs::File::create(&log_file).unwrap().into()),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let introspect_as = |secret: &'static str| {
+        let (http, base) = (http.clone(), node.base.clone());
+        async move {
+            http.post(format!("{base}/oauth2/introspect"))
+                .basic_auth("ci-gateway", Some(secret))
+                .form(&[("token", "tgr_x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &node.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // Until the new file is in place (asked again for a while: the signal is handled by a task).
+    async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+        let from = std::time::Instant::now();
+        while !done().await {
+            assert!(from.elapsed() < std::time::Duration::from_secs(5), "{what}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(introspect_as("the-first-secret-1234").await, 200);
+    assert_eq!(introspect_as("the-second-secret-5678").await, 401);
+
+    std::fs::write(&clients_file, "ci-gateway:the-second-secret-5678\n").unwrap();
+    assert_eq!(
+        introspect_as("the-second-secret-5678").await,
+        401,
+        "read again before SIGHUP"
+    );
+    hangup();
+    until("the rotated gateway client is not let in after SIGHUP", async || {
+        introspect_as("the-second-secret-5678").await == 200
+    })
+    .await;
+    assert_eq!(
+        introspect_as("the-first-secret-1234").await,
+        401,
+        "the old client is still let in"
+    );
+
+    // A bad file: the clients in use stay.
+    std::fs::write(&clients_file, "ci-gateway:short\n").unwrap();
+    hangup();
+    until("the log does not say the bad file was refused", async || {
+        std::fs::read_to_string(&log_file)
+            .unwrap()
+            .contains("the gateway clients in use are kept")
+    })
+    .await;
+    assert_eq!(
+        introspect_as("the-second-secret-5678").await,
+        200,
+        "a bad file took the clients away"
+    );
+    let log = std::fs::read_to_string(&log_file).unwrap();
+    assert!(log.contains("at least 16 characters"), "{log}");
+    for secret in ["the-first-secret-1234", "the-second-secret-5678", "ci-gateway:short"] {
+        assert!(!log.contains(secret), "a gateway client's secret in the log: {log}");
+    }
+    let ready = http.get(format!("{}/readyz", node.base)).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200, "the node stopped serving after SIGHUP");
+}
