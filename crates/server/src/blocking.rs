@@ -23,11 +23,13 @@ pub async fn store_call<T: Send + 'static>(
     let call = async move {
         // In arrival order (see `Store::turns`); the turn is given back when the call ends,
         // even one that finishes after its caller gave up.
+        let asked = std::time::Instant::now();
         let turn = store
             .turns()
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
+        store.waited_for_turn(asked.elapsed());
         actix_web::web::block(move || {
             let _turn = turn;
             f(&store)

@@ -440,6 +440,32 @@ fn build_gateway(
         let pool = store.clone();
         metrics.gauge_fn(name, help, move || f64::from(read(pool.pool_state())));
     }
+    type Wait = fn(&tollgate_store::WaitFigures) -> f64;
+    for (name, help, read) in [
+        (
+            "tollgate_db_turns_total",
+            "Requests' storage calls that took a turn (at most TOLLGATE_DB_TURNS at once)",
+            (|w| w.turns as f64) as Wait,
+        ),
+        (
+            "tollgate_db_turn_wait_seconds_total",
+            "Seconds requests' storage calls waited for a turn, in all",
+            |w| w.turn_seconds,
+        ),
+        (
+            "tollgate_db_pool_checkouts_total",
+            "Connections taken from the pool",
+            |w| w.connections as f64,
+        ),
+        (
+            "tollgate_db_pool_wait_seconds_total",
+            "Seconds spent waiting for a pooled connection (one being opened included), in all",
+            |w| w.connection_seconds,
+        ),
+    ] {
+        let waits = store.clone();
+        metrics.counter_fn_f64(name, help, move || read(&waits.waits()));
+    }
     if store.notifications_up().is_some() {
         let notify = store.clone();
         metrics.gauge_fn(

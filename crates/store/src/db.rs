@@ -246,6 +246,32 @@ pub struct Store {
     sealing: Arc<OnceLock<Arc<crate::sealing::SealingKeys>>>,
     /// PostgreSQL: whether the notification connection is up and listening.
     pub(crate) notify_up: Arc<std::sync::atomic::AtomicBool>,
+    /// What calls waited for: turns and pooled connections.
+    waits: Arc<Waits>,
+}
+
+/// How many times calls waited for a turn ([`Store::turns`]) and for a pooled connection, and
+/// for how long in all (nanoseconds): `/metrics` shows them as counters, whose rates give the
+/// mean wait.
+#[derive(Default)]
+struct Waits {
+    turns: std::sync::atomic::AtomicU64,
+    turn_nanos: std::sync::atomic::AtomicU64,
+    connections: std::sync::atomic::AtomicU64,
+    connection_nanos: std::sync::atomic::AtomicU64,
+}
+
+/// [`Waits`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitFigures {
+    /// Turns taken by requests' storage calls.
+    pub turns: u64,
+    /// Seconds those calls waited for their turns, in all.
+    pub turn_seconds: f64,
+    /// Connections taken from the pool.
+    pub connections: u64,
+    /// Seconds spent waiting for them (a connection opened meanwhile included), in all.
+    pub connection_seconds: f64,
 }
 
 /// The pool's connections at one moment.
@@ -344,6 +370,7 @@ impl Store {
             writes: Arc::default(),
             sealing: Arc::default(),
             notify_up: Arc::default(),
+            waits: Arc::default(),
         };
         Ok(store)
     }
@@ -384,7 +411,28 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
+        let asked = Instant::now();
+        let got = self.pool.get();
+        add_wait(&self.waits.connections, &self.waits.connection_nanos, asked.elapsed());
+        got.map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Counts a call's wait for its turn (the server's request calls take one, see
+    /// [`Store::turns`]).
+    pub fn waited_for_turn(&self, waited: Duration) {
+        add_wait(&self.waits.turns, &self.waits.turn_nanos, waited);
+    }
+
+    /// The waits so far.
+    pub fn waits(&self) -> WaitFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        let w = &self.waits;
+        WaitFigures {
+            turns: w.turns.load(Relaxed),
+            turn_seconds: w.turn_nanos.load(Relaxed) as f64 / 1e9,
+            connections: w.connections.load(Relaxed),
+            connection_seconds: w.connection_nanos.load(Relaxed) as f64 / 1e9,
+        }
     }
 
     /// [`Store::query`] on a pooled connection that is idle now; `None`, without waiting, when
@@ -508,6 +556,12 @@ pub(crate) fn migrate(conn: &mut DbConn) -> Result<()> {
     outcome.map_err(|e| StoreError::Migration(e.to_string()))
 }
 
+fn add_wait(count: &std::sync::atomic::AtomicU64, nanos: &std::sync::atomic::AtomicU64, waited: Duration) {
+    use std::sync::atomic::Ordering::Relaxed;
+    count.fetch_add(1, Relaxed);
+    nanos.fetch_add(u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+}
+
 /// Takes the migrations' session lock if no other session holds it.
 fn try_migration_lock(c: &mut diesel::PgConnection) -> diesel::QueryResult<bool> {
     #[derive(diesel::QueryableByName)]
@@ -559,6 +613,31 @@ mod tests {
             named.sort();
             assert_eq!(named, folders, "{backend}: the table and the folders differ");
         }
+    }
+
+    /// A call that waits for the pool's only connection is counted with its wait.
+    #[test]
+    fn waits_for_a_pooled_connection_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db").to_string_lossy(), 1).unwrap();
+        let before = store.waits();
+        let held = store.conn().unwrap();
+        let waiting = {
+            let store = store.clone();
+            std::thread::spawn(move || store.ping())
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+        waiting.join().unwrap().unwrap();
+        let after = store.waits();
+        assert_eq!(after.connections, before.connections + 2);
+        assert!(
+            after.connection_seconds - before.connection_seconds >= 0.25,
+            "{before:?} -> {after:?}"
+        );
+        store.waited_for_turn(Duration::from_millis(40));
+        assert_eq!(store.waits().turns, before.turns + 1);
+        assert!((store.waits().turn_seconds - before.turn_seconds - 0.04).abs() < 1e-9);
     }
 
     /// Requests' turns: twice the cores by default and never more than the pool's connections,

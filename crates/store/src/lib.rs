@@ -26,7 +26,7 @@ mod webhooks;
 
 pub use change::{Change, ChangeListener};
 pub use cursor::PageQuery;
-pub use db::{Backend, DbConn, PoolState, Store};
+pub use db::{Backend, DbConn, PoolState, Store, WaitFigures};
 pub use gateway::{GatewayToken, Retired, RetiredSecret, SecretLookup, Use};
 pub use projects::{ProductSpec, ProjectPut, ProjectSpec, ProjectSummary};
 pub use revocation::Reporter;

@@ -66,6 +66,17 @@ async fn metrics_say_what_the_on_call_person_asks_first(db: Db) {
     );
     assert!(value("tollgate_webhook_outbox_oldest_seconds ") >= 0.0);
     assert!(value("tollgate_db_write_transactions_total ") >= 2.0);
+    // Waits for turns and pooled connections, as counters (their rates give the mean wait).
+    assert!(
+        value("tollgate_db_turns_total ") >= 2.0,
+        "the requests' calls took turns"
+    );
+    assert!(value("tollgate_db_pool_checkouts_total ") >= 2.0);
+    assert!(value("tollgate_db_turn_wait_seconds_total ") >= 0.0);
+    assert!(
+        value("tollgate_db_pool_wait_seconds_total ") > 0.0,
+        "opening a connection takes time"
+    );
     assert!(text.contains(r#"le="10""#), "latency buckets reach 10 s");
     let from = Instant::now();
     loop {
