@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# make image-test: builds the image (deploy/image.sh), runs two containers of it as two nodes
-# on this machine's PostgreSQL (host network, runc), sharing one registry signing key, and
-# pulls with skopeo through Distribution 2.8 that trusts them: a token made on one node pulls
-# through the other, another product is refused, and a secret re-generated on one node is
-# refused through the other.
+# make image-test: builds the image (deploy/image.sh) and checks what it holds: one static
+# binary whose embedded dependency tree and SBOM name libpq's and OpenSSL's source crates, and
+# nothing copied from this machine. Then runs two containers of it as two nodes on this
+# machine's PostgreSQL (host network, runc; one of them over TLS, through the OpenSSL inside),
+# sharing one registry signing key, and pulls with skopeo through Distribution 2.8 that trusts
+# them: a token made on one node pulls through the other, another product is refused, and a
+# secret re-generated on one node is refused through the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/image.sh
 . deploy/podman/env.sh
 image=${IMAGE:-tollgate:0.1.0}
+built="${CARGO_TARGET_DIR:-target}/image"
 work=$(mktemp -d)
 db="tollgate_image_$$"
 names=()
@@ -23,7 +26,28 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; exit 1; }
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# What is inside: the binary and the users' files, nothing else.
+inside=$(cd "$built/rootfs" && find . -type f | sort | tr '\n' ' ')
+[ "$inside" = "./etc/group ./etc/passwd ./usr/local/bin/tollgate " ] || fail "the image holds more than its binary: $inside"
+readelf -d "$built/rootfs/usr/local/bin/tollgate" | grep -q NEEDED && fail "the binary needs shared libraries"
+# The dependency tree cargo auditable embedded (zlib-compressed JSON), as scanners read it.
+objcopy --dump-section .dep-v0="$work/deps.z" "$built/rootfs/usr/local/bin/tollgate" 2>/dev/null || fail "no .dep-v0 section"
+python3 - "$work/deps.z" "$built/tollgate.cdx.json" <<'PY' || fail "the dependency data does not name what is inside"
+import json, sys, zlib
+embedded = {p["name"]: p["version"] for p in json.loads(zlib.decompress(open(sys.argv[1], "rb").read()))["packages"]}
+sbom = json.load(open(sys.argv[2]))
+assert sbom["bomFormat"] == "CycloneDX", sbom.get("bomFormat")
+listed = {c["name"]: c.get("version") for c in sbom.get("components", [])}
+for name in ("pq-src", "openssl-src", "libsqlite3-sys", "actix-web", "rustls"):
+    assert name in embedded, f"{name} not embedded"
+    assert listed.get(name) == embedded[name], f"{name}: SBOM {listed.get(name)}, binary {embedded[name]}"
+    assert any(c["name"] == name and c.get("purl", "").startswith("pkg:cargo/") for c in sbom["components"]), name
+print(f"== {len(embedded)} crates embedded in the binary, {len(listed)} components in the SBOM; "
+      f"libpq {embedded['pq-src']}, OpenSSL {embedded['openssl-src']}")
+PY
 
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db"
 # The key every node signs registry tokens with, made once (any ES256 key will do).
@@ -34,11 +58,11 @@ openssl req -new -x509 -key "$work/signing/key.pem" -out "$work/signing/cert.pem
 openssl rand -base64 32 >"$work/signing/secret.key"
 chmod 0644 "$work/signing/"*.pem "$work/signing/secret.key"
 
-node() { # name port
+node() { # name port sslmode
   local name="tollgate-image-$1-$$"
   names+=("$name")
   podman run -d --name "$name" --network host --runtime runc \
-    -e TOLLGATE_LISTEN="127.0.0.1:$2" -e TOLLGATE_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
+    -e TOLLGATE_LISTEN="127.0.0.1:$2" -e TOLLGATE_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$3" \
     -e TOLLGATE_DEMO=true -e TOLLGATE_LOG=warn \
     -e TOLLGATE_TOKEN_KEY_FILE=/etc/tollgate/signing/key.pem -e TOLLGATE_TOKEN_CERT_FILE=/etc/tollgate/signing/cert.pem \
     -e TOLLGATE_SECRET_KEY_FILE=/etc/tollgate/signing/secret.key \
@@ -46,8 +70,8 @@ node() { # name port
   wait_ready "http://127.0.0.1:$2/readyz"
 }
 port1=$(free_port); port2=$(free_port)
-node a "$port1"
-node b "$port2"
+node a "$port1" disable
+node b "$port2" require
 a="http://127.0.0.1:$port1"; b="http://127.0.0.1:$port2"
 echo "== two nodes up: $a and $b"
 
@@ -55,6 +79,9 @@ echo "== two nodes up: $a and $b"
 podman healthcheck run "${names[0]}" >/dev/null 2>&1 || fail "the health check of node a failed"
 curl -sf "$a/" | grep -q '<html' || fail "the portal is not served from the image"
 echo "== non-root, healthy, portal served"
+tls=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '$db'")
+[ "${tls%%|*}" -gt 0 ] || fail "node b's connections do not use TLS ($tls)"
+echo "== node b speaks TLS to PostgreSQL through the OpenSSL built into the binary (with TLS|without: $tls)"
 
 # A registry with two products' images (the image itself, pushed while it has no auth), then
 # the same storage behind token auth trusting the nodes' certificate, asking node b.
