@@ -18,7 +18,9 @@ if [ "$(cat "$dir/commit" 2>/dev/null)" != "$previous" ]; then
   echo "previous-release: building ${previous:0:12} (before ${changed:0:12}, the last migration change)" >&2
   rm -rf "$dir/src"
   mkdir -p "$dir/src"
-  git archive "$previous" | tar -x -C "$dir/src"
+  # -m: the files dated now, not at their commit (older than the last build's outputs, which
+  # cargo would then take as up to date).
+  git archive "$previous" | tar -x -m -C "$dir/src"
   echo "$previous" >"$dir/commit"
 fi
 (cd "$dir/src" && TOLLGATE_COMMIT="${previous:0:12}" CARGO_TARGET_DIR="$dir/target" \

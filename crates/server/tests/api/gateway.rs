@@ -32,15 +32,7 @@ async fn metrics_say_what_the_on_call_person_asks_first(db: Db) {
     let hook = json!({ "url": "https://hooks.example.com/x", "events": ["token.created"] });
     app.post(&alice, "/api/v1/webhooks", hook).await.ok(201);
     app.create_token(&alice, "counted").await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::helpers::metrics_text(&app.http, &app.base).await;
     let value = |series: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse::<f64>().ok()))
@@ -80,15 +72,7 @@ async fn metrics_say_what_the_on_call_person_asks_first(db: Db) {
     assert!(text.contains(r#"le="10""#), "latency buckets reach 10 s");
     let from = Instant::now();
     loop {
-        let text = app
-            .http
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = crate::helpers::metrics_text(&app.http, &app.base).await;
         let up = |series: &str| text.lines().any(|l| l == format!("{series} 1"));
         let notify = match db {
             Db::Sqlite => !text.contains("tollgate_notify_connected"),
@@ -110,20 +94,8 @@ async fn metrics_say_what_the_on_call_person_asks_first(db: Db) {
 /// answered.
 async fn wrong_gateway_client_credentials_are_limited_per_address(db: Db) {
     let app = TestApp::spawn(db).await;
-    let ask = |secret: &'static str| {
-        let app = &app;
-        async move {
-            app.http
-                .post(format!("{}/oauth2/introspect", app.base))
-                .basic_auth("registry-gateway", Some(secret))
-                .form(&[("token", "tgr_x")])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let ask =
+        |secret: &'static str| crate::helpers::introspect_status_as(&app.http, &app.base, "registry-gateway", secret);
     let mut statuses = Vec::new();
     for _ in 0..11 {
         statuses.push(ask("a-wrong-guess-of-it").await);

@@ -768,16 +768,33 @@ impl TestApp {
     }
 }
 
-/// The value of a Prometheus series at `base`, 0 when absent.
-pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> f64 {
-    let text = http
-        .get(format!("{base}/metrics"))
+/// The status of an introspection at `base` by gateway client `client` with `secret` (of a
+/// malformed token: only the client's credential decides).
+pub async fn introspect_status_as(http: &reqwest::Client, base: &str, client: &str, secret: &str) -> u16 {
+    http.post(format!("{base}/oauth2/introspect"))
+        .basic_auth(client, Some(secret))
+        .form(&[("token", "tgr_x")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `/metrics` at `base`, as text.
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The value of a Prometheus series at `base`, 0 when absent.
+pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> f64 {
+    let text = metrics_text(http, base).await;
     text.lines()
         .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
         .map(|v| v.trim().parse().unwrap())

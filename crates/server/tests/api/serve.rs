@@ -290,19 +290,8 @@ async fn sighup_reads_the_gateway_clients_file_again() {
     )
     .await;
     let http = reqwest::Client::new();
-    let introspect_as = |secret: &'static str| {
-        let (http, base) = (http.clone(), node.base.clone());
-        async move {
-            http.post(format!("{base}/oauth2/introspect"))
-                .basic_auth("ci-gateway", Some(secret))
-                .form(&[("token", "tgr_x")])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let introspect_as =
+        |secret: &'static str| crate::helpers::introspect_status_as(&http, &node.base, "ci-gateway", secret);
     let hangup = || {
         let status = std::process::Command::new("kill")
             .args(["-HUP", &node.child.id().to_string()])

@@ -144,12 +144,7 @@ async fn the_previous_release_serves_on_while_this_one_migrates_and_beside_it() 
     let release = |base: &str| {
         let base = base.to_owned();
         async move {
-            let text = reqwest::get(format!("{base}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = crate::helpers::metrics_text(&reqwest::Client::new(), &base).await;
             text.lines()
                 .find(|l| l.starts_with("tollgate_build_info"))
                 .expect("tollgate_build_info")
