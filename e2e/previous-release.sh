@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
+# A shallow clone lacks the history: fetch it (from where it was cloned) first.
+if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  git fetch -q --unshallow >&2 || { echo "previous-release: this clone is shallow and its history could not be fetched" >&2; exit 1; }
+fi
 changed=$(git log -1 --format=%H -- migrations/sqlite migrations/postgres)
 [ -n "$changed" ] || { echo "previous-release: no commit changed a migration (is this a shallow clone?)" >&2; exit 1; }
 previous=$(git rev-parse --verify -q "$changed^") ||
