@@ -26,6 +26,11 @@ pub const BEAT: Duration = Duration::from_millis(150);
 /// How long a beat, the connection or `LISTEN` may take before the connection is given up.
 const PATIENCE: Duration = Duration::from_millis(1000);
 const RECONNECT_DELAY: Duration = Duration::from_millis(250);
+/// Failures in a row double the delay up to this: a database that stays down (or a node left
+/// running against one) is not asked for a new backend four times a second.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// After "the database does not exist": it will not appear in a second.
+const MISSING_DATABASE_DELAY: Duration = Duration::from_secs(30);
 
 /// Listens (and reconnects) on a thread of its own for as long as the listener exists.
 pub(crate) fn spawn(
@@ -63,13 +68,23 @@ async fn listen_while_wanted(
     // Named, so that operators (and tests) can tell this connection apart.
     config.application_name(NOTIFY_APPLICATION);
     let mut healthy_before = true;
+    let mut failures = 0u32;
     while listener.strong_count() > 0 {
         let error = match &tls {
             Tls::Plain => connected(config.connect(NoTls), node, &beat_channel, listener, up).await,
             Tls::Rustls(tls) => connected(config.connect(tls.clone()), node, &beat_channel, listener, up).await,
         };
-        up.store(false, std::sync::atomic::Ordering::Relaxed);
+        if up.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            failures = 0;
+        }
         let Some(error) = error else { return };
+        failures += 1;
+        let delay = if error.missing_database {
+            MISSING_DATABASE_DELAY
+        } else {
+            (RECONNECT_DELAY * 2u32.pow(failures.min(4) - 1)).min(MAX_RECONNECT_DELAY)
+        };
+        let error = error.why;
         if let Some(l) = listener.upgrade() {
             // The cache already distrusts itself once beats stop; this frees its memory too.
             l.missed_changes();
@@ -78,7 +93,7 @@ async fn listen_while_wanted(
             tracing::warn!(%error, "the notification connection is down; the cache is bypassed until it is back");
         }
         healthy_before = false;
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -98,15 +113,31 @@ async fn connected<T>(
     beat_channel: &str,
     listener: &Weak<dyn ChangeListener>,
     up: &std::sync::atomic::AtomicBool,
-) -> Option<String>
+) -> Option<Ended>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let ended = |why: String| Ended {
+        why,
+        missing_database: false,
+    };
     match timeout(PATIENCE, connecting).await {
-        Err(_) => Some("connecting took longer than a second".to_owned()),
-        Ok(Err(e)) => Some(e.to_string()),
-        Ok(Ok((client, connection))) => session(client, connection, node, beat_channel, listener, up).await,
+        Err(_) => Some(ended("connecting took longer than a second".to_owned())),
+        Ok(Err(e)) => Some(Ended {
+            missing_database: e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME),
+            why: e.to_string(),
+        }),
+        Ok(Ok((client, connection))) => session(client, connection, node, beat_channel, listener, up)
+            .await
+            .map(ended),
     }
+}
+
+/// Why a notification connection ended.
+struct Ended {
+    why: String,
+    /// The server said the database does not exist.
+    missing_database: bool,
 }
 
 /// One connection's life: `LISTEN`, then changes and beats until something fails
