@@ -745,6 +745,22 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Waits (at most 5 s) until every node's cache is trusted (`tollgate_cache_trusted` 1: the
+/// notification connection is up and its beats come back); `what` says where, when not.
+pub async fn until_caches_trusted(nodes: &[&ServerProcess], what: &str) {
+    let http = reqwest::Client::new();
+    for node in nodes {
+        let from = std::time::Instant::now();
+        while metric(&http, &node.base, "tollgate_cache_trusted").await != 1.0 {
+            assert!(
+                from.elapsed() < std::time::Duration::from_secs(5),
+                "a node's cache is not trusted {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// The demo gateway client's introspection of `secret` at `base`.
 pub async fn introspect(http: &reqwest::Client, base: &str, secret: &str) -> Answer {
     answer(

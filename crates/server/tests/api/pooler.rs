@@ -171,25 +171,9 @@ async fn behind_pgbouncer_in_transaction_mode_two_nodes_serve_and_keep_the_secon
     assert!(migrated, "{said}");
     let (current, said) = tollgate(&["migrate", "status"], &env);
     assert!(current && !said.contains("pending"), "{said}");
-    let a = ServerProcess::start(&env, None).await;
-    let keys = [
-        env[0],
-        env[1],
-        ("TOLLGATE_TOKEN_KEY_FILE", &a.data_file("registry-token-key.pem")),
-        ("TOLLGATE_TOKEN_CERT_FILE", &a.data_file("registry-token-cert.pem")),
-    ];
-    let b = ServerProcess::start(&keys, None).await;
+    let (a, b) = crate::helpers::two_nodes_with(&pooled, &env[1..]).await;
+    crate::helpers::until_caches_trusted(&[&a, &b], "behind the pooler").await;
     let http = reqwest::Client::new();
-    for node in [&a, &b] {
-        let from = Instant::now();
-        while crate::helpers::metric(&http, &node.base, "tollgate_cache_trusted").await != 1.0 {
-            assert!(
-                from.elapsed() < Duration::from_secs(5),
-                "a node's cache is not trusted behind the pooler"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 
     // Many requests at once on both nodes: every one answered, none with a 5xx.
     // (Each node's demo sign-in has a key of its own.)
@@ -284,12 +268,5 @@ async fn behind_pgbouncer_in_session_mode_nothing_more_is_needed() {
     let http = reqwest::Client::new();
     let secret = created["secret"].as_str().unwrap();
     assert_eq!(introspect(&http, &node.base, secret).await.ok(200)["active"], true);
-    let from = Instant::now();
-    while crate::helpers::metric(&http, &node.base, "tollgate_cache_trusted").await != 1.0 {
-        assert!(
-            from.elapsed() < Duration::from_secs(5),
-            "the cache is not trusted through a session-mode pool"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::until_caches_trusted(&[&node], "through a session-mode pool").await;
 }

@@ -197,25 +197,10 @@ async fn two_nodes_on_a_tls_only_database_serve_from_their_caches_and_keep_the_s
             .unwrap();
     }
     let url = server.url("tollgate", "verify-full");
-    let a = ServerProcess::start(&[("TOLLGATE_DATABASE_URL", &url)], None).await;
-    let keys = [
-        ("TOLLGATE_DATABASE_URL", url.as_str()),
-        ("TOLLGATE_TOKEN_KEY_FILE", &a.data_file("registry-token-key.pem")),
-        ("TOLLGATE_TOKEN_CERT_FILE", &a.data_file("registry-token-cert.pem")),
-    ];
-    let b = ServerProcess::start(&keys, None).await;
+    let (a, b) = crate::helpers::two_nodes(&url).await;
     let http = reqwest::Client::new();
     // Both caches are trusted: the notification connections speak TLS and confirm their beats.
-    for node in [&a, &b] {
-        let from = Instant::now();
-        while crate::helpers::metric(&http, &node.base, "tollgate_cache_trusted").await != 1.0 {
-            assert!(
-                from.elapsed() < Duration::from_secs(5),
-                "a node's cache is not trusted on a TLS-only database"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    crate::helpers::until_caches_trusted(&[&a, &b], "on a TLS-only database").await;
     let alice = a.session("alice").await;
     let created = a
         .post(Some(&alice), "/api/v1/tokens", Some(json!({ "name": "over tls" })))
